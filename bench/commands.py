@@ -1,0 +1,37 @@
+"""The work behind each CLI command that is not a module of its own: tables of variants and printing."""
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+import pandas as pd
+
+MODEL_COLUMNS = ["variant", "params", "trainable_params", "macs", "flops", "activations", "size_mb",
+                 "input_size", "num_classes", "skipped_ops"]
+
+
+def models_table(pattern: str | None, tag: str | None, input_size: int, num_classes: int) -> pd.DataFrame:
+    """One row per matching variant with its profile at `input_size` and `num_classes`."""
+    import models
+
+    from .profile import profile_model
+
+    rows = []
+    for variant in models.list_variants(pattern, tag):
+        profile = profile_model(variant.build(num_classes=num_classes), input_size, num_classes)
+        rows.append({"variant": variant.name, **dataclasses.asdict(profile)})
+    return pd.DataFrame(rows, columns=MODEL_COLUMNS)
+
+
+def print_frame(frame: pd.DataFrame, fmt: str, units: str = "") -> None:
+    """Print `frame` as an aligned table (with a units line), CSV (header + rows only) or JSON records."""
+    if fmt == "csv":
+        frame.to_csv(sys.stdout, index=False)
+    elif fmt == "json":
+        print(frame.to_json(orient="records", indent=2))
+    else:
+        from tabulate import tabulate
+
+        print(tabulate(frame, headers="keys", tablefmt="simple", showindex=False, intfmt=",", floatfmt=".2f"))
+        if units:
+            print(f"\nunits: {units}")

@@ -1,0 +1,99 @@
+"""The one place that decides cpu vs cuda; every CUDA-only call here is small and has a CPU twin."""
+from __future__ import annotations
+
+import platform
+import resource
+import time
+
+import torch
+
+
+class DeviceError(RuntimeError):
+    """A device the user asked for that this machine does not have."""
+
+
+def resolve_device(choice: str = "auto") -> torch.device:
+    """`auto` → cuda when available, else cpu; `cuda` without a GPU is a clear error."""
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if choice.startswith("cuda") and not torch.cuda.is_available():
+        raise DeviceError("--device cuda was asked for but torch sees no CUDA GPU here; use --device cpu or auto")
+    if choice not in ("cpu",) and not choice.startswith("cuda"):
+        raise DeviceError(f"unknown device '{choice}'; use auto, cpu or cuda")
+    return torch.device(choice)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work; on the CPU work is already done."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def device_name(device: torch.device) -> str:
+    """A human name for the device: the GPU model, or the CPU and its thread count."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = platform.processor() or platform.machine()
+    return f"{cpu} CPU ({torch.get_num_threads()} threads)"
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    """Start a fresh peak-memory window (CUDA); a process's RSS peak cannot be reset, so runs get a process each."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory(device: torch.device) -> tuple[float, str]:
+    """Peak memory in MB and what it measures: CUDA tensors allocated, or the process's peak resident set."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20, "cuda_allocated"
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "cpu_rss"  # Linux reports KiB
+
+
+def cuda_extra_memory(device: torch.device) -> dict[str, float]:
+    """On a GPU: peak reserved by torch's allocator and NVML's used memory, in MB; nothing on the CPU."""
+    if device.type != "cuda":
+        return {}
+    extra = {"peak_reserved_mb": torch.cuda.max_memory_reserved(device) / 2**20}
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        handle = pynvml.nvmlDeviceGetHandleByIndex(device.index or 0)
+        extra["nvml_used_mb"] = pynvml.nvmlDeviceGetMemoryInfo(handle).used / 2**20
+        pynvml.nvmlShutdown()
+    except Exception:  # NVML missing or not permitted: the torch figures still stand
+        pass
+    return extra
+
+
+class Stopwatch:
+    """Accumulates time over many start/stop pairs without a host sync per pair (CUDA events on a GPU)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+        self._pairs: list = []
+        self._start = None
+
+    def start(self) -> None:
+        self._start = self._now()
+
+    def stop(self) -> None:
+        self._pairs.append((self._start, self._now()))
+
+    def _now(self):
+        if self.cuda:
+            event = torch.cuda.Event(enable_timing=True)
+            event.record()
+            return event
+        return time.perf_counter()
+
+    def total_s(self) -> float:
+        """Seconds summed over all pairs (synchronises once on a GPU), then starts over."""
+        if self.cuda:
+            torch.cuda.synchronize()
+            total = sum(a.elapsed_time(b) for a, b in self._pairs) / 1000
+        else:
+            total = sum(b - a for a, b in self._pairs)
+        self._pairs = []
+        return total

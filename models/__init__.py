@@ -1,0 +1,16 @@
+"""Architecture variants for `bench`: blocks, a configurable ResNet, CIFAR nets, MobileNetV2, and their registry."""
+from .registry import UnknownVariantError, Variant, build, closest_names, get_variant, list_variants, register
+from .weights import LoadReport, WeightsNotFoundError, load_pretrained
+
+__all__ = [
+    "LoadReport",
+    "UnknownVariantError",
+    "Variant",
+    "WeightsNotFoundError",
+    "build",
+    "closest_names",
+    "get_variant",
+    "list_variants",
+    "load_pretrained",
+    "register",
+]

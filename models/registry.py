@@ -1,0 +1,90 @@
+"""The variant registry: every architecture variant is a name with a builder and plain-data metadata."""
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One registered architecture variant: how to build it and what it is."""
+
+    name: str
+    builder: Callable[..., nn.Module]
+    description: str
+    tags: tuple[str, ...] = ()
+    # torchvision weights this variant can start from, as "EnumName.MEMBER" (e.g. "ResNet18_Weights.IMAGENET1K_V1").
+    weights: str | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def build(self, num_classes: int = 10) -> nn.Module:
+        """A freshly initialised model with `num_classes` outputs."""
+        return self.builder(num_classes=num_classes, **self.kwargs)
+
+
+_REGISTRY: dict[str, Variant] = {}
+
+
+class UnknownVariantError(LookupError):
+    """A variant name or pattern that matches nothing in the registry."""
+
+
+def register(variant: Variant) -> Variant:
+    """Add `variant` to the registry; a name can be registered only once."""
+    if variant.name in _REGISTRY:
+        raise ValueError(f"A variant is already registered under the name '{variant.name}'.")
+    _REGISTRY[variant.name] = variant
+    return variant
+
+
+def closest_names(name: str, n: int = 3) -> list[str]:
+    """The registered names that look most like `name`."""
+    return difflib.get_close_matches(name, list(_REGISTRY), n=n, cutoff=0.3)
+
+
+def get_variant(name: str) -> Variant:
+    """The registered variant called `name`, or an error naming the closest ones."""
+    _ensure_loaded()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownVariantError(_unknown_message(name)) from None
+
+
+def _unknown_message(name: str) -> str:
+    close = closest_names(name)
+    hint = f"; closest: {', '.join(close)}" if close else ""
+    return f"no registered variant matches '{name}'{hint} (see `bench models`)"
+
+
+def list_variants(pattern: str | None = None, tag: str | None = None) -> list[Variant]:
+    """Variants whose name matches the glob `pattern` (all when None) and that carry `tag`, in registration order."""
+    _ensure_loaded()
+    found = [
+        v
+        for v in _REGISTRY.values()
+        if (pattern is None or fnmatch.fnmatchcase(v.name, pattern)) and (tag is None or tag in v.tags)
+    ]
+    if pattern is not None and not found and not any(fnmatch.fnmatchcase(v.name, pattern) for v in _REGISTRY.values()):
+        raise UnknownVariantError(_unknown_message(pattern))
+    return found
+
+
+def build(name: str, num_classes: int = 10, weights: str | None = None) -> nn.Module:
+    """Build variant `name`; `weights` is None (scratch), "imagenet"/"DEFAULT" (its torchvision weights) or a file path."""
+    variant = get_variant(name)
+    model = variant.build(num_classes=num_classes)
+    if weights is not None:
+        from .weights import load_pretrained
+
+        load_pretrained(model, variant, weights)
+    return model
+
+
+def _ensure_loaded() -> None:
+    """Import the modules that register the built-in variants (once)."""
+    from . import zoo  # noqa: F401  (registers on import)

@@ -1,0 +1,77 @@
+"""The registry: unique names, glob and tag listing, helpful errors, and every variant builds and runs."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import models
+from models.registry import Variant
+
+
+def test_duplicate_name_is_refused():
+    with pytest.raises(ValueError, match="already registered under the name 'resnet18'"):
+        models.register(Variant("resnet18", nn.Identity, "a second resnet18"))
+
+
+def test_glob_and_tag_select_variants():
+    names = [v.name for v in models.list_variants("resnet18-stem*")]
+    assert names == ["resnet18-stem3", "resnet18-stem3-nolayer4", "resnet18-stem1-nolayer4"]
+    assert [v.name for v in models.list_variants(tag="mobile")] == ["mobilenet_v2"]
+    assert {v.name for v in models.list_variants("resnet*", tag="cifar")} == {"resnet32", "resnet47-bottleneck"}
+
+
+def test_unknown_name_names_the_closest_variants():
+    with pytest.raises(models.UnknownVariantError, match="closest: resnet18"):
+        models.get_variant("resnt18")
+    with pytest.raises(models.UnknownVariantError, match="'mobilenet_v3\\*'"):
+        models.list_variants("mobilenet_v3*")
+
+
+def test_every_variant_has_description_and_tags():
+    for variant in models.list_variants():
+        assert variant.description and "\n" not in variant.description, variant.name
+        assert variant.tags, variant.name
+
+
+ALL = [v.name for v in models.list_variants()]
+IMAGENET_STYLE = [v.name for v in models.list_variants() if "cifar" not in v.tags]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_forward_at_32px(name):
+    model = models.build(name, num_classes=7).eval()
+    with torch.inference_mode():
+        out = model(torch.randn(2, 3, 32, 32))
+    assert out.shape == (2, 7) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_forward_at_224px(name):
+    model = models.build(name, num_classes=1000).eval()
+    with torch.inference_mode():
+        out = model(torch.randn(1, 3, 224, 224))
+    assert out.shape == (1, 1000) and torch.isfinite(out).all()
+
+
+def test_plain_variants_have_no_shortcut_parameters():
+    plain = models.build("resnet18-plain").state_dict()
+    assert not any("downsample" in k for k in plain)
+    assert not any("projection" in k for k in models.build("plain32").state_dict())
+    # resnet32's only extra tensors are the two 1×1 projections at the stage transitions (8→16, 16→32).
+    extra = sum(p.numel() for p in models.build("resnet32").parameters()) - sum(
+        p.numel() for p in models.build("plain32").parameters())
+    assert extra == 8 * 16 + 16 * 32
+
+
+def test_stem_definitions_by_hand_count():
+    # three 3×3 convs 3→32→32→64 plus two BNs between them, versus one 7×7 conv 3→64.
+    stem3 = 27 * 32 + 2 * 32 + 288 * 32 + 2 * 32 + 288 * 64
+    grow = stem3 - 147 * 64
+    params = {v: sum(p.numel() for p in models.build(v).parameters()) for v in ("resnet18", "resnet18-stem3")}
+    assert params["resnet18-stem3"] - params["resnet18"] == grow
+    deep = models.build("resnet18-deepstem").conv1[0]
+    assert deep.stride == (2, 2) and models.build("resnet18-stem3").conv1[0].stride == (1, 1)
+    assert isinstance(models.build("resnet18-cifar").maxpool, nn.Identity)
+    nolayer4 = models.build("resnet18-stem1-nolayer4", num_classes=5)
+    assert nolayer4.fc.in_features == 256 and not hasattr(nolayer4, "layer4")
