@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BENCH := $(VENV)/bin/bench
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test venv clean
+.PHONY: run test overhead venv clean
 
 venv: $(STAMP)
 
@@ -16,10 +16,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BENCH) models
+	$(BENCH) run --suite stem-ablation
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+overhead: $(STAMP)
+	$(PY) -m tests.benchmarks.runner_overhead --rounds 5
 
 clean:
 	rm -rf $(VENV) .pytest_cache

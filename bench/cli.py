@@ -19,6 +19,41 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_suites(args: argparse.Namespace) -> int:
+    """Print every suite with its variants, data set, seeds and recipe."""
+    import dataclasses
+
+    from .suites import SUITES
+
+    for suite in SUITES.values():
+        print(f"{suite.name}: {suite.description}")
+        print(f"  variants: {', '.join(e.label for e in suite.entries)}  (baseline: {suite.entries[0].label})")
+        print(f"  dataset: {suite.dataset}; seeds: {suite.seeds}")
+        recipe = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(suite.recipe).items())
+        print(f"  recipe: {recipe}\n")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Train and measure every variant × seed of a suite; print the summary and the next command."""
+    from .commands import print_frame
+    from .runner import RunOptions, run_suite, summary_table
+
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
+    options = RunOptions(variants, args.dataset, args.data_root, args.epochs, args.seeds, args.batch_size,
+                         args.device, args.results, args.force, args.tensorboard, args.checkpoints)
+    outcome = run_suite(args.suite, options)
+    table = summary_table(outcome)
+    print()
+    print_frame(table, "table")
+    if outcome.interrupted:
+        print("\ninterrupted: finished runs are kept; run the same command to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    results = "" if args.results == "results" else f" --results {args.results}"
+    print(f"\nnext: bench report --suite {args.suite}{results}")
+    return 0 if (table["status"] == "ok").all() else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="bench", description="Train, measure and compare CNN architecture variants.")
@@ -31,6 +66,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-classes", type=int, default=10, help="classifier outputs (default 10)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("suites", help="list the suites with their variants and recipe")
+    p.set_defaults(func=cmd_suites)
+
+    p = sub.add_parser("run", help="train and measure every variant × seed of a suite into parquet")
+    p.add_argument("--suite", required=True, help="suite name (see `bench suites`)")
+    p.add_argument("--variants", help="comma-separated subset of the suite's variants (or other registered ones)")
+    p.add_argument("--dataset", help="digits (default), cifar10, cifar100, fake, imagefolder:PATH or csv:PATH")
+    p.add_argument("--data-root", help="folder holding (or receiving) cifar10/cifar100 (default ./data)")
+    p.add_argument("--epochs", type=int, help="override the recipe's epochs")
+    p.add_argument("--seeds", type=int, help="number of seeds, 0..N-1 (default: the suite's)")
+    p.add_argument("--batch-size", type=int, help="override the recipe's batch size")
+    p.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda")
+    p.add_argument("--results", default="results", help="output folder (default results/)")
+    p.add_argument("--force", action="store_true", help="re-run runs that already finished")
+    p.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard scalars and histograms under DIR")
+    p.add_argument("--checkpoints", action="store_true", help="keep each run's best-validation weights")
+    p.set_defaults(func=cmd_run)
     return parser
 
 

@@ -1,0 +1,126 @@
+"""The training and evaluation loops: pure compute, no I/O, and no host sync inside the step loop."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+import torch
+from torch import nn
+
+from .device import Stopwatch, synchronize
+from .suites import Recipe
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class Diverged(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+@dataclass
+class TrainResult:
+    """One training epoch: mean loss and accuracy over its images, and where the time went."""
+
+    loss: float
+    acc: float
+    images: int
+    time_s: float
+    data_time_s: float
+
+
+@dataclass
+class EvalResult:
+    """Mean loss, accuracy and the confusion counts (true × predicted) over one split."""
+
+    loss: float
+    acc: float
+    confusion: torch.Tensor
+
+
+def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    """SGD with the recipe's momentum, Nesterov flag and weight decay."""
+    return torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum, nesterov=recipe.nesterov,
+                           weight_decay=recipe.weight_decay)
+
+
+def lr_factor(step: int, total: int, warmup: int, schedule: str) -> float:
+    """The learning-rate multiplier at `step` of `total`: linear warm-up over `warmup` steps, then the schedule."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * progress))
+    if schedule == "step":
+        return 0.1 ** ((progress >= 0.5) + (progress >= 0.75))
+    if schedule == "constant":
+        return 1.0
+    raise ValueError(f"unknown schedule '{schedule}'; use cosine, step or constant")
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe, steps_per_epoch: int
+                   ) -> torch.optim.lr_scheduler.LambdaLR:
+    """A per-step schedule over the recipe's epochs."""
+    total, warmup = recipe.epochs * steps_per_epoch, int(recipe.warmup_epochs * steps_per_epoch)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, total, warmup, recipe.schedule))
+
+
+def timed(batches: Iterable[Batch], prepare: Callable[[torch.Tensor], torch.Tensor], watch: Stopwatch
+          ) -> Iterator[Batch]:
+    """Yield prepared batches, timing the fetching and preparing of each with `watch`."""
+    iterator = iter(batches)
+    while True:
+        watch.start()
+        try:
+            images, labels = next(iterator)
+        except StopIteration:
+            watch.stop()
+            return
+        images = prepare(images)
+        watch.stop()
+        yield images, labels
+
+
+def train_epoch(model: nn.Module, batches: Iterable[Batch], prepare: Callable[[torch.Tensor], torch.Tensor],
+                optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler,
+                loss_fn: nn.Module, device: torch.device) -> TrainResult:
+    """One pass over `batches`; loss and accuracy accumulate on the device and are read once at the end."""
+    model.train()
+    watch = Stopwatch(device)
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    seen = 0
+    start = time.perf_counter()
+    for images, labels in timed(batches, prepare, watch):
+        logits = model(images)
+        loss = loss_fn(logits, labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        loss_sum += loss.detach() * len(labels)
+        correct += (logits.detach().argmax(1) == labels).sum()
+        seen += len(labels)
+    synchronize(device)
+    elapsed = time.perf_counter() - start
+    loss_mean = loss_sum.item() / max(seen, 1)
+    if not math.isfinite(loss_mean):
+        raise Diverged(f"training loss became {loss_mean} during the epoch")
+    return TrainResult(loss_mean, correct.item() / max(seen, 1), seen, elapsed, watch.total_s())
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, batches: Iterable[Batch], prepare: Callable[[torch.Tensor], torch.Tensor],
+             loss_fn: nn.Module, num_classes: int, device: torch.device) -> EvalResult:
+    """Loss, accuracy and confusion counts in eval mode (plain cross-entropy, no smoothing)."""
+    model.eval()
+    loss_sum = torch.zeros((), device=device)
+    confusion = torch.zeros(num_classes * num_classes, dtype=torch.int64, device=device)
+    for images, labels in batches:
+        logits = model(prepare(images))
+        loss_sum += loss_fn(logits, labels) * len(labels)
+        confusion += torch.bincount(labels * num_classes + logits.argmax(1), minlength=num_classes**2)
+    confusion = confusion.view(num_classes, num_classes).cpu()
+    seen = int(confusion.sum())
+    return EvalResult(loss_sum.item() / max(seen, 1), int(confusion.trace()) / max(seen, 1), confusion)

@@ -1,0 +1,214 @@
+"""One run in its own process: train, evaluate, measure, and always leave a run row behind.
+
+Invoked by the runner as `python -m bench.worker SPEC_JSON`. Exit status 0 means a row was written
+(whatever its status), 130 that the run was interrupted (row written too); anything else is a crash.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import statistics
+import sys
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from .spec import RunSpec
+from .store import EpochRow, RunRow, epochs_dir, runs_dir, write_shard
+
+EXIT_INTERRUPTED = 130
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def new_row(spec: RunSpec) -> RunRow:
+    """The run row before anything ran: identity, recipe and environment."""
+    import torchvision
+
+    return RunRow(
+        run_id=spec.run_id, suite=spec.suite, variant=spec.variant, label=spec.label, weights=spec.weights or "none",
+        dataset=spec.dataset, synthetic_data=spec.dataset == "fake", seed=spec.seed, status="interrupted",
+        input_size=spec.recipe.input_size, epochs=spec.recipe.epochs, epochs_run=0, device=spec.device,
+        num_threads=torch.get_num_threads(), torch_version=torch.__version__,
+        torchvision_version=torchvision.__version__, git_sha=spec.git_sha, config_hash=spec.config_hash,
+        recipe=json.dumps(dataclasses.asdict(spec.recipe)), latency_batch=spec.recipe.latency_batch,
+        started_at=now())
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """CUDA's OutOfMemoryError, or the CPU allocator's failure."""
+    text = str(exc)
+    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in text or "can't allocate memory" in text
+
+
+def classify(exc: BaseException) -> tuple[str, str]:
+    """(status, one-line error) for an exception that ended a run."""
+    from models import UnknownVariantError, WeightsNotFoundError
+
+    from .errors import UsageError
+    from .train import Diverged
+
+    first_line = (str(exc).strip().splitlines() or [""])[0]
+    if isinstance(exc, Diverged):
+        return "diverged", first_line
+    if is_out_of_memory(exc):
+        return "oom", f"out of memory: {first_line}"
+    if isinstance(exc, (UsageError, WeightsNotFoundError, UnknownVariantError)):
+        return "failed", first_line
+    return "failed", f"{type(exc).__name__}: {first_line}"
+
+
+def execute(spec: RunSpec) -> int:
+    """Run `spec`, write its run and epoch shards whatever happens, and return the exit status."""
+    from .device import cuda_extra_memory, peak_memory
+
+    row, epochs = new_row(spec), []
+    code = 0
+    try:
+        train_run(spec, row, epochs)
+        row.status = "ok"
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the shard writing short
+        row.status, row.error, code = "interrupted", "interrupted (Ctrl-C or SIGTERM)", EXIT_INTERRUPTED
+    except Exception as exc:
+        row.status, row.error = classify(exc)
+        if row.error.startswith(type(exc).__name__):  # an unexpected error: keep its traceback for the user
+            traceback.print_exc()
+        print(f"bench: {spec.label} seed {spec.seed}: {row.status}: {row.error}", file=sys.stderr)
+    finally:
+        device = torch.device(spec.device)
+        row.peak_mem_mb, row.mem_kind = peak_memory(device)
+        extra = cuda_extra_memory(device)
+        row.peak_reserved_mb, row.nvml_used_mb = extra.get("peak_reserved_mb"), extra.get("nvml_used_mb")
+        row.finished_at = now()
+        results = Path(spec.results)
+        if epochs:
+            write_shard(epochs, epochs_dir(results, spec.suite), spec.run_id)
+        write_shard([row], runs_dir(results, spec.suite), spec.run_id)
+    return code
+
+
+def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow]) -> None:
+    """Build, profile and train the model, filling `row` and `epochs` as it goes."""
+    import models
+    from tqdm import tqdm
+
+    from .data import Preprocess, load_dataset
+    from .device import device_name, reset_peak_memory
+    from .profile import measure_latency_ms, profile_model
+    from .train import evaluate, make_optimizer, make_scheduler, train_epoch
+
+    recipe, device = spec.recipe, torch.device(spec.device)
+    torch.manual_seed(spec.seed)
+    row.device_name = device_name(device)
+    data = load_dataset(spec.dataset, spec.data_root, recipe.input_size, spec.seed, recipe.val_fraction, device)
+    row.num_classes, row.classes, row.synthetic_data = data.num_classes, data.classes, data.synthetic
+    if len(data.train) < recipe.batch_size:
+        raise ValueError(f"the training split has {len(data.train)} images, fewer than one batch of {recipe.batch_size}")
+
+    variant = models.get_variant(spec.variant)
+    model = variant.build(num_classes=data.num_classes)
+    if spec.weights:
+        print(f"{spec.label}: {models.load_pretrained(model, variant, spec.weights).summary()}", file=sys.stderr)
+    profile = profile_model(model, recipe.input_size, data.num_classes)
+    for name in ("params", "trainable_params", "macs", "flops", "activations"):
+        setattr(row, name, getattr(profile, name))
+    model.to(device)
+    row.latency_ms_b1 = measure_latency_ms(model, 1, recipe.input_size, device)
+    row.latency_ms_bN = measure_latency_ms(model, recipe.latency_batch, recipe.input_size, device)
+    reset_peak_memory(device)
+
+    generator = torch.Generator(device=device).manual_seed(spec.seed)  # data order + augmentation: same per seed
+    prepare = Preprocess(data, recipe.augment, device, generator)
+    optimizer = make_optimizer(model, recipe)
+    scheduler = make_scheduler(optimizer, recipe, len(data.train) // recipe.batch_size)
+    train_loss = torch.nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+    eval_loss = torch.nn.CrossEntropyLoss()
+    eval_batch = max(256, recipe.batch_size)
+    logger = TensorBoardLog(spec) if spec.tensorboard else None
+
+    bar = tqdm(range(1, recipe.epochs + 1), desc=f"{spec.label} s{spec.seed}", unit="epoch", file=sys.stderr,
+               dynamic_ncols=True)
+    for epoch in bar:
+        tr = train_epoch(model, data.train.batches(recipe.batch_size, generator, drop_last=True), prepare.train,
+                         optimizer, scheduler, train_loss, device)
+        va = evaluate(model, data.val.batches(eval_batch), prepare.eval, eval_loss, data.num_classes, device)
+        epochs.append(EpochRow(spec.run_id, epoch, tr.loss, tr.acc, va.loss, va.acc, optimizer.param_groups[0]["lr"],
+                               tr.time_s, tr.data_time_s, tr.images / tr.time_s))
+        write_shard(epochs, epochs_dir(Path(spec.results), spec.suite), spec.run_id)  # a killed run keeps its epochs
+        summarize_epochs(row, epochs)
+        if logger:
+            logger.log(epochs[-1], model)
+        if row.best_epoch is None or va.acc > row.best_val_acc:  # validation alone chooses the epoch
+            row.best_val_acc, row.best_epoch = va.acc, epoch
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if spec.checkpoints:
+                save_checkpoint(best_state, spec)
+        bar.set_postfix(loss=f"{tr.loss:.3f}", val_acc=f"{va.acc:.1%}", img_s=f"{tr.images / tr.time_s:.0f}")
+        if recipe.patience is not None and epoch - row.best_epoch >= recipe.patience:
+            break
+    bar.close()
+    if logger:
+        logger.close()
+    # The test set is read once, with the best-validation weights: it never chooses anything.
+    model.load_state_dict(best_state)
+    test = evaluate(model, data.test.batches(eval_batch), prepare.eval, eval_loss, data.num_classes, device)
+    row.test_acc, row.confusion = test.acc, test.confusion.flatten().tolist()
+
+
+def summarize_epochs(row: RunRow, epochs: list[EpochRow]) -> None:
+    """The run row's per-run aggregates of its epoch rows."""
+    row.epochs_run = len(epochs)
+    row.final_val_acc = epochs[-1].val_acc
+    row.epoch_time_s = statistics.median(e.epoch_time_s for e in epochs)
+    row.train_time_s = sum(e.epoch_time_s for e in epochs)
+    row.data_time_s = sum(e.data_time_s for e in epochs)
+    row.images_per_s = statistics.median(e.images_per_s for e in epochs)
+
+
+def save_checkpoint(state: dict[str, torch.Tensor], spec: RunSpec) -> None:
+    """The best-validation weights, written atomically to <results>/<suite>/checkpoints/<run_id>.pt."""
+    directory = Path(spec.results) / spec.suite / "checkpoints"
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f".{spec.run_id}.tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, directory / f"{spec.run_id}.pt")
+
+
+class TensorBoardLog:
+    """Per-epoch scalars and weight histograms under <dir>/<suite>/<run_id>."""
+
+    def __init__(self, spec: RunSpec) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(str(Path(spec.tensorboard) / spec.suite / spec.run_id))
+
+    def log(self, e: EpochRow, model: torch.nn.Module) -> None:
+        for name in ("train_loss", "val_loss", "train_acc", "val_acc", "lr", "epoch_time_s", "images_per_s"):
+            self.writer.add_scalar(name, getattr(e, name), e.epoch)
+        for name, param in model.named_parameters():
+            self.writer.add_histogram(name, param.detach().cpu(), e.epoch)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the child process: one JSON spec argument."""
+    signal.signal(signal.SIGTERM, raise_interrupt)  # a terminated run is recorded as interrupted
+    spec = RunSpec.from_json((argv or sys.argv[1:])[0])
+    return execute(spec)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

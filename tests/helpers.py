@@ -1,0 +1,70 @@
+"""Helpers shared by the tests: writing data sets in their real on-disk formats, and running `bench` for real."""
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+COLORS = [(250, 10, 10), (10, 250, 10), (10, 10, 250)]
+
+
+def bench(*args: str, env: dict[str, str] | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """`bench ARGS` in a real child process, from the project root."""
+    return subprocess.run([sys.executable, "-m", "bench.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def write_cifar10(root: Path, per_batch: int = 6, seed: int = 0) -> tuple[np.ndarray, list[int]]:
+    """CIFAR-10's python layout: five pickled data batches, a test batch and batches.meta. Returns batch 1."""
+    rng = np.random.default_rng(seed)
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    first = None
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        data = rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8)
+        labels = [int(x) for x in rng.integers(0, 10, per_batch)]
+        with open(folder / name, "wb") as f:
+            pickle.dump({b"batch_label": name.encode(), b"labels": labels, b"data": data,
+                         b"filenames": [f"{i}.png".encode() for i in range(per_batch)]}, f)
+        first = first or (data, labels)
+    names = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({b"label_names": names, b"num_cases_per_batch": per_batch, b"num_vis": 3072}, f)
+    return first
+
+
+def write_cifar100(root: Path, n: int = 12) -> None:
+    """CIFAR-100's python layout: train, test and meta with fine and coarse labels."""
+    rng = np.random.default_rng(1)
+    folder = root / "cifar-100-python"
+    folder.mkdir(parents=True)
+    for name in ("train", "test"):
+        with open(folder / name, "wb") as f:
+            pickle.dump({b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                         b"fine_labels": [i % 100 for i in range(n)], b"coarse_labels": [i % 20 for i in range(n)]}, f)
+    with open(folder / "meta", "wb") as f:
+        pickle.dump({b"fine_label_names": [f"fine{i}".encode() for i in range(100)],
+                     b"coarse_label_names": [f"coarse{i}".encode() for i in range(20)]}, f)
+
+
+def write_image(path: Path, color: tuple[int, int, int], size: int = 12) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (size, size), color).save(path)
+
+
+def write_image_folder(root: Path, per_class: int = 5, test: bool = True) -> list[str]:
+    """root/train/<class>/*.png (and root/test/...), each class a solid colour. Returns the class names."""
+    classes = ["admiral", "monarch", "swallowtail"]
+    for name, color in zip(classes, COLORS):
+        for i in range(per_class):
+            write_image(root / "train" / name / f"{i}.png", color)
+        if test:
+            for i in range(2):
+                write_image(root / "test" / name / f"t{i}.jpg", color)
+    return classes

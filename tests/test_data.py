@@ -1,0 +1,183 @@
+"""Every data set loader on small files in its real format, the splits, and the batched augmentation."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from bench.data import (Preprocess, load_dataset, random_crop, random_flip, resize_uint8, stratified_split)
+from bench.errors import UsageError
+from tests.helpers import COLORS, write_cifar10, write_cifar100, write_image, write_image_folder
+
+CPU = torch.device("cpu")
+
+
+def nearest_color(pixel: torch.Tensor) -> int:
+    """Which of the class colours a (possibly JPEG-blurred) pixel is."""
+    return int(torch.tensor(COLORS).sub(pixel).abs().sum(1).argmin())
+
+
+def everything(source) -> tuple[torch.Tensor, torch.Tensor]:
+    parts = list(source.batches(1000))
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+
+def test_stratified_split_is_disjoint_complete_proportional_and_seeded():
+    labels = np.repeat(np.arange(4), [10, 20, 30, 40])
+    kept, held = stratified_split(labels, 0.2, seed=3)
+    assert len(np.intersect1d(kept, held)) == 0 and len(kept) + len(held) == 100
+    assert [int((labels[held] == c).sum()) for c in range(4)] == [2, 4, 6, 8]
+    assert np.array_equal(held, stratified_split(labels, 0.2, seed=3)[1])
+    assert not np.array_equal(held, stratified_split(labels, 0.2, seed=4)[1])
+
+
+def test_digits_sizes_channels_and_fixed_test_split():
+    a = load_dataset("digits", None, 32, seed=0, val_fraction=0.2, device=CPU)
+    b = load_dataset("digits", None, 32, seed=1, val_fraction=0.2, device=CPU)
+    assert len(a.train) + len(a.val) + len(a.test) == 1797 and a.num_classes == 10 and not a.hflip
+    x, _ = everything(a.train)
+    assert x.shape[1:] == (3, 32, 32) and x.dtype == torch.uint8 and torch.equal(x[:, 0], x[:, 2])
+    assert torch.equal(everything(a.test)[0], everything(b.test)[0])  # the test split does not move with the seed
+    assert not torch.equal(everything(a.val)[0], everything(b.val)[0])  # the validation split does
+
+
+def test_cifar10_reads_the_pickled_batches(tmp_path):
+    data, labels = write_cifar10(tmp_path, per_batch=6)
+    ds = load_dataset("cifar10", tmp_path, 32, seed=0, val_fraction=0.2, device=CPU)
+    assert ds.classes[:3] == ["airplane", "automobile", "bird"] and ds.hflip
+    assert len(ds.train) + len(ds.val) == 30 and len(ds.test) == 6
+    x, y = everything(ds.train)
+    # CIFAR rows are the R, G and B planes of 32×32 pixels in turn: find batch 1's first image among the train images.
+    first = torch.from_numpy(data[0].reshape(3, 32, 32))
+    train_and_val = torch.cat([x, everything(ds.val)[0]])
+    matches = [i for i in range(len(train_and_val)) if torch.equal(train_and_val[i], first)]
+    assert len(matches) == 1
+
+
+def test_cifar100_uses_fine_labels(tmp_path):
+    write_cifar100(tmp_path, n=12)
+    ds = load_dataset("cifar100", tmp_path, 32, seed=0, val_fraction=0.25, device=CPU)
+    assert ds.num_classes == 100 and ds.classes[7] == "fine7"
+    assert sorted(everything(ds.test)[1].tolist()) == list(range(12))
+
+
+def test_missing_cifar_names_where_the_files_go(tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCH_OFFLINE", "1")
+    with pytest.raises(UsageError, match=f"cifar-10-python.tar.gz at {tmp_path}/cifar-10-batches-py"):
+        load_dataset("cifar10", tmp_path, 32, seed=0, val_fraction=0.2, device=CPU)
+
+
+def test_image_folder_with_train_and_test(tmp_path):
+    classes = write_image_folder(tmp_path, per_class=5)
+    ds = load_dataset(f"imagefolder:{tmp_path}", None, 16, seed=0, val_fraction=0.2, device=CPU)
+    assert ds.classes == classes and len(ds.train) == 12 and len(ds.val) == 3 and len(ds.test) == 6
+    x, y = everything(ds.train)
+    assert x.shape[1:] == (3, 16, 16)
+    for image, label in zip(x, y):  # each class is a solid colour: the pixels say which label it must carry
+        assert nearest_color(image[:, 8, 8]) == label
+
+
+def test_image_folder_without_test_carves_one(tmp_path):
+    write_image_folder(tmp_path, per_class=10, test=False)
+    ds = load_dataset(f"imagefolder:{tmp_path}", None, 8, seed=0, val_fraction=0.25, device=CPU)
+    assert len(ds.test) == 6 and len(ds.train) + len(ds.val) == 24
+
+
+def test_csv_labels_beside_an_image_folder(tmp_path):
+    # Kaggle's retinopathy layout: trainLabels.csv with image ids (no extension) and a `level`, images in train/.
+    rows = ["image,level"]
+    for i in range(12):
+        write_image(tmp_path / "train" / f"{i}_left.jpeg", COLORS[i % 2])
+        rows.append(f"{i}_left,{[0, 4][i % 2]}")
+    (tmp_path / "trainLabels.csv").write_text("\n".join(rows) + "\n")
+    ds = load_dataset(f"csv:{tmp_path / 'trainLabels.csv'}", None, 8, seed=0, val_fraction=0.2, device=CPU)
+    assert ds.classes == ["0", "4"]
+    x, y = everything(ds.train)
+    for image, label in zip(x, y):
+        assert nearest_color(image[:, 4, 4]) == int(label)
+
+
+def test_csv_with_a_missing_image_names_it(tmp_path):
+    (tmp_path / "labels.csv").write_text("image,label\nnowhere.png,cat\n")
+    with pytest.raises(UsageError, match="image 'nowhere.png' listed in"):
+        load_dataset(f"csv:{tmp_path / 'labels.csv'}", None, 8, seed=0, val_fraction=0.2, device=CPU)
+
+
+def test_unreadable_image_is_named(tmp_path):
+    write_image_folder(tmp_path, per_class=3)
+    bad = tmp_path / "train" / "monarch" / "broken.png"
+    bad.write_bytes(b"this is not a png")
+    ds = load_dataset(f"imagefolder:{tmp_path}", None, 8, seed=0, val_fraction=0.0, device=CPU)
+    with pytest.raises(UsageError, match=f"cannot read image '{bad}'"):
+        everything(ds.train)
+
+
+def test_missing_folder_and_unknown_spec_are_one_line_errors(tmp_path):
+    with pytest.raises(UsageError, match="does not exist"):
+        load_dataset(f"imagefolder:{tmp_path / 'nope'}", None, 8, 0, 0.2, CPU)
+    with pytest.raises(UsageError, match="did you mean cifar10"):
+        load_dataset("cifar11", None, 8, 0, 0.2, CPU)
+
+
+def test_fake_is_marked_synthetic():
+    assert load_dataset("fake", None, 16, 0, 0.2, CPU).synthetic
+
+
+def test_random_crop_is_a_shifted_window_of_the_padded_image():
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (16, 3, 8, 8), dtype=torch.uint8)
+    crops = random_crop(images, pad=2, generator=g)
+    padded = torch.nn.functional.pad(images, (2, 2, 2, 2))
+    offsets = set()
+    for image, crop in zip(padded, crops):
+        found = [(dy, dx) for dy in range(5) for dx in range(5) if torch.equal(image[:, dy:dy + 8, dx:dx + 8], crop)]
+        assert found
+        offsets.add(found[0])
+    assert len(offsets) > 1  # the offsets differ per image
+
+
+def test_random_flip_mirrors_some_images_and_keeps_the_rest():
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (32, 3, 4, 4), dtype=torch.uint8)
+    out = random_flip(images, g)
+    flipped = [torch.equal(o, i.flip(2)) for o, i in zip(out, images)]
+    kept = [torch.equal(o, i) for o, i in zip(out, images)]
+    assert all(f or k for f, k in zip(flipped, kept)) and any(flipped) and any(kept)
+
+
+def test_digits_are_never_flipped_and_normalised_per_channel():
+    ds = load_dataset("digits", None, 32, 0, 0.2, CPU)
+    pre = Preprocess(ds, "crop-flip", CPU, torch.Generator().manual_seed(0))
+    assert pre.crop and not pre.flip
+    x = pre.eval(everything(ds.train)[0])
+    assert x.mean().item() == pytest.approx(0, abs=1e-4) and x.std().item() == pytest.approx(1, abs=1e-3)
+
+
+def test_resize_keeps_uint8_and_constant_images():
+    x = torch.full((2, 3, 8, 8), 77, dtype=torch.uint8)
+    y = resize_uint8(x, 32)
+    assert y.dtype == torch.uint8 and y.shape == (2, 3, 32, 32) and (y == 77).all()
+
+
+def test_same_seed_same_order():
+    ds = load_dataset("fake", None, 8, 0, 0.2, CPU)
+    a = [y for _, y in ds.train.batches(16, torch.Generator().manual_seed(5), drop_last=True)]
+    b = [y for _, y in ds.train.batches(16, torch.Generator().manual_seed(5), drop_last=True)]
+    assert all(torch.equal(p, q) for p, q in zip(a, b)) and len(a) == len(ds.train) // 16
+
+
+def test_digits_at_8px_are_scikit_learns_images():
+    from collections import Counter
+
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    ref = sklearn_digits()
+    expected = Counter((np.round(img * 255 / 16).astype(np.uint8).tobytes(), int(t)) for img, t in
+                       zip(ref.images, ref.target))
+    ds = load_dataset("digits", None, 8, seed=0, val_fraction=0.2, device=CPU)
+    got = Counter()
+    for split in (ds.train, ds.val, ds.test):
+        x, y = everything(split)
+        got.update((img[0].numpy().tobytes(), int(label)) for img, label in zip(x, y))
+    assert got == expected
+    assert len(ds.test) == sum(round(n / 2) for n in np.bincount(ref.target))  # half of every class: 898

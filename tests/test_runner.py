@@ -1,0 +1,197 @@
+"""The runner end to end, with real child processes and real parquet: statuses, resume, atomic shards, errors."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from bench.spec import RunSpec
+from bench.store import RunRow, load_epochs, load_runs, write_shard
+from bench.suites import Recipe
+from tests.helpers import ROOT, bench
+
+SMALL = ["--dataset", "fake", "--epochs", "2", "--batch-size", "32"]
+
+
+@pytest.fixture(scope="module")
+def two_seed_run(tmp_path_factory):
+    """shortcut suite, plain32 + resnet32, two seeds, on fake data: four real runs."""
+    results = tmp_path_factory.mktemp("results")
+    result = bench("run", "--suite", "shortcut", "--variants", "plain32,resnet32", "--seeds", "2", *SMALL,
+                   "--results", str(results), "--checkpoints")
+    return results, result
+
+
+def test_every_run_is_ok_and_recorded(two_seed_run):
+    results, result = two_seed_run
+    assert result.returncode == 0, result.stderr
+    runs = pd.read_parquet(results / "shortcut" / "runs")  # the folder of shards reads as one table
+    assert sorted(zip(runs["variant"], runs["seed"])) == [("plain32", 0), ("plain32", 1), ("resnet32", 0), ("resnet32", 1)]
+    assert (runs["status"] == "ok").all() and runs["synthetic_data"].all() and (runs["dataset"] == "fake").all()
+    assert (runs["params"] == [sum(p.numel() for p in __import__("models").build(v).parameters())
+                               for v in runs["variant"]]).all()
+    assert (runs["mem_kind"] == "cpu_rss").all() and (runs["peak_mem_mb"] > 0).all()
+    assert (runs["latency_ms_b1"] > 0).all() and (runs["latency_batch"] == 32).all()
+    assert runs["config_hash"].nunique() == 4
+    epochs = pd.read_parquet(results / "shortcut" / "epochs")
+    assert len(epochs) == 8 and set(epochs["epoch"]) == {1, 2}
+    assert "next: bench report --suite shortcut" in result.stdout
+
+
+def test_run_aggregates_follow_the_epoch_rows(two_seed_run):
+    results, _ = two_seed_run
+    runs, epochs = load_runs(results, "shortcut"), load_epochs(results, "shortcut")
+    for _, run in runs.iterrows():
+        mine = epochs[epochs["run_id"] == run["run_id"]].sort_values("epoch")
+        assert run["epoch_time_s"] == pytest.approx(mine["epoch_time_s"].median())
+        assert run["train_time_s"] == pytest.approx(mine["epoch_time_s"].sum())
+        assert run["final_val_acc"] == mine["val_acc"].iloc[-1]
+        assert sum(run["confusion"]) == 160 and len(run["confusion"]) == 10 * 10  # fake: 160 test images, 10 classes
+
+
+def test_the_test_set_never_picks_the_epoch(two_seed_run):
+    """best_epoch is the first epoch of highest validation accuracy; test_acc is that epoch's model on the test set."""
+    from bench.data import Preprocess, load_dataset
+    from bench.train import evaluate
+
+    results, _ = two_seed_run
+    runs, epochs = load_runs(results, "shortcut"), load_epochs(results, "shortcut")
+    import models
+
+    for _, run in runs.iterrows():
+        mine = epochs[epochs["run_id"] == run["run_id"]].sort_values("epoch")
+        assert run["best_epoch"] == int(mine["epoch"].iloc[mine["val_acc"].to_numpy().argmax()])
+        assert run["best_val_acc"] == mine["val_acc"].max()
+        # The checkpoint holds the best-validation weights; on the test split they give exactly test_acc.
+        model = models.build(run["variant"], num_classes=10)
+        model.load_state_dict(torch.load(results / "shortcut" / "checkpoints" / f"{run['run_id']}.pt"))
+        data = load_dataset("fake", None, 32, int(run["seed"]), 0.2, torch.device("cpu"))
+        pre = Preprocess(data, "none", torch.device("cpu"), torch.Generator())
+        test = evaluate(model, data.test.batches(64), pre.eval, torch.nn.CrossEntropyLoss(), 10, torch.device("cpu"))
+        assert test.acc == pytest.approx(run["test_acc"])
+        assert test.confusion.flatten().tolist() == list(run["confusion"])
+
+
+def test_a_second_run_skips_everything_and_force_reruns(two_seed_run):
+    results, _ = two_seed_run
+    shards = sorted((results / "shortcut" / "runs").glob("*.parquet"))
+    before = {p: p.stat().st_mtime_ns for p in shards}
+    again = bench("run", "--suite", "shortcut", "--variants", "plain32,resnet32", "--seeds", "2", *SMALL,
+                  "--results", str(results), "--checkpoints")
+    assert again.returncode == 0
+    assert again.stderr.count("done before, skipped") == 4
+    assert {p: p.stat().st_mtime_ns for p in shards} == before
+    forced = bench("run", "--suite", "shortcut", "--variants", "plain32", "--seeds", "1", *SMALL,
+                   "--results", str(results), "--checkpoints", "--force")
+    assert forced.returncode == 0 and "skipped" not in forced.stderr
+    assert len(load_runs(results, "shortcut")) == 4  # re-running replaces the shard: still one row per config
+
+
+def test_missing_weights_fail_that_run_and_the_suite_goes_on(tmp_path):
+    result = bench("run", "--suite", "pretrained-vs-scratch", "--variants", "resnet18 (imagenet),resnet18",
+                   "--dataset", "fake", "--epochs", "1", "--batch-size", "64", "--results", str(tmp_path),
+                   env={"TORCH_HOME": str(tmp_path / "torch")})
+    assert result.returncode == 1  # not every run is ok
+    runs = load_runs(tmp_path, "pretrained-vs-scratch").set_index("label")
+    assert runs.loc["resnet18", "status"] == "ok"
+    failed = runs.loc["resnet18 (imagenet)"]
+    assert failed["status"] == "failed" and failed["weights"] == "imagenet"
+    assert "resnet18-f37072fd.pth" in failed["error"] and str(tmp_path / "torch" / "hub" / "checkpoints") in failed["error"]
+    assert "Traceback" not in result.stderr
+
+
+def run_worker(spec: RunSpec) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bench.worker", spec.to_json()], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+
+
+def spec_for(tmp_path, **recipe) -> RunSpec:
+    return RunSpec("unit", "plain32", None, "plain32", "fake", None, Recipe(epochs=2, batch_size=32, **recipe), 0,
+                   "cpu", str(tmp_path), "test")
+
+
+def test_non_finite_loss_is_recorded_as_diverged(tmp_path):
+    spec = spec_for(tmp_path, lr=1e30, warmup_epochs=0)
+    assert run_worker(spec).returncode == 0
+    (row,) = load_runs(tmp_path, "unit").to_dict("records")
+    assert row["status"] == "diverged" and "nan" in row["error"].lower()
+
+
+def test_allocation_failure_is_recorded_as_oom(tmp_path):
+    # 800 fake images of 3×20000×20000 bytes (~1 TB): the allocator refuses, as it would on a full GPU.
+    spec = spec_for(tmp_path, input_size=20000)
+    assert run_worker(spec).returncode == 0
+    (row,) = load_runs(tmp_path, "unit").to_dict("records")
+    assert row["status"] == "oom" and row["error"].startswith("out of memory")
+
+
+def test_ctrl_c_marks_the_run_interrupted_and_keeps_finished_shards(tmp_path):
+    args = ["run", "--suite", "shortcut", "--variants", "resnet47-bottleneck", "--dataset", "fake", "--epochs", "50",
+            "--batch-size", "32", "--results", str(tmp_path)]
+    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *args], cwd=ROOT, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    epochs_dir = tmp_path / "shortcut" / "epochs"
+    deadline = time.time() + 180
+    while not any(epochs_dir.glob("*.parquet")) and time.time() < deadline:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: SIGINT to the whole foreground process group
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    (row,) = load_runs(tmp_path, "shortcut").to_dict("records")
+    assert row["status"] == "interrupted" and row["epochs_run"] >= 1
+    epochs = load_epochs(tmp_path, "shortcut")
+    assert len(epochs) == row["epochs_run"]
+    assert "Traceback" not in err and "resume" in err
+    assert not list((tmp_path / "shortcut").rglob(".*tmp"))  # no temporary file left behind
+
+
+def test_shards_are_atomic(tmp_path, monkeypatch):
+    good = RunRow("r1", "s", "v", "v", "none", "fake", True, 0, "ok", params=1)
+    write_shard([good], tmp_path, "r1")
+
+    def crash(table, path, **kwargs):
+        with open(path, "wb") as f:
+            f.write(b"PAR1 half a file")
+        raise OSError("disk died mid-write")
+
+    monkeypatch.setattr(pq, "write_table", crash)
+    with pytest.raises(OSError):
+        write_shard([RunRow("r1", "s", "v", "v", "none", "fake", True, 0, "failed")], tmp_path, "r1")
+    monkeypatch.undo()
+    table = pd.read_parquet(tmp_path)  # the half-written temporary file is hidden; the old shard is intact
+    assert table["status"].tolist() == ["ok"] and table["params"].tolist() == [1]
+
+
+def test_spec_round_trips_and_hash_tracks_the_experiment(tmp_path):
+    spec = spec_for(tmp_path)
+    assert RunSpec.from_json(spec.to_json()) == spec
+    assert spec_for(tmp_path, lr=0.1).config_hash != spec.config_hash
+    assert json.loads(spec.to_json())["recipe"]["epochs"] == 2
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--suite", "stem-ablaton"], "unknown suite 'stem-ablaton'"),
+    (["--suite", "stem-ablation", "--variants", "resnet19"], "closest: resnet18"),
+    (["--suite", "stem-ablation", "--dataset", "imagefolder:/no/such/dir"], "'/no/such/dir' does not exist"),
+    (["--suite", "stem-ablation", "--device", "cuda"] if not torch.cuda.is_available() else ["--suite", "x"],
+     "no CUDA GPU" if not torch.cuda.is_available() else "unknown suite"),
+])
+def test_bad_input_is_one_line_exit_2(args, needle, tmp_path):
+    result = bench("run", *args, "--results", str(tmp_path))
+    assert result.returncode == 2 and needle in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_suites_lists_every_suite_with_recipe():
+    out = bench("suites").stdout
+    for name in ("stem-ablation", "mobile-vs-resnet", "pretrained-vs-scratch", "depth", "shortcut"):
+        assert f"{name}:" in out
+    assert "resnet18 (imagenet)" in out and "epochs=" in out
