@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 overhead: $(STAMP)
-	$(PY) -m tests.benchmarks.runner_overhead --rounds 5
+	$(PY) -m tests.benchmarks.runner_overhead --rounds 11
 
 clean:
 	rm -rf $(VENV) .pytest_cache
