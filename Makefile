@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The report is written even when a run failed (it lists failures); the exit status is the run's.
 run: $(STAMP)
-	$(BENCH) run --suite stem-ablation
+	$(BENCH) run --suite stem-ablation; status=$$?; $(BENCH) report --suite stem-ablation && exit $$status
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -54,6 +54,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if (table["status"] == "ok").all() else 1
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the markdown report and pictures of each suite found under --results."""
+    from .report import write_reports
+
+    for path in write_reports(args.results, args.out, args.suite):
+        print(f"wrote {path} (pictures in {path.with_suffix('')}/)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="bench", description="Train, measure and compare CNN architecture variants.")
@@ -84,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard scalars and histograms under DIR")
     p.add_argument("--checkpoints", action="store_true", help="keep each run's best-validation weights")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="write markdown comparison tables and plots from the parquet results")
+    p.add_argument("--suite", help="only this suite (default: every suite found)")
+    p.add_argument("--results", default="results", help="where `bench run` wrote (default results/)")
+    p.add_argument("--out", default="reports", help="output folder (default reports/)")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

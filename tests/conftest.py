@@ -13,3 +13,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+SMALL_RUN = ["--dataset", "fake", "--epochs", "2", "--batch-size", "32"]
+
+
+@pytest.fixture(scope="session")
+def two_seed_run(tmp_path_factory):
+    """shortcut suite, plain32 + resnet32, two seeds, on fake data: four real runs in child processes."""
+    from tests.helpers import bench
+
+    results = tmp_path_factory.mktemp("results")
+    result = bench("run", "--suite", "shortcut", "--variants", "plain32,resnet32", "--seeds", "2", *SMALL_RUN,
+                   "--results", str(results), "--checkpoints")
+    return results, result
+
+
+@pytest.fixture(scope="session")
+def two_seed_results(two_seed_run, tmp_path_factory):
+    """A pristine copy of the two-seed results, taken before any test changes them."""
+    import shutil
+
+    copy = tmp_path_factory.mktemp("pristine") / "results"
+    shutil.copytree(two_seed_run[0], copy)
+    return copy

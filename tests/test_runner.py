@@ -21,15 +21,6 @@ from tests.helpers import ROOT, bench
 SMALL = ["--dataset", "fake", "--epochs", "2", "--batch-size", "32"]
 
 
-@pytest.fixture(scope="module")
-def two_seed_run(tmp_path_factory):
-    """shortcut suite, plain32 + resnet32, two seeds, on fake data: four real runs."""
-    results = tmp_path_factory.mktemp("results")
-    result = bench("run", "--suite", "shortcut", "--variants", "plain32,resnet32", "--seeds", "2", *SMALL,
-                   "--results", str(results), "--checkpoints")
-    return results, result
-
-
 def test_every_run_is_ok_and_recorded(two_seed_run):
     results, result = two_seed_run
     assert result.returncode == 0, result.stderr

@@ -1,0 +1,126 @@
+"""`bench report` on real runner output: the markdown's numbers equal the parquet's, pictures exist, failures listed."""
+from __future__ import annotations
+
+import re
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from scipy import stats
+
+from bench.store import load_runs
+from tests.helpers import bench
+
+SMALL = ["--dataset", "fake", "--epochs", "2", "--batch-size", "32"]
+
+
+@pytest.fixture(scope="module")
+def report(two_seed_results, tmp_path_factory):
+    """The shared two-seed shortcut results, plus one run that fails for real, reported into a fresh folder."""
+    results = tmp_path_factory.mktemp("report") / "results"
+    shutil.copytree(two_seed_results, results)
+    failing = bench("run", "--suite", "shortcut", "--variants", "resnet47-bottleneck", "--dataset", "fake",
+                    "--epochs", "1", "--batch-size", "100000", "--results", str(results))
+    assert failing.returncode == 1
+    out = results.parent / "reports"
+    done = bench("report", "--results", str(results), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    return results, out, (out / "shortcut.md").read_text()
+
+
+def parse_table(markdown: str, heading: str) -> pd.DataFrame:
+    """The first markdown table after `heading`, as strings."""
+    section = markdown.split(heading, 1)[1]
+    table = []
+    for line in section.splitlines():
+        if line.startswith("|"):
+            table.append([c.strip() for c in line.strip().strip("|").split("|")])
+        elif table:
+            break
+    rows = table[2:]  # after the header and the alignment row
+    return pd.DataFrame(rows, columns=table[0])
+
+
+def expected_cell(values: pd.Series, digits: int, spread: bool = True) -> str:
+    values = values.astype(float)
+    if spread and len(values) > 1:
+        return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
+    return f"{values.mean():.{digits}f}"
+
+
+def test_table_numbers_equal_the_parquet(report):
+    results, _, markdown = report
+    table = parse_table(markdown, "## Comparison").set_index("variant")
+    runs = load_runs(results, "shortcut")
+    ok = runs[runs["status"] == "ok"]
+    assert list(table.index) == ["plain32", "resnet32"]  # the suite's order; the failed variant is not averaged in
+    for variant, row in table.iterrows():
+        mine = ok[ok["variant"] == variant]
+        assert row["n"] == "2"
+        assert row["params (M)"] == f"{mine['params'].iloc[0] / 1e6:.2f}"
+        assert row["GMACs @32px"] == f"{mine['macs'].iloc[0] / 1e9:.3f}"
+        assert row["peak mem (MB, cpu_rss)"] == expected_cell(mine["peak_mem_mb"], 0)
+        assert row["epoch time (s)"] == expected_cell(mine["epoch_time_s"], 2)
+        assert row["images/s"] == expected_cell(mine["images_per_s"], 0)
+        assert row["latency b1 (ms)"] == expected_cell(mine["latency_ms_b1"], 2)
+        assert row["latency b32 (ms)"] == expected_cell(mine["latency_ms_bN"], 2)
+        assert row["best val acc (%)"] == expected_cell(mine["best_val_acc"] * 100, 2)
+        assert row["test acc (%)"] == expected_cell(mine["test_acc"] * 100, 2)
+
+
+def test_paired_difference_and_its_interval(report):
+    results, _, markdown = report
+    table = parse_table(markdown, "## Comparison").set_index("variant")
+    ok = load_runs(results, "shortcut").query("status == 'ok'")
+    base = ok[ok["variant"] == "plain32"].set_index("seed")["test_acc"] * 100
+    other = ok[ok["variant"] == "resnet32"].set_index("seed")["test_acc"] * 100
+    d = (other - base).to_numpy()
+    half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+    column = "Δ test vs plain32 (pp, 95% CI)"
+    assert table.loc["plain32", column] == "baseline"
+    assert table.loc["resnet32", column] == f"{d.mean():+.2f} [{d.mean() - half:+.2f}, {d.mean() + half:+.2f}]"
+
+
+def test_every_linked_picture_exists_and_opens(report):
+    _, out, markdown = report
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
+    assert {"shortcut/curves.png", "shortcut/accuracy-vs-cost.png", "shortcut/confusion-plain32.png",
+            "shortcut/confusion-resnet32.png"} <= set(links)
+    for link in links:
+        with Image.open(out / link) as image:
+            image.verify()
+            assert image.format == "PNG" and image.size[0] > 300
+
+
+def test_failed_run_is_listed_with_its_error(report):
+    results, _, markdown = report
+    failed = load_runs(results, "shortcut").query("status == 'failed'")
+    assert len(failed) == 1
+    listed = parse_table(markdown, "## Runs that did not finish")
+    assert listed[["variant", "seed", "status"]].values.tolist() == [["resnet47-bottleneck", "0", "failed"]]
+    assert listed["error"].iloc[0] == failed["error"].iloc[0] and "fewer than one batch" in listed["error"].iloc[0]
+
+
+def test_header_names_the_machine_recipe_and_data(report):
+    results, _, markdown = report
+    runs = load_runs(results, "shortcut")
+    assert f"| device | cpu: {runs['device_name'].iloc[0]} |" in markdown
+    assert "synthetic random data" in markdown and "epochs=2" in markdown and "| seeds | 0, 1 |" in markdown
+    assert "1 multiply-add = 1 MAC = 2 FLOPs" in markdown
+
+
+def test_no_results_is_one_sentence_and_nonzero(tmp_path):
+    result = bench("report", "--results", str(tmp_path / "empty"), "--out", str(tmp_path / "out"))
+    assert result.returncode != 0 and "no results under" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unreadable_results_are_one_sentence_and_nonzero(tmp_path):
+    runs = tmp_path / "results" / "shortcut" / "runs"
+    runs.mkdir(parents=True)
+    (runs / "broken.parquet").write_bytes(b"not parquet at all")
+    result = bench("report", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "out"))
+    assert result.returncode != 0 and "cannot read the results of suite 'shortcut'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
