@@ -5,7 +5,16 @@ PY := $(VENV)/bin/python
 BENCH := $(VENV)/bin/bench
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test overhead venv clean
+.PHONY: run test latency latency-check latency-224 overhead venv clean
+
+# pytest-benchmark settings shared by the latency targets: medians over at least 10 rounds of at least 2 s.
+BENCHMARK_OPTS := tests/benchmarks --benchmark-only --benchmark-min-rounds=10 --benchmark-max-time=2 \
+	--benchmark-disable-gc --benchmark-sort=name --benchmark-columns=min,median,iqr,rounds
+# latency-check fails when one benchmark's median is LATENCY_THRESHOLD slower than the saved baseline's, or
+# the geometric mean over all benchmarks is LATENCY_OVERALL_THRESHOLD (%) slower. Both sit above the A/A
+# noise measured on the shared 2-core CI machine (README, "Latency regressions"); lower them on a quiet one.
+LATENCY_THRESHOLD ?= 150%
+LATENCY_OVERALL_THRESHOLD ?= 40
 
 venv: $(STAMP)
 
@@ -19,8 +28,24 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BENCH) run --suite stem-ablation; status=$$?; $(BENCH) report --suite stem-ablation && exit $$status
 
+# The latency benchmarks run once each, untimed, as correctness checks.
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest --benchmark-disable
+
+# Time every variant's forward pass and save the result as the new baseline under .benchmarks/.
+latency: $(STAMP)
+	$(PY) -m pytest $(BENCHMARK_OPTS) --benchmark-save=latency
+
+# Time again and compare with the latest saved baseline; fail past LATENCY_THRESHOLD.
+latency-check: $(STAMP)
+	@test -d .benchmarks || { echo "latency-check: no saved baseline in .benchmarks/: run 'make latency' first" >&2; exit 2; }
+	$(PY) -m pytest $(BENCHMARK_OPTS) --benchmark-compare --benchmark-compare-fail=median:$(LATENCY_THRESHOLD) \
+		--benchmark-json=.benchmarks/last-check.json
+	$(PY) -m tests.benchmarks.compare_latency .benchmarks/last-check.json --threshold $(LATENCY_OVERALL_THRESHOLD)
+
+# Also 224 px for the ImageNet-style variants (minutes on a CPU).
+latency-224: $(STAMP)
+	BENCH_LATENCY_224=1 $(PY) -m pytest $(BENCHMARK_OPTS) --benchmark-save=latency-224
 
 overhead: $(STAMP)
 	$(PY) -m tests.benchmarks.runner_overhead --rounds 11

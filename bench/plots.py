@@ -73,6 +73,7 @@ def accuracy_vs_cost(summary: pd.DataFrame, path: Path) -> Path:
         front = pareto_front(x, y)
         ax.step(x[front], y[front], where="post", color="black", lw=1, alpha=0.6, label="Pareto front")
         ax.scatter(x[front], y[front], s=160, facecolors="none", edgecolors="black", lw=1.2)
+        ax.margins(x=0.15, y=0.1)  # room for the labels of the outermost points
         ax.set(xlabel=name, ylabel="test accuracy (%)", title=f"Test accuracy vs {name}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")

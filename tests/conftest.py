@@ -25,7 +25,7 @@ def two_seed_run(tmp_path_factory):
 
     results = tmp_path_factory.mktemp("results")
     result = bench("run", "--suite", "shortcut", "--variants", "plain32,resnet32", "--seeds", "2", *SMALL_RUN,
-                   "--results", str(results), "--checkpoints")
+                   "--results", str(results), "--checkpoints", "--tensorboard", str(results / "tensorboard"))
     return results, result
 
 
@@ -37,3 +37,14 @@ def two_seed_results(two_seed_run, tmp_path_factory):
     copy = tmp_path_factory.mktemp("pristine") / "results"
     shutil.copytree(two_seed_run[0], copy)
     return copy
+
+
+def pytest_benchmark_update_machine_info(config, machine_info: dict) -> None:
+    """What a latency comparison depends on, in pytest-benchmark's machine info (and so in every saved run)."""
+    import torchvision
+
+    machine_info["torch_version"] = torch.__version__
+    machine_info["torchvision_version"] = torchvision.__version__
+    machine_info["torch_threads"] = torch.get_num_threads()
+    machine_info["cuda_version"] = torch.version.cuda
+    machine_info["gpu_name"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None

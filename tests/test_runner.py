@@ -71,17 +71,43 @@ def test_the_test_set_never_picks_the_epoch(two_seed_run):
         assert test.confusion.flatten().tolist() == list(run["confusion"])
 
 
+def test_tensorboard_gets_every_epoch_scalar_and_histograms(two_seed_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    results, _ = two_seed_run
+    epochs = load_epochs(results, "shortcut")
+    run_id = sorted(epochs["run_id"].unique())[0]
+    log = EventAccumulator(str(results / "tensorboard" / "shortcut" / run_id), size_guidance={"histograms": 0})
+    log.Reload()
+    assert {"train_loss", "val_loss", "train_acc", "val_acc", "lr"} <= set(log.Tags()["scalars"])
+    logged = log.Scalars("val_acc")
+    mine = epochs[epochs["run_id"] == run_id].sort_values("epoch")
+    assert [e.step for e in logged] == mine["epoch"].tolist()
+    assert [e.value for e in logged] == pytest.approx(mine["val_acc"].tolist())
+    assert "stem.weight" in log.Tags()["histograms"]
+
+
+def test_early_stopping_ends_a_run_that_stopped_improving(tmp_path):
+    # With a learning rate of 0 the weights never change (only BatchNorm statistics settle), so validation
+    # accuracy soon stops improving, and patience 1 ends the run one epoch after its best.
+    spec = spec_for(tmp_path, epochs=6, lr=0.0, patience=1)
+    assert run_worker(spec).returncode == 0
+    (row,) = load_runs(tmp_path, "unit").to_dict("records")
+    assert row["status"] == "ok" and row["epochs"] == 6
+    assert row["epochs_run"] == row["best_epoch"] + 1 < 6
+
+
 def test_a_second_run_skips_everything_and_force_reruns(two_seed_run):
     results, _ = two_seed_run
     shards = sorted((results / "shortcut" / "runs").glob("*.parquet"))
     before = {p: p.stat().st_mtime_ns for p in shards}
     again = bench("run", "--suite", "shortcut", "--variants", "plain32,resnet32", "--seeds", "2", *SMALL,
-                  "--results", str(results), "--checkpoints")
+                  "--results", str(results), "--checkpoints", "--tensorboard", str(results / "tensorboard"))
     assert again.returncode == 0
     assert again.stderr.count("done before, skipped") == 4
     assert {p: p.stat().st_mtime_ns for p in shards} == before
     forced = bench("run", "--suite", "shortcut", "--variants", "plain32", "--seeds", "1", *SMALL,
-                   "--results", str(results), "--checkpoints", "--force")
+                   "--results", str(results), "--checkpoints", "--tensorboard", str(results / "tensorboard"), "--force")
     assert forced.returncode == 0 and "skipped" not in forced.stderr
     assert len(load_runs(results, "shortcut")) == 4  # re-running replaces the shard: still one row per config
 
@@ -104,9 +130,9 @@ def run_worker(spec: RunSpec) -> subprocess.CompletedProcess:
                           cwd=ROOT, timeout=300)
 
 
-def spec_for(tmp_path, **recipe) -> RunSpec:
-    return RunSpec("unit", "plain32", None, "plain32", "fake", None, Recipe(epochs=2, batch_size=32, **recipe), 0,
-                   "cpu", str(tmp_path), "test")
+def spec_for(tmp_path, epochs: int = 2, **recipe) -> RunSpec:
+    return RunSpec("unit", "plain32", None, "plain32", "fake", None, Recipe(epochs=epochs, batch_size=32, **recipe),
+                   0, "cpu", str(tmp_path), "test")
 
 
 def test_non_finite_loss_is_recorded_as_diverged(tmp_path):
