@@ -18,13 +18,17 @@ class PreActBlock(nn.Module):
         super().__init__()
         self.bn1, self.conv1 = nn.BatchNorm2d(in_ch), conv3x3(in_ch, out_ch, stride)
         self.bn2, self.conv2 = nn.BatchNorm2d(out_ch), conv3x3(out_ch, out_ch)
-        self.shortcut = shortcut
-        self.projection = conv1x1(in_ch, out_ch, stride) if shortcut and (stride != 1 or in_ch != out_ch) else None
+        self.add_shortcut(in_ch, out_ch, stride, shortcut)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pre = torch.relu(self.bn1(x))
         out = self.conv2(torch.relu(self.bn2(self.conv1(pre))))
         return out + self._skip(x, pre) if self.shortcut else out
+
+    def add_shortcut(self, in_ch: int, out_ch: int, stride: int, shortcut: bool) -> None:
+        """Identity when shapes match, else a 1×1 conv (strided when downsampling); none for a plain net."""
+        self.shortcut = shortcut
+        self.projection = conv1x1(in_ch, out_ch, stride) if shortcut and (stride != 1 or in_ch != out_ch) else None
 
     def _skip(self, x: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
         # The projection sees the pre-activated input, as in the pre-activation paper.
@@ -40,8 +44,7 @@ class PreActBottleneck(PreActBlock):
         self.bn1, self.conv1 = nn.BatchNorm2d(in_ch), conv1x1(in_ch, mid)
         self.bn2, self.conv2 = nn.BatchNorm2d(mid), conv3x3(mid, mid, stride)
         self.bn3, self.conv3 = nn.BatchNorm2d(mid), conv1x1(mid, out_ch)
-        self.shortcut = shortcut
-        self.projection = conv1x1(in_ch, out_ch, stride) if shortcut and (stride != 1 or in_ch != out_ch) else None
+        self.add_shortcut(in_ch, out_ch, stride, shortcut)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pre = torch.relu(self.bn1(x))

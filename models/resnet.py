@@ -26,57 +26,62 @@ def projection(in_ch: int, out_ch: int, stride: int) -> nn.Sequential:
     return nn.Sequential(conv1x1(in_ch, out_ch, stride), nn.BatchNorm2d(out_ch))
 
 
-class BasicBlock(nn.Module):
+class ResidualBlock(nn.Module):
+    """What both blocks share: a shortcut that is the identity, a projection, or absent; then add and ReLU."""
+
+    expansion = 1
+
+    def add_shortcut(self, in_ch: int, out_ch: int, stride: int, shortcut: bool) -> None:
+        """Set up the shortcut; called last in __init__ so parameter order matches torchvision's."""
+        self.relu = nn.ReLU(inplace=True)
+        self.shortcut = shortcut
+        needs_projection = shortcut and (stride != 1 or in_ch != out_ch)
+        self.downsample = projection(in_ch, out_ch, stride) if needs_projection else None
+
+    def merge(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The block's output: ReLU of the residual branch plus the shortcut (if any)."""
+        if self.shortcut:
+            out = out + (x if self.downsample is None else self.downsample(x))
+        return self.relu(out)
+
+
+class BasicBlock(ResidualBlock):
     """Two 3×3 convs (ResNet-18/34); `shortcut=False` makes it a plain block."""
 
     expansion = 1
 
     def __init__(self, in_ch: int, width: int, stride: int = 1, shortcut: bool = True) -> None:
         super().__init__()
-        out_ch = width * self.expansion
         self.conv1 = conv3x3(in_ch, width, stride)
         self.bn1 = nn.BatchNorm2d(width)
         self.conv2 = conv3x3(width, width)
-        self.bn2 = nn.BatchNorm2d(out_ch)
-        self.relu = nn.ReLU(inplace=True)
-        self.shortcut = shortcut
-        needs_projection = shortcut and (stride != 1 or in_ch != out_ch)
-        self.downsample = projection(in_ch, out_ch, stride) if needs_projection else None
+        self.bn2 = nn.BatchNorm2d(width)
+        self.add_shortcut(in_ch, width * self.expansion, stride, shortcut)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        if self.shortcut:
-            out = out + (x if self.downsample is None else self.downsample(x))
-        return self.relu(out)
+        return self.merge(self.bn2(self.conv2(out)), x)
 
 
-class Bottleneck(nn.Module):
+class Bottleneck(ResidualBlock):
     """1×1 reduce, 3×3 (carrying the stride, as torchvision's "v1.5"), 1×1 expand ×4."""
 
     expansion = 4
 
     def __init__(self, in_ch: int, width: int, stride: int = 1, shortcut: bool = True) -> None:
         super().__init__()
-        out_ch = width * self.expansion
         self.conv1 = conv1x1(in_ch, width)
         self.bn1 = nn.BatchNorm2d(width)
         self.conv2 = conv3x3(width, width, stride)
         self.bn2 = nn.BatchNorm2d(width)
-        self.conv3 = conv1x1(width, out_ch)
-        self.bn3 = nn.BatchNorm2d(out_ch)
-        self.relu = nn.ReLU(inplace=True)
-        self.shortcut = shortcut
-        needs_projection = shortcut and (stride != 1 or in_ch != out_ch)
-        self.downsample = projection(in_ch, out_ch, stride) if needs_projection else None
+        self.conv3 = conv1x1(width, width * self.expansion)
+        self.bn3 = nn.BatchNorm2d(width * self.expansion)
+        self.add_shortcut(in_ch, width * self.expansion, stride, shortcut)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        if self.shortcut:
-            out = out + (x if self.downsample is None else self.downsample(x))
-        return self.relu(out)
+        return self.merge(self.bn3(self.conv3(out)), x)
 
 
 @dataclass(frozen=True)
@@ -97,7 +102,7 @@ STEMS: dict[str, Stem] = {
     "cifar": Stem(kernel=3, widths=(64,), stride=1, maxpool=False),  # the usual CIFAR ResNet-18
 }
 
-BLOCKS: dict[str, type[BasicBlock] | type[Bottleneck]] = {"basic": BasicBlock, "bottleneck": Bottleneck}
+BLOCKS: dict[str, type[ResidualBlock]] = {"basic": BasicBlock, "bottleneck": Bottleneck}
 
 
 def stem_convs(stem: Stem) -> nn.Module:
