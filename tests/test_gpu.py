@@ -1,0 +1,43 @@
+"""CUDA code paths (skipped without a GPU): event timing, allocator memory, NVML, and a whole run on the GPU."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from bench.device import Stopwatch, cuda_extra_memory, peak_memory, reset_peak_memory, resolve_device
+from bench.spec import RunSpec
+from bench.store import load_runs
+from bench.suites import Recipe
+
+pytestmark = pytest.mark.gpu
+
+
+def test_auto_picks_the_gpu():
+    assert resolve_device("auto").type == "cuda"
+
+
+def test_events_time_gpu_work_and_memory_counts_allocations():
+    device = torch.device("cuda")
+    reset_peak_memory(device)
+    x = torch.randn(4096, 4096, device=device)  # 64 MiB
+    watch = Stopwatch(device)
+    watch.start()
+    for _ in range(10):
+        x = x @ x / 64
+    watch.stop()
+    assert watch.total_s() > 0
+    mb, kind = peak_memory(device)
+    assert kind == "cuda_allocated" and mb >= 128  # x and at least one product alive at once
+    extra = cuda_extra_memory(device)
+    assert extra["peak_reserved_mb"] >= mb
+
+
+def test_a_run_on_the_gpu_records_gpu_memory(tmp_path):
+    from tests.test_runner import run_worker
+
+    spec = RunSpec("gpu", "resnet32", None, "resnet32", "fake", None, Recipe(epochs=1, batch_size=32), 0, "cuda",
+                   str(tmp_path), "test")
+    assert run_worker(spec).returncode == 0
+    (row,) = load_runs(tmp_path, "gpu").to_dict("records")
+    assert row["status"] == "ok" and row["mem_kind"] == "cuda_allocated" and row["peak_mem_mb"] > 0
+    assert row["device_name"] == torch.cuda.get_device_name(0) and row["peak_reserved_mb"] >= row["peak_mem_mb"]
