@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,7 +98,7 @@ def arrow_schema(row_type: type) -> pa.Schema:
     for f in dataclasses.fields(row_type):
         hint = hints[f.name]
         args = [a for a in typing.get_args(hint) if a is not type(None)]
-        base = args[0] if typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType")) else hint
+        base = args[0] if typing.get_origin(hint) in (typing.Union, types.UnionType) else hint
         fields.append(pa.field(f.name, ARROW_TYPES[base]))
     return pa.schema(fields)
 
