@@ -5,8 +5,7 @@ import argparse
 import sys
 from typing import Callable, Sequence
 
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+from .errors import EXIT_INTERRUPTED, EXIT_USAGE
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -112,20 +111,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("bench: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # only the user's errors are caught here; bugs keep their traceback
-        if not is_user_error(exc):
+        from .errors import user_error_types
+
+        if not isinstance(exc, user_error_types()):
             raise
         print(f"bench: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-
-
-def is_user_error(exc: Exception) -> bool:
-    """Whether `exc` is a mistake in the user's input rather than a bug."""
-    from models import UnknownVariantError, WeightsNotFoundError
-
-    from .device import DeviceError
-    from .errors import UsageError
-
-    return isinstance(exc, (UsageError, UnknownVariantError, WeightsNotFoundError, DeviceError))
 
 
 if __name__ == "__main__":

@@ -341,9 +341,27 @@ def existing_dir(path: Path, what: str) -> Path:
     return path
 
 
+def existing_csv(path: Path) -> Path:
+    if not path.is_file():
+        raise UsageError(f"labels file '{path}' does not exist; give csv:PATH to a CSV with image and label columns")
+    return path
+
+
+def check_spec(spec: str) -> None:
+    """Refuse an unknown data set or a missing path, cheaply, before anything is loaded."""
+    kind, _, arg = spec.partition(":")
+    if kind == "imagefolder" and arg:
+        existing_dir(Path(arg).expanduser(), "give imagefolder:PATH with PATH/train/<class>/ image folders")
+    elif kind == "csv" and arg:
+        existing_csv(Path(arg).expanduser())
+    elif spec not in ("digits", "fake", *CIFAR):
+        close = difflib.get_close_matches(spec, [k.split(":")[0] for k in KINDS], n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise UsageError(f"unknown data set '{spec}'{hint}; choose one of: {', '.join(KINDS)}")
+
+
 def load_image_folder(root: Path, size: int, seed: int, val_fraction: float, device: torch.device) -> DataSet:
     """`root/train/<class>/*` and, when present, `root/test/<class>/*`."""
-    existing_dir(root, "give imagefolder:PATH with PATH/train/<class>/ image folders")
     train_dir = existing_dir(root / "train", f"expected {root}/train/<class>/ image folders")
     classes = sorted(p.name for p in train_dir.iterdir() if p.is_dir())
     train = scan_class_folders(train_dir, classes)
@@ -373,9 +391,7 @@ def pick_column(header: list[str], preferred: tuple[str, ...], fallback: int) ->
 
 def load_csv(path: Path, size: int, seed: int, val_fraction: float, device: torch.device) -> DataSet:
     """A labels CSV (image, label[, split]) beside an image folder, like Kaggle's retinopathy set."""
-    if not path.is_file():
-        raise UsageError(f"labels file '{path}' does not exist; give csv:PATH to a CSV with image and label columns")
-    with open(path, newline="") as f:
+    with open(existing_csv(path), newline="") as f:
         rows = list(csv.DictReader(f))
     if not rows:
         raise UsageError(f"labels file '{path}' has no rows")
@@ -401,18 +417,14 @@ def load_csv(path: Path, size: int, seed: int, val_fraction: float, device: torc
 def load_dataset(spec: str, data_root: Path | None, size: int, seed: int, val_fraction: float,
                  device: torch.device) -> DataSet:
     """The data set named by `spec` (see KINDS), with its validation split carved by `seed`."""
+    check_spec(spec)
     kind, _, arg = spec.partition(":")
-    root = Path(data_root) if data_root else Path("data")
     if spec == "digits":
         return load_digits(size, seed, val_fraction, device)
     if spec == "fake":
         return load_fake(size, seed, val_fraction, device)
     if spec in CIFAR:
-        return load_cifar(spec, root, size, seed, val_fraction, device)
-    if kind == "imagefolder" and arg:
+        return load_cifar(spec, Path(data_root) if data_root else Path("data"), size, seed, val_fraction, device)
+    if kind == "imagefolder":
         return load_image_folder(Path(arg).expanduser(), size, seed, val_fraction, device)
-    if kind == "csv" and arg:
-        return load_csv(Path(arg).expanduser(), size, seed, val_fraction, device)
-    close = difflib.get_close_matches(spec, [k.split(":")[0] for k in KINDS], n=1)
-    hint = f" (did you mean {close[0]}?)" if close else ""
-    raise UsageError(f"unknown data set '{spec}'{hint}; choose one of: {', '.join(KINDS)}")
+    return load_csv(Path(arg).expanduser(), size, seed, val_fraction, device)

@@ -1,5 +1,18 @@
-"""Errors that are the user's to fix: the CLI prints their one-line message and exits 2, never a traceback."""
+"""Errors that are the user's to fix, and the exit statuses: the CLI prints a one-line message, never a traceback."""
+from __future__ import annotations
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # the shell's convention for a process ended by SIGINT (Ctrl-C)
 
 
 class UsageError(Exception):
     """Bad input from the user (a name, a path, a value), with a message naming it and the fix."""
+
+
+def user_error_types() -> tuple[type[Exception], ...]:
+    """Every exception type that means a mistake in the user's input rather than a bug."""
+    from models import UnknownVariantError, WeightsNotFoundError  # lazy: keeps `bench --help` free of torch
+
+    from .device import DeviceError
+
+    return UsageError, UnknownVariantError, WeightsNotFoundError, DeviceError

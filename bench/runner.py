@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import UsageError
+from .errors import EXIT_INTERRUPTED, UsageError
 from .spec import RunSpec
-from .store import RunRow, load_runs, runs_dir, write_shard
+from .store import load_runs, runs_dir, write_shard
 from .suites import Entry, Suite, get_suite, with_overrides
 
-EXIT_INTERRUPTED = 130
 
 
 @dataclass
@@ -78,17 +77,6 @@ def git_sha() -> str:
         return "unknown"
 
 
-def check_dataset(spec: str, data_root: str | None) -> None:
-    """Catch a missing path before any child starts (the loaders check the rest)."""
-    kind, _, arg = spec.partition(":")
-    if kind == "imagefolder" and arg and not Path(arg).expanduser().is_dir():
-        raise UsageError(f"data directory '{arg}' does not exist; give imagefolder:PATH with PATH/train/<class>/ folders")
-    if kind == "csv" and arg and not Path(arg).expanduser().is_file():
-        raise UsageError(f"labels file '{arg}' does not exist; give csv:PATH to a CSV with image and label columns")
-    if data_root and not Path(data_root).is_dir() and spec not in ("cifar10", "cifar100"):
-        raise UsageError(f"data directory '{data_root}' does not exist; create it or drop --data-root")
-
-
 def plan(suite: Suite, options: RunOptions, device: str) -> list[RunSpec]:
     """Every variant × seed of the suite, as run specs under one recipe."""
     recipe = with_overrides(suite.recipe, epochs=options.epochs, batch_size=options.batch_size)
@@ -115,9 +103,10 @@ def record_crash(spec: RunSpec, returncode: int) -> None:
         why = f"worker killed by {name}" + (" (out of memory? the kernel's OOM killer sends it)" if name == "SIGKILL" else "")
     else:
         why = f"worker exited with status {returncode} without recording a result"
-    row = RunRow(spec.run_id, spec.suite, spec.variant, spec.label, spec.weights or "none", spec.dataset,
-                 spec.dataset == "fake", spec.seed, "failed", error=why, device=spec.device,
-                 config_hash=spec.config_hash, git_sha=spec.git_sha)
+    from .worker import new_row
+
+    row = new_row(spec)
+    row.status, row.error = "failed", why
     write_shard([row], runs_dir(Path(spec.results), spec.suite), spec.run_id)
 
 
@@ -135,8 +124,10 @@ def launch(spec: RunSpec) -> int:
 def run_suite(suite_name: str, options: RunOptions) -> Outcome:
     """Run every planned spec not yet finished; stop at Ctrl-C with every finished shard kept."""
     suite = get_suite(suite_name)
-    check_dataset(options.dataset or suite.dataset, options.data_root)
-    from .device import resolve_device  # imports torch: after the cheap checks
+    from .data import check_spec  # before any child starts: one error, not one per run
+    from .device import resolve_device
+
+    check_spec(options.dataset or suite.dataset)
 
     device = resolve_device(options.device).type
     specs = plan(suite, options, device)

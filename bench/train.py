@@ -9,10 +9,9 @@ from typing import Callable, Iterable, Iterator
 import torch
 from torch import nn
 
+from .data import Batch
 from .device import Stopwatch, synchronize
 from .suites import Recipe
-
-Batch = tuple[torch.Tensor, torch.Tensor]
 
 
 class Diverged(RuntimeError):

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 
+from .errors import EXIT_INTERRUPTED
 from .spec import RunSpec
 from .store import EpochRow, RunRow, epochs_dir, runs_dir, write_shard
 
-EXIT_INTERRUPTED = 130
 
 
 def now() -> str:
@@ -49,9 +49,7 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 def classify(exc: BaseException) -> tuple[str, str]:
     """(status, one-line error) for an exception that ended a run."""
-    from models import UnknownVariantError, WeightsNotFoundError
-
-    from .errors import UsageError
+    from .errors import user_error_types
     from .train import Diverged
 
     first_line = (str(exc).strip().splitlines() or [""])[0]
@@ -59,7 +57,7 @@ def classify(exc: BaseException) -> tuple[str, str]:
         return "diverged", first_line
     if is_out_of_memory(exc):
         return "oom", f"out of memory: {first_line}"
-    if isinstance(exc, (UsageError, WeightsNotFoundError, UnknownVariantError)):
+    if isinstance(exc, user_error_types()):
         return "failed", first_line
     return "failed", f"{type(exc).__name__}: {first_line}"
 

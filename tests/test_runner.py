@@ -170,6 +170,38 @@ def test_ctrl_c_marks_the_run_interrupted_and_keeps_finished_shards(tmp_path):
     assert not list((tmp_path / "shortcut").rglob(".*tmp"))  # no temporary file left behind
 
 
+def children_of(pid: int) -> list[int]:
+    """Process ids whose parent is `pid`, read from /proc."""
+    found = []
+    for stat in os.listdir("/proc"):
+        if stat.isdigit():
+            try:
+                with open(f"/proc/{stat}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(stat))
+    return found
+
+
+def test_a_worker_killed_without_a_word_is_recorded_as_failed(tmp_path):
+    args = ["run", "--suite", "shortcut", "--variants", "resnet47-bottleneck", "--dataset", "fake", "--epochs", "50",
+            "--batch-size", "32", "--results", str(tmp_path)]
+    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    epochs_dir = tmp_path / "shortcut" / "epochs"
+    deadline = time.time() + 180
+    while not any(epochs_dir.glob("*.parquet")) and time.time() < deadline:
+        time.sleep(0.2)
+    (worker,) = children_of(proc.pid)
+    os.kill(worker, signal.SIGKILL)  # what the kernel's OOM killer does: no chance to write anything
+    proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    (row,) = load_runs(tmp_path, "shortcut").to_dict("records")
+    assert row["status"] == "failed" and "SIGKILL" in row["error"] and row["variant"] == "resnet47-bottleneck"
+
+
 def test_shards_are_atomic(tmp_path, monkeypatch):
     good = RunRow("r1", "s", "v", "v", "none", "fake", True, 0, "ok", params=1)
     write_shard([good], tmp_path, "r1")
@@ -198,6 +230,7 @@ def test_spec_round_trips_and_hash_tracks_the_experiment(tmp_path):
     (["--suite", "stem-ablaton"], "unknown suite 'stem-ablaton'"),
     (["--suite", "stem-ablation", "--variants", "resnet19"], "closest: resnet18"),
     (["--suite", "stem-ablation", "--dataset", "imagefolder:/no/such/dir"], "'/no/such/dir' does not exist"),
+    (["--suite", "stem-ablation", "--dataset", "cifar11"], "did you mean cifar10"),
     (["--suite", "stem-ablation", "--device", "cuda"] if not torch.cuda.is_available() else ["--suite", "x"],
      "no CUDA GPU" if not torch.cuda.is_available() else "unknown suite"),
 ])
