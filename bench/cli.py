@@ -13,7 +13,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     from .commands import models_table, print_frame
 
     print_frame(models_table(args.pattern, args.tag, args.input_size, args.num_classes), args.format,
-                units="params: count; macs: fused multiply-adds (fvcore), flops = 2 × macs; "
+                units="params: count; macs: multiply-adds of convolutions, linear layers and matrix products; "
+                      "flops = 2 × macs; other_ops: what fvcore counts beyond macs (batch norm, pooling); "
                       "activations: output elements; size_mb: parameters + buffers in MB")
     return 0
 
@@ -36,11 +37,14 @@ def cmd_suites(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """Train and measure every variant × seed of a suite; print the summary and the next command."""
     from .commands import print_frame
-    from .runner import RunOptions, run_suite, summary_table
+    from .runner import RunOptions, dry_run, run_suite, summary_table
 
     variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
     options = RunOptions(variants, args.dataset, args.data_root, args.epochs, args.seeds, args.batch_size,
                          args.device, args.results, args.force, args.tensorboard, args.checkpoints)
+    if args.dry_run:
+        print("\n".join(dry_run(args.suite, options)))
+        return 0
     outcome = run_suite(args.suite, options)
     table = summary_table(outcome)
     print()
@@ -50,7 +54,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     results = "" if args.results == "results" else f" --results {args.results}"
     print(f"\nnext: bench report --suite {args.suite}{results}")
-    return 0 if (table["status"] == "ok").all() else 1
+    from .status import Status
+
+    return 0 if (table["status"] == Status.OK.value).all() else 1
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -88,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, help="override the recipe's batch size")
     p.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda")
     p.add_argument("--results", default="results", help="output folder (default results/)")
-    p.add_argument("--force", action="store_true", help="re-run runs that already finished")
+    p.add_argument("--force", action="store_true", help="re-run runs that already finished (older rows are kept)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the plan: each run, skip (done at ...) or run, and what changed since the closest finished run")
     p.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard scalars and histograms under DIR")
     p.add_argument("--checkpoints", action="store_true", help="keep each run's best-validation weights")
     p.set_defaults(func=cmd_run)

@@ -6,7 +6,7 @@ import sys
 
 import pandas as pd
 
-MODEL_COLUMNS = ["variant", "params", "trainable_params", "macs", "flops", "activations", "size_mb",
+MODEL_COLUMNS = ["variant", "params", "trainable_params", "macs", "flops", "other_ops", "activations", "size_mb",
                  "input_size", "num_classes", "skipped_ops"]
 
 

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import UsageError
+from .identity import digest, file_digest
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -105,19 +106,28 @@ class FileSource:
     def __init__(self, files: list[Path], labels: list[int], size: int, device: torch.device) -> None:
         self.dataset, self.device = ImageFiles(files, labels, size), device
         self.workers = min(4, os.cpu_count() or 1)
+        self._loaders: dict[tuple[int, bool, bool], torch.utils.data.DataLoader] = {}
 
     def __len__(self) -> int:
         return len(self.dataset)
 
+    def loader(self, batch_size: int, generator: torch.Generator | None, drop_last: bool
+               ) -> torch.utils.data.DataLoader:
+        """One DataLoader per way of batching, made once: its workers persist from epoch to epoch."""
+        key = (batch_size, generator is not None, drop_last)
+        if key not in self._loaders:
+            cpu_generator = None
+            if generator is not None:  # DataLoader shuffles on the CPU: a CPU generator derived from the run's
+                cpu_generator = torch.Generator().manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
+            self._loaders[key] = torch.utils.data.DataLoader(
+                self.dataset, batch_size=batch_size, shuffle=generator is not None, generator=cpu_generator,
+                num_workers=self.workers, drop_last=drop_last, pin_memory=self.device.type == "cuda",
+                persistent_workers=self.workers > 0)
+        return self._loaders[key]
+
     def batches(self, batch_size: int, generator: torch.Generator | None = None, drop_last: bool = False
                 ) -> Iterator[Batch]:
-        cpu_generator = None
-        if generator is not None:  # DataLoader shuffles on the CPU: derive a CPU generator from the run's
-            cpu_generator = torch.Generator().manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
-        loader = torch.utils.data.DataLoader(
-            self.dataset, batch_size=batch_size, shuffle=generator is not None, generator=cpu_generator,
-            num_workers=self.workers, drop_last=drop_last, pin_memory=self.device.type == "cuda")
-        for images, labels, index in loader:
+        for images, labels, index in self.loader(batch_size, generator, drop_last):
             if (labels < 0).any():
                 bad = self.dataset.files[int(index[labels < 0][0])]
                 raise UsageError(f"cannot read image '{bad}': not an image file PIL can open; remove or replace it")
@@ -412,6 +422,51 @@ def load_csv(path: Path, size: int, seed: int, val_fraction: float, device: torc
         split[part][1].append(index[label])
     test = split["test"] if split["test"][0] else None
     return file_dataset(f"csv:{path}", classes, split["train"], test, size, seed, val_fraction, device)
+
+
+# Built-in sets are identified by a version string: change it whenever their loader changes what it yields.
+BUILTIN_VERSIONS = {
+    "digits": "scikit-learn digits.csv.gz, 1,797 8x8 images scaled x255/16; test = stratified half, seed 0; v1",
+    "fake": "800 uniform random uint8 images, generator seed 0, labels i mod 10, last 160 = test; v1",
+}
+
+
+def tree_fingerprint(root: Path) -> tuple[str, int]:
+    """Hash of the sorted relative paths, sizes and modification times of the image files under `root`."""
+    listing = []
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            if name.lower().endswith(IMAGE_EXTENSIONS):
+                path = Path(folder) / name
+                stat = path.stat()
+                listing.append((str(path.relative_to(root)), stat.st_size, stat.st_mtime_ns))
+    return digest(listing), len(listing)
+
+
+def data_identity(spec: str, data_root: str | Path | None) -> dict[str, object]:
+    """What a data set's results depend on: its kind, resolved path and a fingerprint of its content.
+
+    Cheap (file listings, no image decoded). CIFAR is fetched here when missing, so that the fingerprint is
+    of the files the runs will read."""
+    check_spec(spec)
+    kind, _, arg = spec.partition(":")
+    if spec in BUILTIN_VERSIONS:
+        return {"kind": spec, "version": BUILTIN_VERSIONS[spec]}
+    if spec in CIFAR:
+        folder, train_files, test_file, meta_file, *_ = CIFAR[spec]
+        path = ensure_cifar(spec, Path(data_root) if data_root else Path("data"))
+        files = [path / f for f in [*train_files, test_file, meta_file]]
+        listing = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) if f.is_file() else (f.name, "missing")
+                   for f in files]
+        return {"kind": spec, "path": str(path.resolve()), "content": digest(listing)}
+    path = Path(arg).expanduser().resolve()
+    if kind == "imagefolder":
+        content, count = tree_fingerprint(path)
+        return {"kind": kind, "path": str(path), "content": content, "image_files": count}
+    content, count = tree_fingerprint(path.parent)
+    return {"kind": kind, "path": str(path), "labels_sha256": file_digest(str(path)), "content": content,
+            "image_files": count}
 
 
 def load_dataset(spec: str, data_root: Path | None, size: int, seed: int, val_fraction: float,

@@ -29,10 +29,15 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def device_model(device: torch.device) -> str:
+    """The device's model: the GPU's name, or the CPU's (part of a result's identity)."""
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
+
+
 def device_name(device: torch.device) -> str:
     """A human name for the device: the GPU model, or the CPU and its thread count."""
     if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
+        return device_model(device)
     return f"{cpu_model()} ({torch.get_num_threads()} threads)"
 
 

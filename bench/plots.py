@@ -56,28 +56,76 @@ def pareto_front(cost: np.ndarray, quality: np.ndarray) -> np.ndarray:
     return np.array(front, dtype=int)
 
 
-def accuracy_vs_cost(summary: pd.DataFrame, path: Path) -> Path:
-    """Test accuracy against GMACs and against epoch time, error bars over seeds, the Pareto front drawn."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+# Where a point's label may go, in points from the point, nearest first: right, left, above, below, diagonals.
+LABEL_OFFSETS = [(dx * r, dy * r) for r in (1, 2, 3.5, 5.5) for dx, dy in
+                 [(8, 0), (-8, 0), (0, 9), (0, -9), (8, 9), (-8, 9), (8, -9), (-8, -9)]]
+
+
+def place_labels(ax: plt.Axes, xs: np.ndarray, ys: np.ndarray, labels: list[str], avoid: list = ()) -> list:
+    """Annotate each point at the nearest offset where its label overlaps no other label, no marker, nothing
+    in `avoid` (display-space boxes) and stays inside the axes; widen the axes' margins until every label fits."""
+    fig = ax.figure
+    for margin in (0.15, 0.3, 0.5, 0.8, 1.2):
+        ax.margins(x=margin, y=margin)
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        inside = ax.get_window_extent(renderer).padded(-2)
+        markers = [ax.transData.transform((x, y)) for x, y in zip(xs, ys)]
+        taken = list(avoid) + [matplotlib.transforms.Bbox.from_bounds(mx - 5, my - 5, 10, 10) for mx, my in markers]
+        texts, fitted = [], True
+        for x, y, label in zip(xs, ys, labels):
+            for dx, dy in LABEL_OFFSETS:
+                text = ax.annotate(label, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=8,
+                                   ha="left" if dx > 0 else "right" if dx < 0 else "center",
+                                   va="bottom" if dy > 0 else "top" if dy < 0 else "center")
+                box = text.get_window_extent(renderer).padded(1)
+                if inside.contains(box.x0, box.y0) and inside.contains(box.x1, box.y1) and \
+                        not any(box.overlaps(other) for other in taken):
+                    taken.append(box)
+                    texts.append(text)
+                    break
+                text.remove()
+            else:
+                fitted = False
+                break
+        if fitted:
+            return texts
+        for text in texts:
+            text.remove()
+    # Too crowded for any margin: fall back to a numbered key beside the axes.
+    for i, (x, y) in enumerate(zip(xs, ys), 1):
+        texts.append(ax.annotate(str(i), (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8))
+    ax.text(1.02, 1.0, "\n".join(f"{i}: {label}" for i, label in enumerate(labels, 1)), transform=ax.transAxes,
+            va="top", fontsize=7)
+    return texts
+
+
+def draw_accuracy_vs_cost(summary: pd.DataFrame) -> plt.Figure:
+    """Test accuracy against GMACs and against epoch time, error bars over seeds, the Pareto front drawn,
+    each point labelled where the label overlaps nothing (the legend sits below the axes)."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
     palette = colors(list(summary["label"]))
+    summary = summary.reset_index(drop=True)
     for ax, (col, sd_col, name) in zip(axes, [("gmacs", None, "GMACs per image"),
                                               ("epoch_time_s", "epoch_time_s_sd", "median epoch time (s)")]):
         x, y = summary[col].to_numpy(float), summary["test_acc"].to_numpy(float)
-        for i, row in summary.reset_index(drop=True).iterrows():
+        for i, row in summary.iterrows():
             ax.errorbar(x[i], y[i], yerr=row["test_acc_sd"] if pd.notna(row["test_acc_sd"]) else None,
                         xerr=row[sd_col] if sd_col and pd.notna(row[sd_col]) else None,
                         fmt="o", color=palette[row["label"]], capsize=3, ms=7)
-            # Alternate above and below so that neighbouring labels do not print over each other.
-            ax.annotate(row["label"], (x[i], y[i]), textcoords="offset points", xytext=(6, 8 if i % 2 == 0 else -14),
-                        fontsize=8)
         front = pareto_front(x, y)
         ax.step(x[front], y[front], where="post", color="black", lw=1, alpha=0.6, label="Pareto front")
         ax.scatter(x[front], y[front], s=160, facecolors="none", edgecolors="black", lw=1.2)
-        ax.margins(x=0.15, y=0.1)  # room for the labels of the outermost points
         ax.set(xlabel=name, ylabel="test accuracy (%)", title=f"Test accuracy vs {name}")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
-    return save(fig, path)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=False)
+        place_labels(ax, x, y, list(summary["label"]))
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_vs_cost(summary: pd.DataFrame, path: Path) -> Path:
+    return save(draw_accuracy_vs_cost(summary), path)
 
 
 def confusion_matrix(counts: np.ndarray, classes: list[str], title: str, path: Path) -> Path:

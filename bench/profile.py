@@ -1,6 +1,8 @@
-"""Model cost: parameters, MACs (fvcore), activations, size, and forward latency (one method, shared with the benchmarks).
+"""Model cost: parameters, MACs, activations, size, and forward latency (one method, shared with the benchmarks).
 
-Units: fvcore counts one fused multiply-add as one "flop"; we call that a MAC and report flops = 2 × macs.
+Units: `macs` counts the multiply-adds of convolutions, linear layers and matrix products only, the
+convention of torchvision's `_ops` metadata and the ResNet paper; flops = 2 × macs. fvcore (which calls a
+multiply-add a "flop") also counts batch norm, pooling and some element-wise ops: that goes to `other_ops`.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ class Profile:
     trainable_params: int
     macs: int
     flops: int
+    other_ops: int  # what fvcore counts beyond macs: batch norm, adaptive pooling, upsampling, ...
     activations: int
     size_mb: float
     skipped_ops: str  # op kinds fvcore could not count, "name×count" joined by ", "
@@ -43,6 +46,10 @@ def model_size_mb(model: nn.Module) -> float:
     return sum(t.numel() * t.element_size() for t in tensors) / 2**20
 
 
+# fvcore's operator groups (`FlopCountAnalysis.by_operator`) that are multiply-adds of a matrix product.
+MATRIX_OPERATORS = {"conv", "linear", "addmm", "matmul", "mm", "bmm", "einsum"}
+
+
 def profile_model(model: nn.Module, input_size: int = 32, num_classes: int = 10) -> Profile:
     """Count params, MACs and activations of `model` for one 3×`input_size`² image, on the CPU, in eval mode."""
     with warnings.catch_warnings():  # fvcore uses torch.jit, which now warns of its own deprecation
@@ -56,12 +63,15 @@ def profile_model(model: nn.Module, input_size: int = 32, num_classes: int = 10)
     acts = ActivationCountAnalysis(model, x).unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        macs = int(flops.total())
+        by_operator = flops.by_operator()
         activations = int(acts.total())
+    macs = int(sum(n for op, n in by_operator.items() if op in MATRIX_OPERATORS))
+    other = int(sum(n for op, n in by_operator.items() if op not in MATRIX_OPERATORS))
     skipped = ", ".join(f"{op}×{n}" for op, n in sorted(flops.unsupported_ops().items()))
     model.train(was_training)
     total, trainable = count_params(model)
-    return Profile(total, trainable, macs, 2 * macs, activations, model_size_mb(model), skipped, input_size, num_classes)
+    return Profile(total, trainable, macs, 2 * macs, other, activations, model_size_mb(model), skipped, input_size,
+                   num_classes)
 
 
 def make_forward(model: nn.Module, batch_size: int, input_size: int, device: torch.device
@@ -83,16 +93,37 @@ def make_forward(model: nn.Module, batch_size: int, input_size: int, device: tor
     return forward
 
 
-def measure_latency_ms(
-    model: nn.Module, batch_size: int, input_size: int, device: torch.device, warmup: int = 3, repeats: int = 10
-) -> float:
-    """Median wall time of one forward pass, in ms, after `warmup` untimed passes."""
+@dataclass
+class Latency:
+    """Forward-pass times of one batch size, in ms: the median and interquartile range over `calls`."""
+
+    median_ms: float
+    iqr_ms: float
+    calls: int
+    threads: int
+
+
+def measure_latency(model: nn.Module, batch_size: int, input_size: int, device: torch.device, warmup: int = 3,
+                    min_calls: int = 10, min_time_s: float = 0.2, threads: int | None = None) -> Latency:
+    """Time forward passes after `warmup` untimed ones, until both `min_calls` and `min_time_s` are reached.
+
+    `threads` fixes torch's CPU thread count for the measurement (default: the current one), restored after."""
     forward = make_forward(model, batch_size, input_size, device)
-    for _ in range(warmup):
-        forward()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        forward()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+    before = torch.get_num_threads()
+    threads = threads or before
+    torch.set_num_threads(threads)
+    try:
+        for _ in range(warmup):
+            forward()
+        times: list[float] = []
+        spent = 0.0
+        while len(times) < min_calls or spent < min_time_s:
+            start = time.perf_counter()
+            forward()
+            elapsed = time.perf_counter() - start
+            times.append(elapsed * 1000)
+            spent += elapsed
+    finally:
+        torch.set_num_threads(before)
+    q1, _, q3 = statistics.quantiles(times, n=4)
+    return Latency(statistics.median(times), q3 - q1, len(times), threads)

@@ -1,78 +1,46 @@
-"""`bench report`: one markdown file per suite with honest statistics, and its pictures beside it.
+"""`bench report`: one markdown file per suite, one section per experiment, honest statistics, pictures beside it.
 
-The report reads the parquet tables only, never the runner's objects.
+Reads the results folder only: the rows carry their suite's order, baseline and description.
 """
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .errors import UsageError
-from .stats import Difference, mean_sd, paired_difference
-from .store import load_epochs, load_runs, suites_in
+from .experiments import Experiment, experiments, titles
+from .metrics import METRICS, NOISY_SPREAD, Metric, header
+from .stats import Difference, PerImage, mean_sd, paired_difference, per_image
+from .status import NOT_OK
+from .store import load_epochs, load_predictions, load_runs, slug, suites_in
 
-FAILED_STATUSES = ("failed", "oom", "diverged", "interrupted")
-
-
-@dataclass(frozen=True)
-class Metric:
-    """A column of the main table: run column, display scale and decimals, and whether it varies by seed."""
-
-    header: str
-    column: str
-    scale: float
-    digits: int
-    spread: bool = True
+NOISE_MARK = "⚠"
 
 
-METRICS = [
-    Metric("params (M)", "params", 1e-6, 2, spread=False),
-    Metric("GMACs @{size}px", "macs", 1e-9, 3, spread=False),
-    Metric("peak mem (MB, {mem_kind})", "peak_mem_mb", 1, 0),
-    Metric("epoch time (s)", "epoch_time_s", 1, 2),
-    Metric("images/s", "images_per_s", 1, 0),
-    Metric("latency b1 (ms)", "latency_ms_b1", 1, 2),
-    Metric("latency b{batch} (ms)", "latency_ms_bN", 1, 2),
-    Metric("best val acc (%)", "best_val_acc", 100, 2),
-    Metric("test acc (%)", "test_acc", 100, 2),
-]
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")
-
-
-def format_cell(values: pd.Series, metric: Metric) -> str:
-    """`mean ± sd` over seeds (just the mean for one seed or a seed-independent column)."""
-    mean, sd, n = mean_sd(values * metric.scale)
-    if n == 0:
+def format_cell(values: pd.Series, metric: Metric, n: int) -> str:
+    """`mean ± sd` over seeds (the mean alone for one value or a seed-independent column); `(n=k)` when fewer
+    values than the row's n went in; a noise mark on a timing whose sd exceeds NOISY_SPREAD of its mean."""
+    mean, sd, count = mean_sd(values.astype(float) * metric.scale)
+    if count == 0:
         return "–"
+    cell = f"{mean:.{metric.digits}f}"
     if metric.spread and sd is not None:
-        return f"{mean:.{metric.digits}f} ± {sd:.{metric.digits}f}"
-    return f"{mean:.{metric.digits}f}"
+        cell += f" ± {sd:.{metric.digits}f}"
+        if metric.timing and mean > 0 and sd > NOISY_SPREAD * mean:
+            cell += f" {NOISE_MARK}"
+    return cell + (f" (n={count})" if count != n else "")
 
 
 def format_difference(diff: Difference | None) -> str:
-    """A paired test-accuracy difference in percentage points, with its 95% CI when there are two seeds or more."""
+    """A paired test-accuracy difference in percentage points, its 95% CI from two pairs on, and the pair count."""
     if diff is None:
-        return "–"
+        return "– (no paired seed)"
     if diff.low is None:
-        return f"{diff.mean:+.2f} (1 seed, no CI)"
-    return f"{diff.mean:+.2f} [{diff.low:+.2f}, {diff.high:+.2f}]"
-
-
-def label_order(suite: str, runs: pd.DataFrame) -> list[str]:
-    """The suite's own entry order (its first entry is the baseline), then any other labels as they appear."""
-    from .suites import SUITES
-
-    known = [e.label for e in SUITES[suite].entries] if suite in SUITES else []
-    present = list(dict.fromkeys(runs["label"]))
-    return [label for label in known if label in present] + [label for label in present if label not in known]
+        return f"{diff.mean:+.2f}, 1 pair (no CI)"
+    return f"{diff.mean:+.2f} [{diff.low:+.2f}, {diff.high:+.2f}], {diff.n} pairs"
 
 
 def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
@@ -83,136 +51,218 @@ def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def summarize(ok: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
-    """Per variant: the mean (and sd) of each metric over its ok runs, for the plots."""
-    rows = []
-    for label in labels:
-        mine = ok[ok["label"] == label]
-        row = {"label": label, "n": len(mine), "gmacs": mine["macs"].mean() / 1e9}
-        for col, scale in (("test_acc", 100), ("epoch_time_s", 1)):
-            mean, sd, _ = mean_sd(mine[col] * scale)
-            row[col], row[f"{col}_sd"] = mean, sd
-        rows.append(row)
-    return pd.DataFrame(rows)
+def facts_table(facts: list[tuple[str, str]]) -> str:
+    return markdown_table(["", ""], [[k, v] for k, v in facts]).replace("| --- | ---: |", "|---|---|")
 
 
-def comparison_table(ok: pd.DataFrame, labels: list[str]) -> str:
-    """The main table: one row per variant, mean ± sd over seeds, paired difference to the baseline."""
-    size = int(ok["input_size"].iloc[0])
-    batch = int(ok["latency_batch"].iloc[0])
+def seeds_of(rows: pd.DataFrame, label: str) -> list[int]:
+    return sorted(int(s) for s in rows.loc[(rows["label"] == label) & rows["test_acc"].notna(), "seed"])
+
+
+def comparison(exp: Experiment) -> str:
+    """The main table (mean ± sd over seeds, paired Δ to the baseline) and the notes that qualify it."""
+    ok, base = exp.ok, exp.baseline
+    first = ok.iloc[0]
     mem_kind = "/".join(sorted(ok["mem_kind"].dropna().unique())) or "n/a"
-    baseline = labels[0]
-    headers = ["variant", "n"] + [m.header.format(size=size, batch=batch, mem_kind=mem_kind) for m in METRICS]
-    headers.append(f"Δ test vs {baseline} (pp, 95% CI)")
-    base_acc = ok[ok["label"] == baseline].set_index("seed")["test_acc"] * 100
-    rows = []
-    for label in labels:
+    headers = ["variant", "n"] + [header(m, int(first["input_size"]), int(first["latency_batch"]), mem_kind)
+                                  for m in METRICS] + [f"Δ test vs {base} (pp, 95% CI)"]
+    base_acc = ok[ok["label"] == base].set_index("seed")["test_acc"].astype(float) * 100
+    rows, notes = [], []
+    for label in exp.labels:
         mine = ok[ok["label"] == label]
-        cells = [label, str(len(mine))] + [format_cell(mine[m.column], m) for m in METRICS]
-        diff = "baseline" if label == baseline else format_difference(
-            paired_difference(mine.set_index("seed")["test_acc"] * 100, base_acc))
-        rows.append(cells + [diff])
-    return markdown_table(headers, rows)
+        n = int(mine["test_acc"].notna().sum())
+        if label == base:
+            diff = "baseline" if n else "baseline (no ok run)"
+        elif base_acc.empty:
+            diff = "–"
+        else:
+            diff = format_difference(paired_difference(mine.set_index("seed")["test_acc"].astype(float) * 100, base_acc))
+        rows.append([label, str(n)] + [format_cell(mine[m.column], m, n) for m in METRICS] + [diff])
+    if any(NOISE_MARK in c for r in rows for c in r):
+        notes.append(f"{NOISE_MARK} a time whose spread over seeds exceeds {NOISY_SPREAD:.0%} of its mean: "
+                     "differences in it are noise, not architecture.")
+    if base_acc.empty:
+        notes.append(f"The baseline **{base}** has no `ok` run in this experiment, so Δ is left empty "
+                     "rather than measured against another variant.")
+    base_seeds = seeds_of(ok, base)
+    for label in exp.labels[1:]:
+        mine = seeds_of(ok, label)
+        if base_seeds and mine and mine != base_seeds:
+            paired = sorted(set(mine) & set(base_seeds))
+            notes.append(f"Unequal seeds: {label} has seeds {', '.join(map(str, mine)) or '–'}, the baseline "
+                         f"{', '.join(map(str, base_seeds))}; Δ pairs only {', '.join(map(str, paired)) or 'none'}, "
+                         "while each mean covers its own seeds.")
+    return markdown_table(headers, rows) + "".join(f"\n\n{note}" for note in notes)
 
 
-def runs_table(runs: pd.DataFrame, labels: list[str]) -> str:
-    """Every finished run, one row each: what the means above are made of."""
+def per_image_section(exp: Experiment, predictions: pd.DataFrame) -> str:
+    """Per variant against the baseline: test images only one of them gets right, pooled over paired seeds."""
+    ok = exp.ok
+    preds = predictions.merge(ok[["run_id", "label", "seed"]].rename(columns={"label": "entry"}), on="run_id")
+    base = preds[preds["entry"] == exp.baseline]
     rows = []
-    for label in labels:
-        for _, r in runs[runs["label"] == label].sort_values("seed").iterrows():
+    for label in exp.labels[1:]:
+        mine = preds[preds["entry"] == label]
+        result: PerImage | None = per_image(mine, base) if not (mine.empty or base.empty) else None
+        if result is None:
+            rows.append([label, "–", "–", "–", "–", "–"])
+        else:
+            rows.append([label, str(result.pairs), str(result.images), str(result.only_variant),
+                         str(result.only_baseline), f"{result.p_value:.3g}"])
+    explain = (
+        "Two kinds of evidence: the Δ column above asks whether the difference exceeds the **seed-to-seed "
+        "spread** (it needs several seeds), while this table asks, on the **same test images**, whether one model "
+        "gets more of them right than the other (McNemar's exact test on the images only one model gets right, "
+        "pooled over the paired seeds; – where a run has no predictions).")
+    return markdown_table(["variant", "paired seeds", "test images compared", f"only variant right",
+                           f"only {exp.baseline} right", "McNemar p"], rows) + "\n\n" + explain
+
+
+def runs_table(exp: Experiment) -> str:
+    """Every run that counts, one row each: what the means above are made of."""
+    rows = []
+    for label in exp.labels:
+        for _, r in exp.ok[exp.ok["label"] == label].sort_values("seed").iterrows():
             rows.append([label, str(r["seed"]), f"{100 * r['test_acc']:.2f}", f"{100 * r['best_val_acc']:.2f}",
                          f"{r['best_epoch']}/{r['epochs_run']}", f"{r['epoch_time_s']:.2f}", f"{r['train_time_s']:.1f}",
-                         r["run_id"]])
-    return markdown_table(["variant", "seed", "test acc (%)", "best val acc (%)", "best epoch", "epoch time (s)",
-                           "train time (s)", "run_id"], rows)
+                         str(r["git_sha"]), r["run_id"]])
+    table = markdown_table(["variant", "seed", "test acc (%)", "best val acc (%)", "best epoch", "epoch time (s)",
+                            "train time (s)", "git sha", "run_id"], rows)
+    if exp.set_aside:
+        table += (f"\n\n{exp.set_aside} older row(s) of this experiment were set aside (an earlier run of the same "
+                  "identity and seed, or of an older definition of a variant): the newest `ok` row counts. "
+                  "They are still in the results folder.")
+    return table
 
 
-def failures_section(runs: pd.DataFrame) -> str:
-    """Runs that did not finish, listed with their error; never averaged in, never dropped."""
-    bad = runs[runs["status"].isin(FAILED_STATUSES)]
+def failures_section(exp: Experiment) -> str:
+    """Runs that did not finish (and have no ok re-run), listed with their error; never averaged in."""
+    bad = exp.rows[exp.rows["status"].isin(NOT_OK)]
     if bad.empty:
-        return f"All {len(runs)} runs finished with status `ok`."
+        return f"All {len(exp.rows)} runs finished with status `ok`."
     rows = [[r["label"], str(r["seed"]), r["status"], str(r["error"] or "")] for _, r in bad.iterrows()]
     return ("These runs are excluded from every table and picture above.\n\n"
             + markdown_table(["variant", "seed", "status", "error"], rows))
 
 
-def header_section(suite: str, runs: pd.DataFrame) -> str:
+def header_facts(exp: Experiment) -> list[tuple[str, str]]:
     """What was run, how, on what and when."""
-    from .suites import SUITES
-
-    first = runs.iloc[0]
-    seeds = sorted(runs["seed"].unique())
+    rows = exp.rows
+    first = rows.iloc[0]
     recipe = ", ".join(f"{k}={v}" for k, v in json.loads(first["recipe"]).items()) if first["recipe"] else "–"
-    devices = "; ".join(sorted({f"{r['device']}: {r['device_name']}" for _, r in runs.iterrows() if r["device_name"]}))
+    devices = "; ".join(sorted({f"{r['device']}: {r['device_name']}" for _, r in rows.iterrows() if r["device_name"]}))
     dataset = first["dataset"] + (" (synthetic random data: accuracies mean nothing)" if first["synthetic_data"] else "")
-    started = pd.to_datetime(runs["started_at"]).min().strftime("%Y-%m-%d %H:%M")
-    finished = pd.to_datetime(runs["finished_at"]).max().strftime("%Y-%m-%d %H:%M")
-    facts = [
-        ("data set", f"{dataset}; {int(first['num_classes'])} classes, {int(first['input_size'])} px"
-         if pd.notna(first["num_classes"]) else dataset),
+    if pd.notna(first["num_classes"]):
+        dataset += f"; {int(first['num_classes'])} classes, {int(first['input_size'])} px"
+    if exp.facts.get("data.content"):
+        dataset += f"; content fingerprint {exp.facts['data.content']}"
+    started = pd.to_datetime(rows["started_at"]).min().strftime("%Y-%m-%d %H:%M")
+    finished = pd.to_datetime(rows["finished_at"]).max().strftime("%Y-%m-%d %H:%M")
+    return [
+        ("data set", dataset),
         ("recipe", recipe),
-        ("seeds", ", ".join(str(s) for s in seeds)),
+        ("seeds", ", ".join(str(s) for s in sorted(rows["seed"].unique()))),
         ("device", devices or "–"),
         ("libraries", ", ".join(sorted({f"torch {r['torch_version']}, torchvision {r['torchvision_version']}"
-                                        for _, r in runs.iterrows() if r["torch_version"]}))),
-        ("git sha", ", ".join(sorted(set(runs["git_sha"].dropna())))),
+                                        for _, r in rows.iterrows() if r["torch_version"]}))),
+        ("git sha", ", ".join(sorted(set(rows["git_sha"].dropna())))),
         ("runs made", f"{started} – {finished} UTC"),
+        ("experiment", f"`{exp.key}` (rows equal in everything but variant and seed)"),
     ]
-    description = SUITES[suite].description if suite in SUITES else ""
-    return f"# {suite}\n\n{description}\n\n" + markdown_table(["", ""], [[k, v] for k, v in facts]).replace(
-        "| --- | ---: |", "|---|---|")
+
+
+def summarize(ok: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """Per variant: the mean (and sd) of each plotted metric over its ok runs."""
+    rows = []
+    for label in labels:
+        mine = ok[ok["label"] == label]
+        row = {"label": label, "n": len(mine), "gmacs": mine["macs"].astype(float).mean() / 1e9}
+        for col, scale in (("test_acc", 100), ("epoch_time_s", 1)):
+            mean, sd, _ = mean_sd(mine[col].astype(float) * scale)
+            row[col], row[f"{col}_sd"] = mean, sd
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def pictures(exp: Experiment, epochs: pd.DataFrame, folder: Path, link: str) -> list[str]:
+    """The experiment's plots under `folder` and the markdown that shows them (`link` = folder as the report sees it)."""
+    from . import plots
+
+    ok = exp.ok
+    labels = [label for label in exp.labels if label in set(ok["label"])]
+    ok_epochs = epochs.merge(ok[["run_id", "label"]], on="run_id")
+    plots.learning_curves(ok_epochs, labels, folder / "curves.png")
+    plots.accuracy_vs_cost(summarize(ok, labels), folder / "accuracy-vs-cost.png")
+    confusion_links = []
+    for label in labels:
+        best = ok[ok["label"] == label].sort_values(["best_val_acc", "seed"], ascending=[False, True]).iloc[0]
+        k = len(best["classes"])
+        name = f"confusion-{slug(label)}.png"
+        plots.confusion_matrix(np.asarray(best["confusion"]).reshape(k, k), list(best["classes"]),
+                               f"{label}, seed {best['seed']}: test acc {100 * best['test_acc']:.2f}%", folder / name)
+        confusion_links.append(f"![Row-normalised test confusion matrix of {label}]({link}/{name})")
+    return [
+        "### Learning curves\n\nAccuracy and loss per epoch, mean over seeds: solid validation, dashed train.\n\n"
+        f"![Accuracy and loss per epoch]({link}/curves.png)",
+        "### Accuracy against cost\n\nTest accuracy (mean ± sd over seeds) against GMACs per image and against "
+        "epoch time; the black step line and circles mark the Pareto front (nothing is both cheaper and "
+        f"more accurate).\n\n![Test accuracy against GMACs and epoch time]({link}/accuracy-vs-cost.png)",
+        "### Confusion matrices\n\nEach variant's best run (highest validation accuracy), on the test split, "
+        "rows normalised to 100%.\n\n" + "\n".join(confusion_links),
+    ]
+
+
+def experiment_section(suite: str, title: str, exp: Experiment, epochs: pd.DataFrame, predictions: pd.DataFrame,
+                       out: Path) -> str:
+    """One experiment: its header, comparison, per-image test, runs, pictures and failures."""
+    parts = [f"## {title}", facts_table(header_facts(exp))]
+    if exp.ok.empty:
+        parts.append("No run finished with status `ok`: nothing to compare.")
+    else:
+        where = "the suite's first variant" if exp.baseline_from_suite else \
+            "the first variant found: these rows carry no suite order"
+        parts += [f"### Comparison\n\nBaseline: **{exp.baseline}** ({where}).\n\n{comparison(exp)}",
+                  f"### Per-image comparison with {exp.baseline}\n\n{per_image_section(exp, predictions)}",
+                  f"### Runs\n\n{runs_table(exp)}"]
+        link = f"{suite}/{slug(title.split(' — ', 1)[-1])}-{exp.key[:6]}"
+        parts += pictures(exp, epochs, out / link, link)
+    parts.append(f"### Runs that did not finish\n\n{failures_section(exp)}")
+    return "\n\n".join(parts)
 
 
 UNITS = """## Units and statistics
 
-- 1 multiply-add = 1 MAC = 2 FLOPs; GMACs are per image at the input size shown, counted by fvcore.
+- `macs`: multiply-adds of convolutions, linear layers and matrix products per image, at the input size shown
+  (torchvision's `_ops` convention); 1 MAC = 2 FLOPs. What fvcore counts beyond that (batch norm, pooling) is
+  the run table's `other_ops`.
 - Peak memory: `cuda_allocated` is the peak of `torch.cuda.max_memory_allocated` during training; `cpu_rss`
   is the peak resident set of the run's own process (it includes the Python and PyTorch libraries).
-- Epoch time is training only (evaluation excluded), the median over epochs; images/s likewise.
-- Latency: median eval-mode forward pass under `torch.inference_mode()`, at batch 1 and the larger batch shown.
+- Epoch time is training only (evaluation excluded), the median over epochs, after untimed warm-up steps;
+  images/s likewise.
+- Latency: median eval-mode forward pass under `torch.inference_mode()`, at batch 1 and the larger batch shown,
+  over at least 10 calls and 0.2 s at a fixed thread count.
 - Accuracies in %. Best val acc: the highest validation accuracy; test acc: the test split read once, with the
   weights of that best-validation epoch.
-- With two or more seeds a cell is mean ± sample standard deviation over the n seeds. Δ is the paired
-  difference in test accuracy to the baseline over the seeds both ran, in percentage points, with a 95%
-  Student-t confidence interval: an interval that contains 0 is a difference within seed-to-seed noise."""
+- n: the number of values averaged. With two or more, a cell is mean ± sample standard deviation over them.
+  Δ is the paired difference in test accuracy to the baseline over the seeds both ran, in percentage points,
+  with a 95% Student-t confidence interval and the number of pairs: an interval that contains 0 is a
+  difference within seed-to-seed noise.
+- Each section is one experiment: rows equal in data (content included), recipe, device and library versions,
+  differing only in variant and seed. Rows of different experiments are never averaged together."""
 
 
-def build_report(suite: str, runs: pd.DataFrame, epochs: pd.DataFrame, out: Path) -> str:
-    """The markdown of one suite's report; its pictures are written to `out/<suite>/`."""
-    from . import plots
-
-    ok = runs[runs["status"] == "ok"]
-    parts = [header_section(suite, runs)]
-    if ok.empty:
-        parts.append("## Comparison\n\nNo run finished with status `ok`: nothing to compare.")
-    else:
-        labels = label_order(suite, ok)
-        pictures = out / suite
-        ok_epochs = epochs.merge(ok[["run_id", "label"]], on="run_id")
-        plots.learning_curves(ok_epochs, labels, pictures / "curves.png")
-        plots.accuracy_vs_cost(summarize(ok, labels), pictures / "accuracy-vs-cost.png")
-        confusion_links = []
-        for label in labels:
-            best = ok[ok["label"] == label].sort_values(["best_val_acc", "seed"], ascending=[False, True]).iloc[0]
-            k = len(best["classes"])
-            name = f"confusion-{slug(label)}.png"
-            plots.confusion_matrix(np.asarray(best["confusion"]).reshape(k, k), list(best["classes"]),
-                                   f"{label}, seed {best['seed']}: test acc {100 * best['test_acc']:.2f}%",
-                                   pictures / name)
-            confusion_links.append(f"![Row-normalised test confusion matrix of {label}]({suite}/{name})")
-        parts += [
-            f"## Comparison\n\nBaseline: **{labels[0]}** (the suite's first variant).\n\n{comparison_table(ok, labels)}",
-            f"## Runs\n\n{runs_table(ok, labels)}",
-            "## Learning curves\n\nAccuracy and loss per epoch, mean over seeds: solid validation, dashed train.\n\n"
-            f"![Accuracy and loss per epoch]({suite}/curves.png)",
-            "## Accuracy against cost\n\nTest accuracy (mean ± sd over seeds) against GMACs per image and against "
-            "epoch time; the black step line and circles mark the Pareto front (nothing is both cheaper and "
-            f"more accurate).\n\n![Test accuracy against GMACs and epoch time]({suite}/accuracy-vs-cost.png)",
-            "## Confusion matrices\n\nEach variant's best run (highest validation accuracy), on the test split, "
-            "rows normalised to 100%.\n\n" + "\n".join(confusion_links),
-        ]
-    parts += [f"## Runs that did not finish\n\n{failures_section(runs)}", UNITS]
+def build_report(suite: str, runs: pd.DataFrame, epochs: pd.DataFrame, results: Path, out: Path) -> str:
+    """The markdown of one suite's report; its pictures are written under `out/<suite>/`."""
+    found = experiments(runs)
+    description = found[0].description if found else ""
+    parts = [f"# {suite}", description] if description else [f"# {suite}"]
+    if len(found) > 1:
+        parts.append(f"This results folder holds {len(found)} experiments of this suite; each has its own section, "
+                     "and no numbers are averaged across them.")
+    for title, exp in zip(titles(suite, found), found):
+        predictions = load_predictions(results, suite, list(exp.ok["run_id"]))
+        parts.append(experiment_section(suite, title, exp, epochs, predictions, out))
+    parts.append(UNITS)
     return "\n\n".join(parts) + "\n"
 
 
@@ -227,7 +277,7 @@ def read_tables(results: Path, suite: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def write_reports(results: Path, out: Path, suite: str | None = None) -> list[Path]:
-    """Write `<out>/<suite>.md` and `<out>/<suite>/*.png` for the given suite, or for every suite found."""
+    """Write `<out>/<suite>.md` and `<out>/<suite>/**.png` for the given suite, or for every suite found."""
     results, out = Path(results), Path(out)
     found = suites_in(results)
     if not found:
@@ -241,6 +291,6 @@ def write_reports(results: Path, out: Path, suite: str | None = None) -> list[Pa
             raise UsageError(f"no runs recorded for suite '{name}' under '{results}'")
         out.mkdir(parents=True, exist_ok=True)
         path = out / f"{name}.md"
-        path.write_text(build_report(name, runs, epochs, out))
+        path.write_text(build_report(name, runs, epochs, results, out))
         written.append(path)
     return written

@@ -1,7 +1,9 @@
 """The runner: plans a suite's runs, skips finished ones, and runs each in its own child process."""
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import json
 import signal
 import subprocess
 import sys
@@ -11,10 +13,16 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import EXIT_INTERRUPTED, UsageError
+from .identity import (architecture_identity, device_identity, differences, normalized, software_identity,
+                       weights_identity)
+from .metrics import BY_COLUMN, header
 from .spec import RunSpec
+from .status import Status
 from .store import load_runs, runs_dir, write_shard
 from .suites import Entry, Suite, get_suite, with_overrides
 
+# The paths of the project whose changes can change a result: only these make a row's git sha "+dirty".
+RESULT_SOURCES = ("bench", "models", "pyproject.toml")
 
 
 @dataclass
@@ -64,36 +72,68 @@ def select_entries(suite: Suite, names: list[str] | None) -> list[Entry]:
     return chosen
 
 
-def git_sha() -> str:
-    """The checked-out commit of the project (with +dirty for uncommitted changes), or "unknown"."""
-    here = Path(__file__).resolve().parent
+def git_sha(root: Path | None = None) -> str:
+    """The checked-out commit (+dirty when the package sources or pyproject have uncommitted changes), or "unknown"."""
+    root = root or Path(__file__).resolve().parent.parent
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True, text=True,
+        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True,
                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *RESULT_SOURCES],
+                               cwd=root, capture_output=True, text=True).stdout.strip()
         return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
 
-def plan(suite: Suite, options: RunOptions, device: str) -> list[RunSpec]:
-    """Every variant × seed of the suite, as run specs under one recipe."""
+def plan(suite: Suite, options: RunOptions, device: object) -> list[RunSpec]:
+    """Every variant × seed of the suite, as run specs under one recipe, each with its full identity."""
+    from .data import data_identity
+
     recipe = with_overrides(suite.recipe, epochs=options.epochs, batch_size=options.batch_size)
     dataset = options.dataset or suite.dataset
     seeds = range(options.seeds if options.seeds is not None else suite.seeds)
+    entries = select_entries(suite, options.variants)
+    shared = {"data": data_identity(dataset, options.data_root), "recipe": normalized(dataclasses.asdict(recipe)),
+              "device": device_identity(device), "software": software_identity()}
+    per_entry = {e: {"architecture": architecture_identity(e.variant), "weights": weights_identity(e.variant, e.weights)}
+                 for e in entries}
+    labels = tuple(dict.fromkeys([e.label for e in suite.entries] + [e.label for e in entries]))
     sha = git_sha()
     return [
-        RunSpec(suite.name, e.variant, e.weights, e.label, dataset, options.data_root, recipe, seed, device,
-                options.results, sha, options.tensorboard, options.checkpoints)
-        for seed in seeds for e in select_entries(suite, options.variants)
+        RunSpec(suite.name, e.variant, e.weights, e.label, dataset, options.data_root, recipe, seed, str(device),
+                options.results, sha, options.tensorboard, options.checkpoints,
+                identity={**per_entry[e], **shared, "seed": seed}, suite_description=suite.description,
+                suite_labels=labels)
+        for seed in seeds for e in entries
     ]
 
 
-def finished_hashes(results: str, suite: str) -> set[str]:
-    """Config hashes that already have an `ok` row."""
+def finished_runs(results: str, suite: str) -> pd.DataFrame:
+    """The suite's `ok` rows, newest first."""
     runs = load_runs(Path(results), suite)
-    return set(runs.loc[runs["status"] == "ok", "config_hash"])
+    return runs[runs["status"] == Status.OK.value].sort_values("finished_at", ascending=False)
+
+
+def decision(spec: RunSpec, finished: pd.DataFrame, force: bool) -> str:
+    """What `bench run` will do with `spec`: "skip (done at …)", or "run" and why."""
+    done = finished[finished["config_hash"] == spec.config_hash]
+    if not done.empty:
+        when = pd.to_datetime(done["finished_at"].iloc[0]).strftime("%Y-%m-%d %H:%M UTC")
+        return f"run again (--force; done at {when})" if force else f"skip (done at {when})"
+    return "run" + change_note(spec, finished)
+
+
+def change_note(spec: RunSpec, finished: pd.DataFrame) -> str:
+    """Which part of the identity differs from the closest finished row (same label and seed first)."""
+    candidates = finished[finished["identity"].notna()]
+    if candidates.empty:
+        return " (no finished run to compare with)"
+    def distance(row: pd.Series) -> tuple[int, int, int]:
+        return (row["label"] != spec.label, row["seed"] != spec.seed,
+                len(differences(json.loads(row["identity"]), spec.identity)))
+    closest = min((row for _, row in candidates.iterrows()), key=distance)
+    changed = differences(json.loads(closest["identity"]), spec.identity)
+    return f" — differs from {closest['run_id']} in: {'; '.join(changed)}"
 
 
 def record_crash(spec: RunSpec, returncode: int) -> None:
@@ -106,7 +146,7 @@ def record_crash(spec: RunSpec, returncode: int) -> None:
     from .worker import new_row
 
     row = new_row(spec)
-    row.status, row.error = "failed", why
+    row.status, row.error = Status.FAILED.value, why
     write_shard([row], runs_dir(Path(spec.results), spec.suite), spec.run_id)
 
 
@@ -121,25 +161,36 @@ def launch(spec: RunSpec) -> int:
         raise
 
 
-def run_suite(suite_name: str, options: RunOptions) -> Outcome:
-    """Run every planned spec not yet finished; stop at Ctrl-C with every finished shard kept."""
+def planned(suite_name: str, options: RunOptions) -> tuple[Suite, list[RunSpec]]:
+    """The suite and its run specs, after every check that needs no training."""
     suite = get_suite(suite_name)
     from .data import check_spec  # before any child starts: one error, not one per run
     from .device import resolve_device
 
     check_spec(options.dataset or suite.dataset)
+    return suite, plan(suite, options, resolve_device(options.device))
 
-    device = resolve_device(options.device).type
-    specs = plan(suite, options, device)
-    done = set() if options.force else finished_hashes(options.results, suite.name)
+
+def dry_run(suite_name: str, options: RunOptions) -> list[str]:
+    """One line per planned run: what `bench run` would do with it, and why."""
+    suite, specs = planned(suite_name, options)
+    finished = finished_runs(options.results, suite.name)
+    return [f"[{i}/{len(specs)}] {s.label} seed {s.seed}: {decision(s, finished, options.force)}"
+            for i, s in enumerate(specs, 1)]
+
+
+def run_suite(suite_name: str, options: RunOptions) -> Outcome:
+    """Run every planned spec not yet finished; stop at Ctrl-C with every finished shard kept."""
+    suite, specs = planned(suite_name, options)
+    finished = finished_runs(options.results, suite.name)
     outcome = Outcome(specs)
     for i, spec in enumerate(specs, 1):
-        if spec.config_hash in done:
+        what = decision(spec, finished, options.force)
+        if what.startswith("skip"):
             outcome.skipped.append(spec)
-            print(f"[{i}/{len(specs)}] {spec.label} seed {spec.seed}: done before, skipped (--force re-runs it)",
-                  file=sys.stderr)
+            print(f"[{i}/{len(specs)}] {spec.label} seed {spec.seed}: {what}; --force re-runs it", file=sys.stderr)
             continue
-        print(f"[{i}/{len(specs)}] {spec.label} seed {spec.seed} on {spec.dataset}, {device}", file=sys.stderr)
+        print(f"[{i}/{len(specs)}] {spec.label} seed {spec.seed} on {spec.dataset}, {spec.device}", file=sys.stderr)
         try:
             code = launch(spec)
         except KeyboardInterrupt:
@@ -153,19 +204,30 @@ def run_suite(suite_name: str, options: RunOptions) -> Outcome:
     return outcome
 
 
+SUMMARY_METRICS = ["params", "macs", "epoch_time_s", "images_per_s", "peak_mem_mb", "best_val_acc", "test_acc"]
+
+
 def summary_table(outcome: Outcome) -> pd.DataFrame:
-    """The planned runs' rows, as a reader wants them: units in the headers, accuracies in %."""
+    """This invocation's rows (a skipped run shows its finished row), units in the headers, scaled for reading."""
     if not outcome.specs:
         return pd.DataFrame()
     spec = outcome.specs[0]
-    runs = load_runs(Path(spec.results), spec.suite)
-    order = {s.config_hash: i for i, s in enumerate(outcome.specs)}
-    runs = runs[runs["config_hash"].isin(order)]
-    runs = runs.iloc[runs["config_hash"].map(order).argsort()]
-    return pd.DataFrame({
-        "variant": runs["label"], "seed": runs["seed"], "status": runs["status"],
-        "params (M)": runs["params"] / 1e6, "GMACs": runs["macs"] / 1e9,
-        "epoch (s)": runs["epoch_time_s"], "images/s": runs["images_per_s"],
-        "peak mem (MB)": runs["peak_mem_mb"], "best val acc (%)": runs["best_val_acc"] * 100,
-        "test acc (%)": runs["test_acc"] * 100,
-    })
+    runs = load_runs(Path(spec.results), spec.suite).sort_values("finished_at", ascending=False)
+    skipped = {s.run_id for s in outcome.skipped}
+    rows = []
+    for s in outcome.specs:
+        if s.run_id in skipped:
+            mine = runs[(runs["config_hash"] == s.config_hash) & (runs["status"] == Status.OK.value)]
+        else:
+            mine = runs[runs["run_id"] == s.run_id]
+        if not mine.empty:
+            rows.append(mine.iloc[0])
+    if not rows:
+        return pd.DataFrame()
+    table = pd.DataFrame(rows)
+    out = pd.DataFrame({"variant": table["label"], "seed": table["seed"], "status": table["status"]})
+    for column in SUMMARY_METRICS:
+        metric = BY_COLUMN[column]
+        name = header(metric, size=spec.recipe.input_size, mem_kind="/".join(sorted(table["mem_kind"].dropna().unique())))
+        out[name] = table[column].astype(float) * metric.scale
+    return out.reset_index(drop=True)

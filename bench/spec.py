@@ -2,17 +2,23 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import re
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
 
+from .identity import config_hash, experiment_hash
+from .store import slug
 from .suites import Recipe
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One run: a variant with its weights, on a data set, under a recipe, with a seed."""
+    """One execution of a run: a variant with its weights, on a data set, under a recipe, with a seed.
+
+    `identity` (built by the runner) holds everything that decides the result; `run_id` is new for every
+    execution, so re-running the same identity adds a row instead of replacing one.
+    """
 
     suite: str
     variant: str
@@ -22,24 +28,28 @@ class RunSpec:
     data_root: str | None
     recipe: Recipe
     seed: int
-    device: str  # resolved: "cpu" or "cuda"
+    device: str  # resolved: "cpu", "cuda" or "cuda:N"
     results: str
     git_sha: str
     tensorboard: str | None = None
     checkpoints: bool = False
+    identity: dict[str, Any] = field(default_factory=dict)
+    run_id: str = ""
+    suite_description: str = ""
+    suite_labels: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.run_id:
+            object.__setattr__(self, "run_id", new_run_id(self.label, self.seed, self.config_hash))
 
     @property
     def config_hash(self) -> str:
-        """What makes two runs the same experiment: variant, weights, data, recipe, seed and device kind."""
-        key = {"variant": self.variant, "weights": self.weights, "dataset": self.dataset,
-               "recipe": dataclasses.asdict(self.recipe), "seed": self.seed, "device": self.device}
-        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+        """Hash of the identity: equal hashes mean re-running would produce the same kind of number."""
+        return config_hash(self.identity)
 
     @property
-    def run_id(self) -> str:
-        """A readable, unique shard name: label slug, seed, and the start of the config hash."""
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", self.label).strip("-")
-        return f"{slug}-s{self.seed}-{self.config_hash[:8]}"
+    def experiment_hash(self) -> str:
+        return experiment_hash(self.identity)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -48,4 +58,10 @@ class RunSpec:
     def from_json(cls, text: str) -> RunSpec:
         raw = json.loads(text)
         raw["recipe"] = Recipe(**raw["recipe"])
+        raw["suite_labels"] = tuple(raw["suite_labels"])
         return cls(**raw)
+
+
+def new_run_id(label: str, seed: int, config: str) -> str:
+    """A readable, unique shard name: label, seed, the start of the config hash, and a token for this execution."""
+    return f"{slug(label)}-s{seed}-{config[:8]}-{secrets.token_hex(3)}"

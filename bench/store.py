@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-STATUSES = ("ok", "failed", "oom", "diverged", "interrupted")
+from .status import STATUSES  # noqa: F401  (the parquet `status` vocabulary, re-exported for readers of the schema)
 
 
 @dataclass
@@ -36,6 +37,17 @@ class EpochRow:
 
 
 @dataclass
+class PredictionRow:
+    """One test image of one run, scored by the best-validation weights: what per-image paired tests need."""
+
+    run_id: str
+    index: int  # position in the test split (the same images in the same order for every run of an experiment)
+    label: int
+    predicted: int
+    probability: float  # softmax probability of the predicted class
+
+
+@dataclass
 class RunRow:
     """One run: variant × weights × data set × recipe × seed. Accuracies are fractions in [0, 1]."""
 
@@ -51,8 +63,9 @@ class RunRow:
     error: str | None = None
     params: int | None = None
     trainable_params: int | None = None
-    macs: int | None = None  # fused multiply-adds per image (fvcore)
+    macs: int | None = None  # multiply-adds per image of convolutions, linear layers and matrix products
     flops: int | None = None  # 2 × macs
+    other_ops: int | None = None  # what fvcore counts beyond macs: batch norm, pooling, element-wise ops
     activations: int | None = None
     input_size: int | None = None  # pixels per side
     num_classes: int | None = None
@@ -72,6 +85,8 @@ class RunRow:
     nvml_used_mb: float | None = None  # CUDA only: device memory in use per NVML at the end of the run
     latency_ms_b1: float | None = None  # median forward pass, batch 1, eval mode
     latency_ms_bN: float | None = None  # median forward pass at latency_batch
+    latency_ms_b1_iqr: float | None = None  # interquartile range of the batch-1 calls
+    latency_ms_bN_iqr: float | None = None
     latency_batch: int | None = None
     device: str | None = None
     device_name: str | None = None
@@ -79,10 +94,14 @@ class RunRow:
     torch_version: str | None = None
     torchvision_version: str | None = None
     git_sha: str | None = None
-    config_hash: str | None = None
+    config_hash: str | None = None  # hash of `identity`: equal hashes, same kind of number
+    experiment_hash: str | None = None  # hash of the identity without seed, variant and weights
+    identity: str | None = None  # JSON: everything that decides the result (architecture, weights, data, recipe, ...)
     recipe: str | None = None  # the recipe as JSON
     started_at: str | None = None  # ISO 8601, UTC
     finished_at: str | None = None
+    suite_description: str | None = None  # the suite as it was when the run was made, so that the
+    suite_labels: list[str] = field(default_factory=list)  # results folder describes itself; [0] = baseline
     classes: list[str] = field(default_factory=list)
     confusion: list[int] = field(default_factory=list)  # test confusion counts at best_epoch, row-major, true × predicted
 
@@ -115,19 +134,45 @@ def write_shard(rows: list, directory: Path, name: str) -> Path:
     return final
 
 
+def slug(text: str) -> str:
+    """`text` as a file-name-safe piece: runs of other characters become one dash."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")
+
+
+# Every path under a results folder is built here.
+def suite_dir(results: Path, suite: str) -> Path:
+    return Path(results) / suite
+
+
 def runs_dir(results: Path, suite: str) -> Path:
-    return Path(results) / suite / "runs"
+    return suite_dir(results, suite) / "runs"
 
 
 def epochs_dir(results: Path, suite: str) -> Path:
-    return Path(results) / suite / "epochs"
+    return suite_dir(results, suite) / "epochs"
 
 
-def load_table(directory: Path, row_type: type) -> pd.DataFrame:
-    """All shards of a folder as one DataFrame (empty, with the schema's columns, when there are none)."""
-    if not directory.is_dir() or not any(directory.glob("*.parquet")):
-        return pd.DataFrame(columns=[f.name for f in dataclasses.fields(row_type)])
-    return pd.read_parquet(directory, schema=arrow_schema(row_type))
+def predictions_dir(results: Path, suite: str) -> Path:
+    return suite_dir(results, suite) / "predictions"
+
+
+def checkpoint_path(results: Path, suite: str, run_id: str) -> Path:
+    return suite_dir(results, suite) / "checkpoints" / f"{run_id}.pt"
+
+
+# Integer and boolean columns keep their type when a failed run leaves them empty (pandas' nullable dtypes).
+NULLABLE = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+
+
+def load_table(directory: Path, row_type: type, run_ids: list[str] | None = None) -> pd.DataFrame:
+    """All shards of a folder (or only those of `run_ids`) as one DataFrame; empty, with the columns, if none."""
+    schema = arrow_schema(row_type)
+    files = sorted(directory.glob("*.parquet")) if directory.is_dir() else []
+    if run_ids is not None:
+        wanted = {f"{r}.parquet" for r in run_ids}
+        files = [f for f in files if f.name in wanted]
+    table = pq.ParquetDataset(files, schema=schema).read() if files else schema.empty_table()
+    return table.to_pandas(types_mapper=NULLABLE.get)
 
 
 def load_runs(results: Path, suite: str) -> pd.DataFrame:
@@ -136,6 +181,10 @@ def load_runs(results: Path, suite: str) -> pd.DataFrame:
 
 def load_epochs(results: Path, suite: str) -> pd.DataFrame:
     return load_table(epochs_dir(results, suite), EpochRow)
+
+
+def load_predictions(results: Path, suite: str, run_ids: list[str]) -> pd.DataFrame:
+    return load_table(predictions_dir(results, suite), PredictionRow, run_ids)
 
 
 def suites_in(results: Path) -> list[str]:

@@ -1,6 +1,7 @@
 """The training and evaluation loops: pure compute, no I/O, and no host sync inside the step loop."""
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass
@@ -36,6 +37,9 @@ class EvalResult:
     loss: float
     acc: float
     confusion: torch.Tensor
+    labels: torch.Tensor | None = None  # per image, in split order (with keep_predictions)
+    predicted: torch.Tensor | None = None
+    probability: torch.Tensor | None = None  # softmax probability of the predicted class
 
 
 def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
@@ -111,15 +115,49 @@ def train_epoch(model: nn.Module, batches: Iterable[Batch], prepare: Callable[[t
 
 @torch.no_grad()
 def evaluate(model: nn.Module, batches: Iterable[Batch], prepare: Callable[[torch.Tensor], torch.Tensor],
-             loss_fn: nn.Module, num_classes: int, device: torch.device) -> EvalResult:
-    """Loss, accuracy and confusion counts in eval mode (plain cross-entropy, no smoothing)."""
+             loss_fn: nn.Module, num_classes: int, device: torch.device, keep_predictions: bool = False
+             ) -> EvalResult:
+    """Loss, accuracy and confusion counts in eval mode (plain cross-entropy, no smoothing); with
+    `keep_predictions`, also each image's label, predicted class and its probability, in split order."""
     model.eval()
     loss_sum = torch.zeros((), device=device)
     confusion = torch.zeros(num_classes * num_classes, dtype=torch.int64, device=device)
+    kept: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
     for images, labels in batches:
         logits = model(prepare(images))
         loss_sum += loss_fn(logits, labels) * len(labels)
-        confusion += torch.bincount(labels * num_classes + logits.argmax(1), minlength=num_classes**2)
+        predicted = logits.argmax(1)
+        confusion += torch.bincount(labels * num_classes + predicted, minlength=num_classes**2)
+        if keep_predictions:
+            kept.append((labels, predicted, logits.float().softmax(1).gather(1, predicted[:, None])[:, 0]))
     confusion = confusion.view(num_classes, num_classes).cpu()
     seen = int(confusion.sum())
-    return EvalResult(loss_sum.item() / max(seen, 1), int(confusion.trace()) / max(seen, 1), confusion)
+    result = EvalResult(loss_sum.item() / max(seen, 1), int(confusion.trace()) / max(seen, 1), confusion)
+    if keep_predictions and kept:
+        result.labels, result.predicted, result.probability = (torch.cat(t).cpu() for t in zip(*kept))
+    return result
+
+
+def warm_up(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: nn.Module,
+            prepare: Callable[[torch.Tensor], torch.Tensor], batch_shape: tuple[int, ...], num_classes: int,
+            device: torch.device, steps: int = 3) -> None:
+    """Untimed training steps on deep copies of the model and optimizer, with synthetic batches of the real shape.
+
+    Pays the one-off costs (allocator growth, cuDNN autotuning, lazy initialisation) before the first timed
+    epoch, so that epoch 1 is comparable with the rest. The real model, optimizer and every random generator
+    are left exactly as they were: the run trains bit for bit as it would without the warm-up.
+    """
+    if steps <= 0:
+        return
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        twin_model, twin_optimizer = copy.deepcopy((model, optimizer))
+        twin_model.train()
+        images = torch.randint(0, 256, batch_shape, dtype=torch.uint8, device=device)
+        labels = torch.randint(0, num_classes, batch_shape[:1], device=device)
+        for _ in range(steps):
+            loss = loss_fn(twin_model(prepare(images)), labels)
+            twin_optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            twin_optimizer.step()
+        synchronize(device)
+    del twin_model, twin_optimizer

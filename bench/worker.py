@@ -19,7 +19,11 @@ import torch
 
 from .errors import EXIT_INTERRUPTED
 from .spec import RunSpec
-from .store import EpochRow, RunRow, epochs_dir, runs_dir, write_shard
+from .status import Status
+from .store import (EpochRow, PredictionRow, RunRow, checkpoint_path, epochs_dir, predictions_dir, runs_dir,
+                    write_shard)
+
+WARMUP_STEPS = 3  # untimed training steps on copies of the model before epoch 1 (train.warm_up)
 
 
 
@@ -33,12 +37,13 @@ def new_row(spec: RunSpec) -> RunRow:
 
     return RunRow(
         run_id=spec.run_id, suite=spec.suite, variant=spec.variant, label=spec.label, weights=spec.weights or "none",
-        dataset=spec.dataset, synthetic_data=spec.dataset == "fake", seed=spec.seed, status="interrupted",
-        input_size=spec.recipe.input_size, epochs=spec.recipe.epochs, epochs_run=0, device=spec.device,
-        num_threads=torch.get_num_threads(), torch_version=torch.__version__,
+        dataset=spec.dataset, synthetic_data=spec.dataset == "fake", seed=spec.seed,
+        status=Status.INTERRUPTED.value, input_size=spec.recipe.input_size, epochs=spec.recipe.epochs, epochs_run=0,
+        device=spec.device, num_threads=torch.get_num_threads(), torch_version=torch.__version__,
         torchvision_version=torchvision.__version__, git_sha=spec.git_sha, config_hash=spec.config_hash,
+        experiment_hash=spec.experiment_hash, identity=json.dumps(spec.identity, sort_keys=True),
         recipe=json.dumps(dataclasses.asdict(spec.recipe)), latency_batch=spec.recipe.latency_batch,
-        started_at=now())
+        suite_description=spec.suite_description, suite_labels=list(spec.suite_labels), started_at=now())
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -54,12 +59,12 @@ def classify(exc: BaseException) -> tuple[str, str]:
 
     first_line = (str(exc).strip().splitlines() or [""])[0]
     if isinstance(exc, Diverged):
-        return "diverged", first_line
+        return Status.DIVERGED.value, first_line
     if is_out_of_memory(exc):
-        return "oom", f"out of memory: {first_line}"
+        return Status.OOM.value, f"out of memory: {first_line}"
     if isinstance(exc, user_error_types()):
-        return "failed", first_line
-    return "failed", f"{type(exc).__name__}: {first_line}"
+        return Status.FAILED.value, first_line
+    return Status.FAILED.value, f"{type(exc).__name__}: {first_line}"
 
 
 def execute(spec: RunSpec) -> int:
@@ -70,10 +75,10 @@ def execute(spec: RunSpec) -> int:
     code = 0
     try:
         train_run(spec, row, epochs)
-        row.status = "ok"
+        row.status = Status.OK.value
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the shard writing short
-        row.status, row.error, code = "interrupted", "interrupted (Ctrl-C or SIGTERM)", EXIT_INTERRUPTED
+        row.status, row.error, code = Status.INTERRUPTED.value, "interrupted (Ctrl-C or SIGTERM)", EXIT_INTERRUPTED
     except Exception as exc:
         row.status, row.error = classify(exc)
         if row.error.startswith(type(exc).__name__):  # an unexpected error: keep its traceback for the user
@@ -92,15 +97,15 @@ def execute(spec: RunSpec) -> int:
     return code
 
 
-def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow]) -> None:
+def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: int = WARMUP_STEPS) -> None:
     """Build, profile and train the model, filling `row` and `epochs` as it goes."""
     import models
     from tqdm import tqdm
 
     from .data import Preprocess, load_dataset
     from .device import device_name, reset_peak_memory
-    from .profile import measure_latency_ms, profile_model
-    from .train import evaluate, make_optimizer, make_scheduler, train_epoch
+    from .profile import measure_latency, profile_model
+    from .train import evaluate, make_optimizer, make_scheduler, train_epoch, warm_up
 
     recipe, device = spec.recipe, torch.device(spec.device)
     torch.manual_seed(spec.seed)
@@ -115,11 +120,13 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow]) -> None:
     if spec.weights:
         print(f"{spec.label}: {models.load_pretrained(model, variant, spec.weights).summary()}", file=sys.stderr)
     profile = profile_model(model, recipe.input_size, data.num_classes)
-    for name in ("params", "trainable_params", "macs", "flops", "activations"):
+    for name in ("params", "trainable_params", "macs", "flops", "other_ops", "activations"):
         setattr(row, name, getattr(profile, name))
     model.to(device)
-    row.latency_ms_b1 = measure_latency_ms(model, 1, recipe.input_size, device)
-    row.latency_ms_bN = measure_latency_ms(model, recipe.latency_batch, recipe.input_size, device)
+    for batch, column in ((1, "latency_ms_b1"), (recipe.latency_batch, "latency_ms_bN")):
+        latency = measure_latency(model, batch, recipe.input_size, device, threads=row.num_threads)
+        setattr(row, column, latency.median_ms)
+        setattr(row, f"{column}_iqr", latency.iqr_ms)
     reset_peak_memory(device)
 
     generator = torch.Generator(device=device).manual_seed(spec.seed)  # data order + augmentation: same per seed
@@ -130,6 +137,10 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow]) -> None:
     eval_loss = torch.nn.CrossEntropyLoss()
     eval_batch = max(256, recipe.batch_size)
     logger = TensorBoardLog(spec) if spec.tensorboard else None
+    # Its own generator: the warm-up must not draw from the run's.
+    warmup_prepare = Preprocess(data, recipe.augment, device, torch.Generator(device=device).manual_seed(0))
+    warm_up(model, optimizer, train_loss, warmup_prepare.train, (recipe.batch_size, 3, recipe.input_size,
+            recipe.input_size), data.num_classes, device, warmup_steps)
 
     bar = tqdm(range(1, recipe.epochs + 1), desc=f"{spec.label} s{spec.seed}", unit="epoch", file=sys.stderr,
                dynamic_ncols=True)
@@ -147,7 +158,7 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow]) -> None:
             row.best_val_acc, row.best_epoch = va.acc, epoch
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             if spec.checkpoints:
-                save_checkpoint(best_state, spec)
+                save_checkpoint(best_state, spec, data)
         bar.set_postfix(loss=f"{tr.loss:.3f}", val_acc=f"{va.acc:.1%}", img_s=f"{tr.images / tr.time_s:.0f}")
         if recipe.patience is not None and epoch - row.best_epoch >= recipe.patience:
             break
@@ -156,8 +167,17 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow]) -> None:
         logger.close()
     # The test set is read once, with the best-validation weights: it never chooses anything.
     model.load_state_dict(best_state)
-    test = evaluate(model, data.test.batches(eval_batch), prepare.eval, eval_loss, data.num_classes, device)
+    test = evaluate(model, data.test.batches(eval_batch), prepare.eval, eval_loss, data.num_classes, device,
+                    keep_predictions=True)
     row.test_acc, row.confusion = test.acc, test.confusion.flatten().tolist()
+    write_shard(prediction_rows(spec.run_id, test), predictions_dir(Path(spec.results), spec.suite), spec.run_id)
+
+
+def prediction_rows(run_id: str, test) -> list[PredictionRow]:
+    """One row per test image, in split order."""
+    return [PredictionRow(run_id, i, int(y), int(p), float(q))
+            for i, (y, p, q) in enumerate(zip(test.labels.tolist(), test.predicted.tolist(),
+                                              test.probability.tolist()))]
 
 
 def summarize_epochs(row: RunRow, epochs: list[EpochRow]) -> None:
@@ -170,13 +190,19 @@ def summarize_epochs(row: RunRow, epochs: list[EpochRow]) -> None:
     row.images_per_s = statistics.median(e.images_per_s for e in epochs)
 
 
-def save_checkpoint(state: dict[str, torch.Tensor], spec: RunSpec) -> None:
-    """The best-validation weights, written atomically to <results>/<suite>/checkpoints/<run_id>.pt."""
-    directory = Path(spec.results) / spec.suite / "checkpoints"
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / f".{spec.run_id}.tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, directory / f"{spec.run_id}.pt")
+def save_checkpoint(state: dict[str, torch.Tensor], spec: RunSpec, data) -> None:
+    """The best-validation weights with what they are (variant, classes, normalisation, recipe, identity),
+    written atomically; plain types only, so `torch.load(path, weights_only=True)` reads it."""
+    path = checkpoint_path(Path(spec.results), spec.suite, spec.run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint = {"state_dict": state, "variant": spec.variant, "weights": spec.weights or "none",
+                  "classes": list(data.classes), "mean": list(data.mean), "std": list(data.std),
+                  "input_size": spec.recipe.input_size, "recipe": dataclasses.asdict(spec.recipe),
+                  "config_hash": spec.config_hash, "identity": json.dumps(spec.identity, sort_keys=True),
+                  "run_id": spec.run_id}
+    tmp = path.parent / f".{spec.run_id}.tmp"
+    torch.save(checkpoint, tmp)
+    os.replace(tmp, path)
 
 
 class TensorBoardLog:

@@ -30,6 +30,9 @@ class PreActBlock(nn.Module):
         self.shortcut = shortcut
         self.projection = conv1x1(in_ch, out_ch, stride) if shortcut and (stride != 1 or in_ch != out_ch) else None
 
+    def extra_repr(self) -> str:
+        return f"shortcut={self.shortcut}"
+
     def _skip(self, x: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
         # The projection sees the pre-activated input, as in the pre-activation paper.
         return x if self.projection is None else self.projection(pre)

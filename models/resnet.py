@@ -38,6 +38,9 @@ class ResidualBlock(nn.Module):
         needs_projection = shortcut and (stride != 1 or in_ch != out_ch)
         self.downsample = projection(in_ch, out_ch, stride) if needs_projection else None
 
+    def extra_repr(self) -> str:
+        return f"shortcut={self.shortcut}"
+
     def merge(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """The block's output: ReLU of the residual branch plus the shortcut (if any)."""
         if self.shortcut:

@@ -5,9 +5,7 @@ import pytest
 import torch
 
 from bench.device import Stopwatch, cuda_extra_memory, peak_memory, reset_peak_memory, resolve_device
-from bench.spec import RunSpec
 from bench.store import load_runs
-from bench.suites import Recipe
 
 pytestmark = pytest.mark.gpu
 
@@ -33,11 +31,10 @@ def test_events_time_gpu_work_and_memory_counts_allocations():
 
 
 def test_a_run_on_the_gpu_records_gpu_memory(tmp_path):
-    from tests.test_runner import run_worker
+    from tests.test_runner import run_worker, spec_for
 
-    spec = RunSpec("gpu", "resnet32", None, "resnet32", "fake", None, Recipe(epochs=1, batch_size=32), 0, "cuda",
-                   str(tmp_path), "test")
+    spec = spec_for(tmp_path, epochs=1, variant="resnet32", device="cuda")
     assert run_worker(spec).returncode == 0
-    (row,) = load_runs(tmp_path, "gpu").to_dict("records")
+    (row,) = load_runs(tmp_path, "unit").to_dict("records")
     assert row["status"] == "ok" and row["mem_kind"] == "cuda_allocated" and row["peak_mem_mb"] > 0
     assert row["device_name"] == torch.cuda.get_device_name(0) and row["peak_reserved_mb"] >= row["peak_mem_mb"]

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from bench.cli import build_parser
-from bench.store import EpochRow, RunRow
+from bench.store import EpochRow, PredictionRow, RunRow
 from bench.suites import SUITES
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
@@ -14,7 +14,7 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 def test_every_parquet_column_is_documented():
     documented = set(re.findall(r"`([a-zA-Z0-9_]+)`", README))
-    for row_type in (RunRow, EpochRow):
+    for row_type in (RunRow, EpochRow, PredictionRow):
         missing = [f.name for f in dataclasses.fields(row_type) if f.name not in documented]
         assert not missing, f"{row_type.__name__} columns missing from README: {missing}"
 

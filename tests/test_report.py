@@ -30,6 +30,14 @@ def report(two_seed_results, tmp_path_factory):
     return results, out, (out / "shortcut.md").read_text()
 
 
+def section(markdown: str, title: str) -> str:
+    """The text of the experiment section whose `## ` title contains `title`."""
+    for part in markdown.split("\n## ")[1:]:
+        if title in part.splitlines()[0]:
+            return part
+    raise AssertionError(f"no section titled with {title!r}")
+
+
 def parse_table(markdown: str, heading: str) -> pd.DataFrame:
     """The first markdown table after `heading`, as strings."""
     section = markdown.split(heading, 1)[1]
@@ -52,7 +60,7 @@ def expected_cell(values: pd.Series, digits: int, spread: bool = True) -> str:
 
 def test_table_numbers_equal_the_parquet(report):
     results, _, markdown = report
-    table = parse_table(markdown, "## Comparison").set_index("variant")
+    table = parse_table(section(markdown, "batch 32"), "### Comparison").set_index("variant")
     runs = load_runs(results, "shortcut")
     ok = runs[runs["status"] == "ok"]
     assert list(table.index) == ["plain32", "resnet32"]  # the suite's order; the failed variant is not averaged in
@@ -72,7 +80,7 @@ def test_table_numbers_equal_the_parquet(report):
 
 def test_paired_difference_and_its_interval(report):
     results, _, markdown = report
-    table = parse_table(markdown, "## Comparison").set_index("variant")
+    table = parse_table(section(markdown, "batch 32"), "### Comparison").set_index("variant")
     ok = load_runs(results, "shortcut").query("status == 'ok'")
     base = ok[ok["variant"] == "plain32"].set_index("seed")["test_acc"] * 100
     other = ok[ok["variant"] == "resnet32"].set_index("seed")["test_acc"] * 100
@@ -80,14 +88,15 @@ def test_paired_difference_and_its_interval(report):
     half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
     column = "Δ test vs plain32 (pp, 95% CI)"
     assert table.loc["plain32", column] == "baseline"
-    assert table.loc["resnet32", column] == f"{d.mean():+.2f} [{d.mean() - half:+.2f}, {d.mean() + half:+.2f}]"
+    assert table.loc["resnet32", column] == f"{d.mean():+.2f} [{d.mean() - half:+.2f}, {d.mean() + half:+.2f}], 2 pairs"
 
 
 def test_every_linked_picture_exists_and_opens(report):
     _, out, markdown = report
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
-    assert {"shortcut/curves.png", "shortcut/accuracy-vs-cost.png", "shortcut/confusion-plain32.png",
-            "shortcut/confusion-resnet32.png"} <= set(links)
+    names = {link.rsplit("/", 1)[1] for link in links}
+    assert {"curves.png", "accuracy-vs-cost.png", "confusion-plain32.png", "confusion-resnet32.png"} <= names
+    assert all(link.startswith("shortcut/") for link in links)
     for link in links:
         with Image.open(out / link) as image:
             image.verify()
@@ -98,7 +107,9 @@ def test_failed_run_is_listed_with_its_error(report):
     results, _, markdown = report
     failed = load_runs(results, "shortcut").query("status == 'failed'")
     assert len(failed) == 1
-    listed = parse_table(markdown, "## Runs that did not finish")
+    # Batch 100000 is another experiment than the ok runs' batch 32: its own section, never mixed in.
+    assert "All 4 runs finished with status `ok`." in section(markdown, "batch 32")
+    listed = parse_table(section(markdown, "batch 100000"), "### Runs that did not finish")
     assert listed[["variant", "seed", "status"]].values.tolist() == [["resnet47-bottleneck", "0", "failed"]]
     assert listed["error"].iloc[0] == failed["error"].iloc[0] and "fewer than one batch" in listed["error"].iloc[0]
 
@@ -106,9 +117,10 @@ def test_failed_run_is_listed_with_its_error(report):
 def test_header_names_the_machine_recipe_and_data(report):
     results, _, markdown = report
     runs = load_runs(results, "shortcut")
-    assert f"| device | cpu: {runs['device_name'].iloc[0]} |" in markdown
-    assert "synthetic random data" in markdown and "epochs=2" in markdown and "| seeds | 0, 1 |" in markdown
-    assert "1 multiply-add = 1 MAC = 2 FLOPs" in markdown
+    ok = section(markdown, "batch 32")
+    assert f"| device | cpu: {runs['device_name'].iloc[0]} |" in ok
+    assert "synthetic random data" in ok and "epochs=2" in ok and "| seeds | 0, 1 |" in ok
+    assert "1 MAC = 2 FLOPs" in markdown
 
 
 def test_no_results_is_one_sentence_and_nonzero(tmp_path):

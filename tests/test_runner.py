@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,9 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
+from bench.runner import RunOptions, plan
 from bench.spec import RunSpec
 from bench.store import RunRow, load_epochs, load_runs, write_shard
-from bench.suites import Recipe
+from bench.suites import Entry, Recipe, Suite
 from tests.helpers import ROOT, bench
 
 SMALL = ["--dataset", "fake", "--epochs", "2", "--batch-size", "32"]
@@ -63,7 +65,11 @@ def test_the_test_set_never_picks_the_epoch(two_seed_run):
         assert run["best_val_acc"] == mine["val_acc"].max()
         # The checkpoint holds the best-validation weights; on the test split they give exactly test_acc.
         model = models.build(run["variant"], num_classes=10)
-        model.load_state_dict(torch.load(results / "shortcut" / "checkpoints" / f"{run['run_id']}.pt"))
+        checkpoint = torch.load(results / "shortcut" / "checkpoints" / f"{run['run_id']}.pt", weights_only=True)
+        assert checkpoint["config_hash"] == run["config_hash"] and checkpoint["variant"] == run["variant"]
+        assert checkpoint["classes"] == list(run["classes"]) and checkpoint["recipe"]["epochs"] == 2
+        assert json.loads(checkpoint["identity"]) == json.loads(run["identity"])
+        model.load_state_dict(checkpoint["state_dict"])
         data = load_dataset("fake", None, 32, int(run["seed"]), 0.2, torch.device("cpu"))
         pre = Preprocess(data, "none", torch.device("cpu"), torch.Generator())
         test = evaluate(model, data.test.batches(64), pre.eval, torch.nn.CrossEntropyLoss(), 10, torch.device("cpu"))
@@ -97,19 +103,25 @@ def test_early_stopping_ends_a_run_that_stopped_improving(tmp_path):
     assert row["epochs_run"] == row["best_epoch"] + 1 < 6
 
 
-def test_a_second_run_skips_everything_and_force_reruns(two_seed_run):
-    results, _ = two_seed_run
+def test_a_second_run_skips_everything_and_force_keeps_history(two_seed_results, tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(two_seed_results, results)
     shards = sorted((results / "shortcut" / "runs").glob("*.parquet"))
     before = {p: p.stat().st_mtime_ns for p in shards}
-    again = bench("run", "--suite", "shortcut", "--variants", "plain32,resnet32", "--seeds", "2", *SMALL,
-                  "--results", str(results), "--checkpoints", "--tensorboard", str(results / "tensorboard"))
+    args = ["run", "--suite", "shortcut", "--variants", "plain32,resnet32", "--seeds", "2", *SMALL,
+            "--results", str(results)]
+    again = bench(*args)
     assert again.returncode == 0
-    assert again.stderr.count("done before, skipped") == 4
+    assert again.stderr.count("skip (done at") == 4
     assert {p: p.stat().st_mtime_ns for p in shards} == before
     forced = bench("run", "--suite", "shortcut", "--variants", "plain32", "--seeds", "1", *SMALL,
-                   "--results", str(results), "--checkpoints", "--tensorboard", str(results / "tensorboard"), "--force")
-    assert forced.returncode == 0 and "skipped" not in forced.stderr
-    assert len(load_runs(results, "shortcut")) == 4  # re-running replaces the shard: still one row per config
+                   "--results", str(results), "--force")
+    assert forced.returncode == 0 and "skip" not in forced.stderr
+    runs = load_runs(results, "shortcut")
+    assert len(runs) == 5  # every execution keeps its own row: the forced re-run added one
+    again_rows = runs[(runs["variant"] == "plain32") & (runs["seed"] == 0)]
+    assert again_rows["config_hash"].nunique() == 1 and again_rows["run_id"].nunique() == 2
+    assert {p: p.stat().st_mtime_ns for p in shards} == before  # the older shards are untouched
 
 
 def test_missing_weights_fail_that_run_and_the_suite_goes_on(tmp_path):
@@ -121,6 +133,7 @@ def test_missing_weights_fail_that_run_and_the_suite_goes_on(tmp_path):
     assert runs.loc["resnet18", "status"] == "ok"
     failed = runs.loc["resnet18 (imagenet)"]
     assert failed["status"] == "failed" and failed["weights"] == "imagenet"
+    assert str(runs["params"].dtype) == "Int64" and pd.isna(failed["params"])  # nullable: stays an integer column
     assert "resnet18-f37072fd.pth" in failed["error"] and str(tmp_path / "torch" / "hub" / "checkpoints") in failed["error"]
     assert "Traceback" not in result.stderr
 
@@ -130,9 +143,11 @@ def run_worker(spec: RunSpec) -> subprocess.CompletedProcess:
                           cwd=ROOT, timeout=300)
 
 
-def spec_for(tmp_path, epochs: int = 2, **recipe) -> RunSpec:
-    return RunSpec("unit", "plain32", None, "plain32", "fake", None, Recipe(epochs=epochs, batch_size=32, **recipe),
-                   0, "cpu", str(tmp_path), "test")
+def spec_for(tmp_path, epochs: int = 2, variant: str = "plain32", device: str = "cpu", **recipe) -> RunSpec:
+    """The runner's own plan for one run of `variant` on fake data."""
+    suite = Suite("unit", "a one-run suite", (Entry(variant),), dataset="fake",
+                  recipe=Recipe(epochs=epochs, batch_size=32, **recipe))
+    return plan(suite, RunOptions(results=str(tmp_path)), torch.device(device))[0]
 
 
 def test_non_finite_loss_is_recorded_as_diverged(tmp_path):
@@ -223,6 +238,9 @@ def test_spec_round_trips_and_hash_tracks_the_experiment(tmp_path):
     spec = spec_for(tmp_path)
     assert RunSpec.from_json(spec.to_json()) == spec
     assert spec_for(tmp_path, lr=0.1).config_hash != spec.config_hash
+    assert spec_for(tmp_path, lr=0.1).experiment_hash != spec.experiment_hash
+    assert spec_for(tmp_path, variant="resnet32").experiment_hash == spec.experiment_hash  # same experiment
+    assert spec_for(tmp_path).run_id != spec.run_id  # every execution gets its own shard
     assert json.loads(spec.to_json())["recipe"]["epochs"] == 2
 
 

@@ -1,0 +1,118 @@
+"""A result's identity: everything that decides its number, as plain JSON-able data, and its hashes.
+
+`config_hash` = hash of the whole identity; `experiment_hash` = hash without the seed and the entry
+(architecture and weights): rows equal in it are one experiment, the variants of one comparison.
+Cosmetic things (labels, the results folder, times) are not part of it; the git sha is recorded, not hashed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import torch
+from torch import nn
+
+ENTRY_PARTS = ("architecture", "weights")  # what differs between the variants of one experiment
+PER_RUN_PARTS = ("seed",)  # what differs between the runs of one variant
+
+
+def digest(value: Any, length: int = 16) -> str:
+    """A short sha256 of a JSON-able value (or of bytes)."""
+    data = value if isinstance(value, bytes) else json.dumps(value, sort_keys=True, default=str).encode()
+    return hashlib.sha256(data).hexdigest()[:length]
+
+
+def file_digest(path: str, length: int = 16) -> str:
+    """sha256 of a file's bytes, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:length]
+
+
+def module_fingerprint(model: nn.Module) -> str:
+    """Module types with their constructor hyper-parameters, and every parameter and buffer's name, shape and dtype."""
+    modules = [f"{name}:{type(m).__module__}.{type(m).__qualname__}({m.extra_repr()})"
+               for name, m in model.named_modules()]
+    tensors = [f"{name}:{tuple(t.shape)}:{t.dtype}" for name, t in model.state_dict().items()]
+    return digest(modules + tensors)
+
+
+def architecture_identity(variant_name: str) -> dict[str, Any]:
+    """The variant's name, builder and arguments, and the fingerprint of the model it builds (10 classes:
+    the classifier's real size follows from the data set, which has an identity of its own)."""
+    import models
+
+    variant = models.get_variant(variant_name)
+    builder = f"{variant.builder.__module__}.{variant.builder.__qualname__}"
+    return {"variant": variant.name, "builder": builder, "kwargs": normalized(variant.kwargs),
+            "fingerprint": module_fingerprint(variant.build(num_classes=10))}
+
+
+def weights_identity(variant_name: str, weights: str | None) -> dict[str, Any]:
+    """None (from scratch); torchvision's weights by their versioned name; a local file by its content."""
+    import models
+    from models.weights import IMAGENET_ALIASES
+
+    if weights is None:
+        return {"name": "none"}
+    if weights.lower() in IMAGENET_ALIASES:
+        return {"name": "imagenet", "torchvision": models.get_variant(variant_name).weights}
+    from pathlib import Path
+
+    path = Path(weights).expanduser()
+    return {"name": str(path.resolve()), "sha256": file_digest(str(path)) if path.is_file() else "missing"}
+
+
+def device_identity(device: torch.device) -> dict[str, str]:
+    """The device kind and model (the CPU's thread count is recorded in the row, not hashed)."""
+    from .device import device_model
+
+    return {"kind": device.type, "name": device_model(device)}
+
+
+def software_identity() -> dict[str, str]:
+    import torchvision
+
+    return {"torch": torch.__version__, "torchvision": torchvision.__version__}
+
+
+def normalized(value: Any) -> Any:
+    """`value` as it comes back from JSON (tuples become lists), so identities compare equal after a round trip."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def config_hash(identity: dict[str, Any]) -> str:
+    return digest(identity)
+
+
+def experiment_hash(identity: dict[str, Any]) -> str:
+    return digest({k: v for k, v in identity.items() if k not in ENTRY_PARTS + PER_RUN_PARTS})
+
+
+def entry_hash(identity: dict[str, Any]) -> str:
+    return digest({k: identity.get(k) for k in ENTRY_PARTS})
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as one level of dotted keys."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, inner in value.items():
+            out.update(flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: value}
+
+
+def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What changed from `old` to `new`, one `key: old → new` per changed leaf."""
+    a, b = flatten(old), flatten(new)
+    return [f"{key}: {short(a.get(key, '–'))} → {short(b.get(key, '–'))}"
+            for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)]
+
+
+def short(value: Any, width: int = 40) -> str:
+    text = str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,0 +1,42 @@
+"""The run metrics a reader sees: column, header with its unit, display scale and decimals, defined once.
+
+The run summary printed by `bench run` and the report's comparison table both format from this table.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A run column as shown: `header` may hold {size}, {batch} or {mem_kind}, filled from the rows."""
+
+    column: str
+    header: str
+    scale: float = 1.0
+    digits: int = 2
+    spread: bool = True  # varies from seed to seed (shown as mean ± sd)
+    timing: bool = False  # a time or throughput: flagged when its spread over seeds is large
+
+    def display(self, value: float) -> str:
+        return f"{value * self.scale:.{self.digits}f}"
+
+
+METRICS = [
+    Metric("params", "params (M)", 1e-6, 2, spread=False),
+    Metric("macs", "GMACs @{size}px", 1e-9, 3, spread=False),
+    Metric("peak_mem_mb", "peak mem (MB, {mem_kind})", 1, 0),
+    Metric("epoch_time_s", "epoch time (s)", 1, 2, timing=True),
+    Metric("images_per_s", "images/s", 1, 0, timing=True),
+    Metric("latency_ms_b1", "latency b1 (ms)", 1, 2, timing=True),
+    Metric("latency_ms_bN", "latency b{batch} (ms)", 1, 2, timing=True),
+    Metric("best_val_acc", "best val acc (%)", 100, 2),
+    Metric("test_acc", "test acc (%)", 100, 2),
+]
+BY_COLUMN = {m.column: m for m in METRICS}
+# A timing whose sample sd over seeds exceeds this share of its mean is marked as noise in the report.
+NOISY_SPREAD = 0.20
+
+
+def header(metric: Metric, size: int | str = "?", batch: int | str = "N", mem_kind: str = "n/a") -> str:
+    return metric.header.format(size=size, batch=batch, mem_kind=mem_kind)
