@@ -214,17 +214,16 @@ def summary_table(outcome: Outcome) -> pd.DataFrame:
     spec = outcome.specs[0]
     runs = load_runs(Path(spec.results), spec.suite).sort_values("finished_at", ascending=False)
     skipped = {s.run_id for s in outcome.skipped}
-    rows = []
+    picked = []
     for s in outcome.specs:
         if s.run_id in skipped:
             mine = runs[(runs["config_hash"] == s.config_hash) & (runs["status"] == Status.OK.value)]
         else:
             mine = runs[runs["run_id"] == s.run_id]
-        if not mine.empty:
-            rows.append(mine.iloc[0])
-    if not rows:
+        picked += list(mine.index[:1])
+    if not picked:
         return pd.DataFrame()
-    table = pd.DataFrame(rows)
+    table = runs.loc[picked]
     out = pd.DataFrame({"variant": table["label"], "seed": table["seed"], "status": table["status"]})
     for column in SUMMARY_METRICS:
         metric = BY_COLUMN[column]

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -16,7 +17,7 @@ import torch
 
 from bench.runner import RunOptions, plan
 from bench.spec import RunSpec
-from bench.store import RunRow, load_epochs, load_runs, write_shard
+from bench.store import RunRow, load_epochs, load_runs, predictions_dir, write_shard
 from bench.suites import Entry, Recipe, Suite
 from tests.helpers import ROOT, bench
 
@@ -263,3 +264,29 @@ def test_suites_lists_every_suite_with_recipe():
     for name in ("stem-ablation", "mobile-vs-resnet", "pretrained-vs-scratch", "depth", "shortcut"):
         assert f"{name}:" in out
     assert "resnet18 (imagenet)" in out and "epochs=" in out
+
+
+def test_every_predictions_shard_covers_the_test_split(two_seed_run):
+    results, _ = two_seed_run
+    for _, run in load_runs(results, "shortcut").iterrows():
+        preds = pd.read_parquet(predictions_dir(results, "shortcut") / f"{run['run_id']}.parquet")
+        # fake data: images 640..799 are the test split, labelled i mod 10
+        assert len(preds) == 160 and preds["index"].tolist() == list(range(160))
+        assert preds["label"].tolist() == [i % 10 for i in range(640, 800)]
+        counts = np.zeros((10, 10), dtype=int)
+        np.add.at(counts, (preds["label"], preds["predicted"]), 1)
+        assert counts.flatten().tolist() == list(run["confusion"])  # the same predictions as the confusion counts
+        assert ((preds["probability"] >= 0.1 - 1e-6) & (preds["probability"] <= 1)).all()  # argmax of 10 classes
+
+
+def test_the_warm_up_leaves_training_bit_identical(tmp_path):
+    from bench.worker import new_row, train_run
+
+    outcomes = []
+    for steps in (0, 3):
+        spec = spec_for(tmp_path / f"warmup{steps}", epochs=2)
+        row, epochs = new_row(spec), []
+        train_run(spec, row, epochs, warmup_steps=steps)
+        outcomes.append((row.test_acc, row.best_val_acc, row.confusion,
+                         [(e.train_loss, e.train_acc, e.val_loss, e.val_acc) for e in epochs]))
+    assert outcomes[0] == outcomes[1]
