@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
+if TYPE_CHECKING:  # torch is imported where a function needs it: the report only hashes and compares
+    import torch
+    from torch import nn
 
 ENTRY_PARTS = ("architecture", "weights")  # what differs between the variants of one experiment
 PER_RUN_PARTS = ("seed",)  # what differs between the runs of one variant
@@ -74,6 +75,7 @@ def device_identity(device: torch.device) -> dict[str, str]:
 
 
 def software_identity() -> dict[str, str]:
+    import torch
     import torchvision
 
     return {"torch": torch.__version__, "torchvision": torchvision.__version__}

@@ -276,6 +276,17 @@ def read_tables(results: Path, suite: str) -> tuple[pd.DataFrame, pd.DataFrame]:
                          "delete the broken file or re-run the suite") from None
 
 
+def remove_pictures(folder: Path) -> None:
+    """The PNGs of an earlier report of this suite (and folders they leave empty): no stale picture survives."""
+    if not folder.is_dir():
+        return
+    for png in folder.rglob("*.png"):
+        png.unlink()
+    for directory in sorted((d for d in folder.rglob("*") if d.is_dir()), key=lambda d: len(d.parts), reverse=True):
+        if not any(directory.iterdir()):
+            directory.rmdir()
+
+
 def write_reports(results: Path, out: Path, suite: str | None = None) -> list[Path]:
     """Write `<out>/<suite>.md` and `<out>/<suite>/**.png` for the given suite, or for every suite found."""
     results, out = Path(results), Path(out)
@@ -290,6 +301,7 @@ def write_reports(results: Path, out: Path, suite: str | None = None) -> list[Pa
         if runs.empty:
             raise UsageError(f"no runs recorded for suite '{name}' under '{results}'")
         out.mkdir(parents=True, exist_ok=True)
+        remove_pictures(out / name)
         path = out / f"{name}.md"
         path.write_text(build_report(name, runs, epochs, results, out))
         written.append(path)

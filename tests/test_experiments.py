@@ -4,8 +4,9 @@ The rows are written in the real parquet format with values chosen here, so ever
 from those chosen values, independently of the report."""
 from __future__ import annotations
 
-import json
 import itertools
+import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -91,6 +92,18 @@ def test_two_data_sets_and_two_batch_sizes_make_four_sections_that_never_mix(tmp
             assert table.loc[variant, "epoch time (s)"] == cell([r.epoch_time_s for r in mine])
         listed = set(parse_table(part, "### Runs")["run_id"])
         assert listed == {r.run_id for r in rows}  # exactly this experiment's rows, no other
+
+
+def test_a_report_leaves_no_stale_picture(tmp_path):
+    results = tmp_path / "results"
+    write_run(results, BASE, 0, 0.8)
+    stale = tmp_path / "out" / SUITE / "an-old-experiment-abc123" / "curves.png"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"an old picture")
+    markdown = report_of(results, tmp_path)
+    assert not stale.parent.exists()
+    for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown):
+        assert (tmp_path / "out" / link).is_file()
 
 
 def test_duplicates_and_history_the_newest_counts_and_the_rest_is_stated(tmp_path):
