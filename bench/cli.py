@@ -3,9 +3,52 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable, Sequence
+from typing import Callable, NoReturn, Sequence
 
 from .errors import EXIT_INTERRUPTED, EXIT_USAGE
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line naming it and where to look, exit status 2 (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer no smaller than `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is too small: it must be at least {minimum}")
+        return value
+
+    return parse
+
+
+def name_list(text: str) -> list[str]:
+    """An argparse type: a comma-separated list with at least one name."""
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"'{text}' names nothing: give one or more comma-separated variants")
+    return names
+
+
+def version_line() -> str:
+    """The package, torch and torchvision versions, read from the installed metadata (no torch import)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return f"bench {of('bench')} (torch {of('torch')}, torchvision {of('torchvision')})"
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -39,8 +82,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .commands import print_frame
     from .runner import RunOptions, dry_run, run_suite, summary_table
 
-    variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
-    options = RunOptions(variants, args.dataset, args.data_root, args.epochs, args.seeds, args.batch_size,
+    options = RunOptions(args.variants, args.dataset, args.data_root, args.epochs, args.seeds, args.batch_size,
                          args.device, args.results, args.force, args.tensorboard, args.checkpoints)
     if args.dry_run:
         print("\n".join(dry_run(args.suite, options)))
@@ -70,14 +112,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    parser = argparse.ArgumentParser(prog="bench", description="Train, measure and compare CNN architecture variants.")
+    parser = Parser(prog="bench", description="Train, measure and compare CNN architecture variants.")
+    parser.add_argument("--version", action="version", version=version_line())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("models", help="list registered variants with params, MACs, FLOPs and activations")
     p.add_argument("pattern", nargs="?", help="variant name or glob pattern, e.g. 'resnet18*'")
     p.add_argument("--tag", help="only variants with this tag (stem, depth, mobile, shortcut, resnet, cifar)")
-    p.add_argument("--input-size", type=int, default=32, help="input side in pixels (default 32)")
-    p.add_argument("--num-classes", type=int, default=10, help="classifier outputs (default 10)")
+    p.add_argument("--input-size", type=at_least(1), default=32, help="input side in pixels (default 32)")
+    p.add_argument("--num-classes", type=at_least(1), default=10, help="classifier outputs (default 10)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.set_defaults(func=cmd_models)
 
@@ -86,12 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="train and measure every variant × seed of a suite into parquet")
     p.add_argument("--suite", required=True, help="suite name (see `bench suites`)")
-    p.add_argument("--variants", help="comma-separated subset of the suite's variants (or other registered ones)")
+    p.add_argument("--variants", type=name_list,
+                   help="comma-separated subset of the suite's variants (or other registered ones)")
     p.add_argument("--dataset", help="digits (default), cifar10, cifar100, fake, imagefolder:PATH or csv:PATH")
     p.add_argument("--data-root", help="folder holding (or receiving) cifar10/cifar100 (default ./data)")
-    p.add_argument("--epochs", type=int, help="override the recipe's epochs")
-    p.add_argument("--seeds", type=int, help="number of seeds, 0..N-1 (default: the suite's)")
-    p.add_argument("--batch-size", type=int, help="override the recipe's batch size")
+    p.add_argument("--epochs", type=at_least(1), help="override the recipe's epochs")
+    p.add_argument("--seeds", type=at_least(1), help="number of seeds, 0..N-1 (default: the suite's)")
+    p.add_argument("--batch-size", type=at_least(1), help="override the recipe's batch size")
     p.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda")
     p.add_argument("--results", default="results", help="output folder (default results/)")
     p.add_argument("--force", action="store_true", help="re-run runs that already finished (older rows are kept)")

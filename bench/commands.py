@@ -16,8 +16,15 @@ def models_table(pattern: str | None, tag: str | None, input_size: int, num_clas
 
     from .profile import profile_model
 
+    from .errors import UsageError
+
     rows = []
-    for variant in models.list_variants(pattern, tag):
+    variants = models.list_variants(pattern, tag)
+    for variant in variants:
+        if input_size < variant.min_input_size:
+            raise UsageError(f"--input-size {input_size} is smaller than {variant.name} accepts "
+                             f"({variant.min_input_size} px)")
+    for variant in variants:
         profile = profile_model(variant.build(num_classes=num_classes), input_size, num_classes)
         rows.append({"variant": variant.name, **dataclasses.asdict(profile)})
     return pd.DataFrame(rows, columns=MODEL_COLUMNS)

@@ -10,7 +10,8 @@ import csv
 import difflib
 import os
 import pickle
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Protocol
 
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .datacheck import Summary, check_same_classes, counts, scan_images, to_rgb
 from .errors import UsageError
 from .identity import digest, file_digest
 
@@ -34,6 +36,8 @@ class Source(Protocol):
     """One split: its size, and its batches of uint8 images and int64 labels on the device."""
 
     def __len__(self) -> int: ...
+
+    def targets(self) -> np.ndarray: ...
 
     def batches(self, batch_size: int, generator: torch.Generator | None = None, drop_last: bool = False
                 ) -> Iterator[Batch]: ...
@@ -52,10 +56,17 @@ class DataSet:
     std: tuple[float, float, float]
     hflip: bool  # whether a horizontal flip keeps the label (not for digits)
     synthetic: bool = False
+    sizes: Counter = field(default_factory=Counter)  # of the images as stored: "W×H" -> count
+    modes: Counter = field(default_factory=Counter)  # PIL mode -> count
 
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    def summary(self) -> Summary:
+        """Classes, images per class per split, image sizes and modes."""
+        per_class = {split: counts(getattr(self, split).targets(), self.num_classes) for split in ("train", "val", "test")}
+        return Summary(self.name, self.classes, per_class, self.sizes, self.modes)
 
 
 class TensorSource:
@@ -66,6 +77,9 @@ class TensorSource:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def targets(self) -> np.ndarray:
+        return self.labels.cpu().numpy()
 
     def batches(self, batch_size: int, generator: torch.Generator | None = None, drop_last: bool = False
                 ) -> Iterator[Batch]:
@@ -92,7 +106,7 @@ class ImageFiles(torch.utils.data.Dataset):
 
         try:
             with Image.open(self.files[i]) as img:
-                img = img.convert("RGB").resize((self.size, self.size), Image.BILINEAR)
+                img = to_rgb(img).resize((self.size, self.size), Image.BILINEAR)
                 array = np.asarray(img, dtype=np.uint8).copy()
         except (OSError, ValueError):
             # Raised in a worker this would come back wrapped in a traceback; the main process names the file.
@@ -110,6 +124,9 @@ class FileSource:
 
     def __len__(self) -> int:
         return len(self.dataset)
+
+    def targets(self) -> np.ndarray:
+        return np.asarray(self.dataset.labels, dtype=np.int64)
 
     def loader(self, batch_size: int, generator: torch.Generator | None, drop_last: bool
                ) -> torch.utils.data.DataLoader:
@@ -214,8 +231,9 @@ def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float,
 
 def tensor_dataset(name: str, classes: list[str], train_x: torch.Tensor, train_y: torch.Tensor,
                    test_x: torch.Tensor, test_y: torch.Tensor, size: int, seed: int, val_fraction: float,
-                   device: torch.device, hflip: bool, synthetic: bool = False) -> DataSet:
+                   device: torch.device, hflip: bool, synthetic: bool = False, mode: str = "RGB") -> DataSet:
     """Resize, carve the validation split from train, and move every split to the device."""
+    stored = Counter({f"{train_x.shape[-1]}×{train_x.shape[-2]}": len(train_x) + len(test_x)})
     train_x, test_x = resize_uint8(train_x, size), resize_uint8(test_x, size)
     kept, held = stratified_split(train_y.numpy(), val_fraction, seed)
     kept_t, held_t = torch.from_numpy(kept), torch.from_numpy(held)
@@ -225,7 +243,7 @@ def tensor_dataset(name: str, classes: list[str], train_x: torch.Tensor, train_y
         return TensorSource(x.contiguous().to(device), y.to(device))
 
     return DataSet(name, classes, source(train_x[kept_t], train_y[kept_t]), source(train_x[held_t], train_y[held_t]),
-                   source(test_x, test_y), mean, std, hflip, synthetic)
+                   source(test_x, test_y), mean, std, hflip, synthetic, stored, Counter({mode: sum(stored.values())}))
 
 
 # ---------------------------------------------------------------- the data sets
@@ -248,7 +266,7 @@ def load_digits(size: int, seed: int, val_fraction: float, device: torch.device)
     train_idx, test_idx = (torch.from_numpy(i) for i in stratified_split(labels.numpy(), DIGITS_TEST_FRACTION,
                                                                           TEST_SPLIT_SEED))
     return tensor_dataset("digits", [str(i) for i in range(10)], images[train_idx], labels[train_idx],
-                          images[test_idx], labels[test_idx], size, seed, val_fraction, device, hflip=False)
+                          images[test_idx], labels[test_idx], size, seed, val_fraction, device, hflip=False, mode="L")
 
 
 def load_fake(size: int, seed: int, val_fraction: float, device: torch.device) -> DataSet:
@@ -340,9 +358,10 @@ def file_dataset(name: str, classes: list[str], train: tuple[list[Path], list[in
         f, y = pair if index is None else ([pair[0][i] for i in index], [pair[1][i] for i in index])
         return FileSource(f, y, size, device)
 
+    sizes, modes = scan_images(files + test[0])
     # ImageNet statistics: the convention for photographs, and what pretrained weights expect.
     return DataSet(name, classes, source(kept, (files, labels)), source(held, (files, labels)), source(None, test),
-                   (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), hflip=True)
+                   (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), hflip=True, sizes=sizes, modes=modes)
 
 
 def existing_dir(path: Path, what: str) -> Path:
@@ -352,6 +371,8 @@ def existing_dir(path: Path, what: str) -> Path:
 
 
 def existing_csv(path: Path) -> Path:
+    if path.is_dir():
+        raise UsageError(f"'{path}' is a folder, not a labels file; give csv:PATH to a CSV with image and label columns")
     if not path.is_file():
         raise UsageError(f"labels file '{path}' does not exist; give csv:PATH to a CSV with image and label columns")
     return path
@@ -370,14 +391,28 @@ def check_spec(spec: str) -> None:
         raise UsageError(f"unknown data set '{spec}'{hint}; choose one of: {', '.join(KINDS)}")
 
 
+def class_folders(split_dir: Path) -> list[str]:
+    """The class folder names of one split, sorted; a class folder without images is an error."""
+    classes = sorted(p.name for p in split_dir.iterdir() if p.is_dir())
+    for name in classes:
+        if not image_files(split_dir / name):
+            raise UsageError(f"class folder '{split_dir / name}' has no images (extensions: "
+                             f"{', '.join(IMAGE_EXTENSIONS)}); add images or remove the folder")
+    return classes
+
+
 def load_image_folder(root: Path, size: int, seed: int, val_fraction: float, device: torch.device) -> DataSet:
-    """`root/train/<class>/*` and, when present, `root/test/<class>/*`."""
+    """`root/train/<class>/*` and, when present, `root/test/<class>/*` with the same classes."""
     train_dir = existing_dir(root / "train", f"expected {root}/train/<class>/ image folders")
-    classes = sorted(p.name for p in train_dir.iterdir() if p.is_dir())
+    classes = class_folders(train_dir)
+    if len(classes) < 2:
+        raise UsageError(f"{train_dir} has {len(classes)} class folder{'' if len(classes) == 1 else 's'} "
+                         f"({', '.join(classes) or 'none'}); a classifier needs at least two: add class folders")
     train = scan_class_folders(train_dir, classes)
-    if not train[0]:
-        raise UsageError(f"no images found under {train_dir}/<class>/ (extensions: {', '.join(IMAGE_EXTENSIONS)})")
-    test = scan_class_folders(root / "test", classes) if (root / "test").is_dir() else None
+    test = None
+    if (root / "test").is_dir():
+        check_same_classes(classes, class_folders(root / "test"), f"{root}")
+        test = scan_class_folders(root / "test", classes)
     return file_dataset(f"imagefolder:{root}", classes, train, test, size, seed, val_fraction, device)
 
 
@@ -394,9 +429,14 @@ def find_image(folder: Path, name: str) -> Path | None:
     return None
 
 
-def pick_column(header: list[str], preferred: tuple[str, ...], fallback: int) -> str:
-    lowered = {h.lower(): h for h in header}
-    return next((lowered[c] for c in preferred if c in lowered), header[min(fallback, len(header) - 1)])
+def pick_column(path: Path, header: list[str], preferred: tuple[str, ...], what: str) -> str:
+    """The column named like one of `preferred` (any case); none is an error naming the names it looks for."""
+    lowered = {h.strip().lower(): h for h in header}
+    found = next((lowered[c] for c in preferred if c in lowered), None)
+    if found is None:
+        raise UsageError(f"labels file '{path}' has no {what} column (its columns: {', '.join(header)}); "
+                         f"name one of them {', '.join(preferred)}")
+    return found
 
 
 def load_csv(path: Path, size: int, seed: int, val_fraction: float, device: torch.device) -> DataSet:
@@ -406,18 +446,25 @@ def load_csv(path: Path, size: int, seed: int, val_fraction: float, device: torc
     if not rows:
         raise UsageError(f"labels file '{path}' has no rows")
     header = list(rows[0])
-    image_col, label_col = pick_column(header, CSV_IMAGE_COLUMNS, 0), pick_column(header, CSV_LABEL_COLUMNS, 1)
-    raw = [r[label_col].strip() for r in rows]
+    image_col = pick_column(path, header, CSV_IMAGE_COLUMNS, "image")
+    label_col = pick_column(path, header, CSV_LABEL_COLUMNS, "label")
+    raw = [(r[label_col] or "").strip() for r in rows]
+    in_test = [(r.get("split") or "train").strip().lower() == "test" for r in rows]
     numeric = all(v.lstrip("-").isdigit() for v in raw)
-    classes = sorted(set(raw), key=int if numeric else str)
+    train_labels = {v for v, t in zip(raw, in_test) if not t}
+    only_test = sorted({v for v, t in zip(raw, in_test) if t} - train_labels)
+    if only_test:
+        raise UsageError(f"labels file '{path}': label {', '.join(map(repr, only_test))} occurs only in the test "
+                         "split, so no model can learn it; add training rows for it or drop its test rows")
+    classes = sorted(train_labels, key=int if numeric else str)
     index = {c: i for i, c in enumerate(classes)}
     split = {"train": ([], []), "test": ([], [])}
-    for row, label in zip(rows, raw):
-        file = find_image(path.parent, row[image_col].strip())
+    for row, label, test_row in zip(rows, raw, in_test):
+        file = find_image(path.parent, (row[image_col] or "").strip())
         if file is None:
             raise UsageError(f"image '{row[image_col]}' listed in {path} was not found next to it "
                              f"(looked in {path.parent}, images/ and train/)")
-        part = "test" if row.get("split", "train").strip().lower() == "test" else "train"
+        part = "test" if test_row else "train"
         split[part][0].append(file)
         split[part][1].append(index[label])
     test = split["test"] if split["test"][0] else None

@@ -20,6 +20,12 @@ from .store import load_epochs, load_predictions, load_runs, slug, suites_in
 NOISE_MARK = "⚠"
 
 
+def near_chance(chance: float) -> float:
+    """The best validation accuracy under which a variant counts as not having learned: twice chance, but never
+    more than halfway from chance to perfect (with two classes, twice chance would be 100%)."""
+    return min(2 * chance, (1 + chance) / 2)
+
+
 def format_cell(values: pd.Series, metric: Metric, n: int) -> str:
     """`mean ± sd` over seeds (the mean alone for one value or a seed-independent column); `(n=k)` when fewer
     values than the row's n went in; a noise mark on a timing whose sd exceeds NOISY_SPREAD of its mean."""
@@ -84,6 +90,17 @@ def comparison(exp: Experiment) -> str:
     if base_acc.empty:
         notes.append(f"The baseline **{base}** has no `ok` run in this experiment, so Δ is left empty "
                      "rather than measured against another variant.")
+    for label in exp.labels:
+        mine = ok[ok["label"] == label]
+        if mine.empty or mine["num_classes"].isna().all():
+            continue
+        chance = 1 / float(mine["num_classes"].iloc[0])
+        threshold = near_chance(chance)
+        best = float(mine["best_val_acc"].astype(float).mean())
+        if best < threshold:
+            notes.append(f"{label}: best validation accuracy {best:.1%} stayed near chance ({chance:.1%}; under "
+                         f"{threshold:.1%}): it has not learned, so its ranking means nothing; train longer "
+                         "(--epochs) or change the recipe.")
     base_seeds = seeds_of(ok, base)
     for label in exp.labels[1:]:
         mine = seeds_of(ok, label)

@@ -136,39 +136,87 @@ def change_note(spec: RunSpec, finished: pd.DataFrame) -> str:
     return f" — differs from {closest['run_id']} in: {'; '.join(changed)}"
 
 
-def record_crash(spec: RunSpec, returncode: int) -> None:
-    """A child that died without writing its row (killed, segfault): record it as failed."""
-    if returncode < 0:
-        name = signal.Signals(-returncode).name
-        why = f"worker killed by {name}" + (" (out of memory? the kernel's OOM killer sends it)" if name == "SIGKILL" else "")
-    else:
-        why = f"worker exited with status {returncode} without recording a result"
+def record_missing_row(spec: RunSpec, returncode: int, interrupted: bool) -> None:
+    """A child that ended without writing its row (interrupted while starting, killed, segfault): write it here."""
     from .worker import new_row
 
     row = new_row(spec)
-    row.status, row.error = Status.FAILED.value, why
+    if interrupted or returncode in (EXIT_INTERRUPTED, -signal.SIGINT, -signal.SIGTERM):
+        row.status, row.error = Status.INTERRUPTED.value, "interrupted (Ctrl-C or SIGTERM) before the run started"
+    elif returncode < 0:
+        name = signal.Signals(-returncode).name
+        row.status = Status.FAILED.value
+        row.error = f"worker killed by {name}" + (" (out of memory? the kernel's OOM killer sends it)"
+                                                   if name == "SIGKILL" else "")
+    else:
+        row.status = Status.FAILED.value
+        row.error = f"worker exited with status {returncode} without recording a result"
     write_shard([row], runs_dir(Path(spec.results), spec.suite), spec.run_id)
 
 
-def launch(spec: RunSpec) -> int:
-    """Run one spec in a child process and wait; on Ctrl-C let the child record itself, then re-raise."""
+def launch(spec: RunSpec) -> tuple[int, bool]:
+    """Run one spec in a child process and wait: (its exit status, whether Ctrl-C reached us meanwhile)."""
     child = subprocess.Popen([sys.executable, "-m", "bench.worker", spec.to_json()])
     try:
-        return child.wait()
+        return child.wait(), False
     except KeyboardInterrupt:
         child.send_signal(signal.SIGINT)  # in case the signal reached only us; the child ignores a second one
-        child.wait()
-        raise
+        return child.wait(), True
+
+
+def results_folder(path: str) -> Path:
+    """The results folder, created when missing; one that cannot be written is refused before anything runs."""
+    import tempfile
+
+    folder = Path(path).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--results '{folder}' is a file, not a folder; choose a folder (it is created if missing)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--results '{folder}' cannot be written ({exc.strerror or exc}); choose a writable folder") \
+            from None
+    return folder
+
+
+def check_data(dataset: str, data_root: str | None, recipe) -> None:
+    """Load the data set once here (tiny images: only its labels and files matter) and refuse it, in one line,
+    when its results would mean nothing: before any child starts, not once per run."""
+    import torch
+
+    from .data import load_dataset
+    from .datacheck import check
+
+    data = load_dataset(dataset, data_root, 1, 0, recipe.val_fraction, torch.device("cpu"))
+    check(data.summary(), recipe.batch_size)
+
+
+def check_input_size(entries: list[Entry], input_size: int) -> None:
+    import models
+
+    for e in entries:
+        smallest = models.get_variant(e.variant).min_input_size
+        if input_size < smallest:
+            raise UsageError(f"input size {input_size} px is smaller than {e.variant} accepts ({smallest} px); "
+                             "choose a larger input_size")
 
 
 def planned(suite_name: str, options: RunOptions) -> tuple[Suite, list[RunSpec]]:
-    """The suite and its run specs, after every check that needs no training."""
+    """The suite and its run specs, after every check that needs no training (arguments, results folder, data)."""
     suite = get_suite(suite_name)
     from .data import check_spec  # before any child starts: one error, not one per run
     from .device import resolve_device
 
-    check_spec(options.dataset or suite.dataset)
-    return suite, plan(suite, options, resolve_device(options.device))
+    dataset = options.dataset or suite.dataset
+    check_spec(dataset)
+    device = resolve_device(options.device)
+    recipe = with_overrides(suite.recipe, epochs=options.epochs, batch_size=options.batch_size)
+    check_input_size(select_entries(suite, options.variants), recipe.input_size)
+    results_folder(options.results)
+    check_data(dataset, options.data_root, recipe)
+    return suite, plan(suite, options, device)
 
 
 def dry_run(suite_name: str, options: RunOptions) -> list[str]:
@@ -191,16 +239,12 @@ def run_suite(suite_name: str, options: RunOptions) -> Outcome:
             print(f"[{i}/{len(specs)}] {spec.label} seed {spec.seed}: {what}; --force re-runs it", file=sys.stderr)
             continue
         print(f"[{i}/{len(specs)}] {spec.label} seed {spec.seed} on {spec.dataset}, {spec.device}", file=sys.stderr)
-        try:
-            code = launch(spec)
-        except KeyboardInterrupt:
+        code, interrupted = launch(spec)
+        if not (runs_dir(Path(spec.results), spec.suite) / f"{spec.run_id}.parquet").is_file():
+            record_missing_row(spec, code, interrupted)
+        if interrupted or code in (EXIT_INTERRUPTED, -signal.SIGINT):
             outcome.interrupted = True
             break
-        if code == EXIT_INTERRUPTED:
-            outcome.interrupted = True
-            break
-        if code != 0:
-            record_crash(spec, code)
     return outcome
 
 

@@ -69,6 +69,10 @@ class RunRow:
     activations: int | None = None
     input_size: int | None = None  # pixels per side
     num_classes: int | None = None
+    train_images: int | None = None  # images per split, as the run saw them
+    val_images: int | None = None
+    test_images: int | None = None
+    converted_images: int | None = None  # stored in a mode RGB cannot hold as is (16-bit, palette+alpha, CMYK)
     epochs: int | None = None  # epochs asked for by the recipe
     epochs_run: int | None = None  # epochs trained (fewer on early stopping or failure)
     best_val_acc: float | None = None
@@ -103,6 +107,9 @@ class RunRow:
     suite_description: str | None = None  # the suite as it was when the run was made, so that the
     suite_labels: list[str] = field(default_factory=list)  # results folder describes itself; [0] = baseline
     classes: list[str] = field(default_factory=list)
+    train_per_class: list[int] = field(default_factory=list)  # images of each class (in `classes` order)
+    val_per_class: list[int] = field(default_factory=list)
+    test_per_class: list[int] = field(default_factory=list)
     confusion: list[int] = field(default_factory=list)  # test confusion counts at best_epoch, row-major, true × predicted
 
 

@@ -19,6 +19,9 @@ class Recipe:
     weight_decay: float = 5e-4
     schedule: str = "cosine"  # per-step: linear warm-up, then "cosine" to 0, "step" (÷10 at 50% and 75%) or "constant"
     warmup_epochs: float = 1.0
+    warmup_max_fraction: float = 0.2  # the warm-up never takes more than this share of the run's steps
+    precise_bn_batches: int = 20  # before each evaluation, BatchNorm statistics recomputed over this many
+    # training batches (un-augmented, in order) under the current weights; 0 = keep the running averages
     label_smoothing: float = 0.1
     augment: str = "crop-flip"  # "none", "crop" (pad-4 random crop) or "crop-flip" (+ flips where the data set allows)
     patience: int | None = None  # early stopping: epochs without a better validation accuracy; None = off

@@ -5,17 +5,24 @@ Invoked by the runner as `python -m bench.worker SPEC_JSON`. Exit status 0 means
 """
 from __future__ import annotations
 
-import dataclasses
-import json
-import os
 import signal
-import statistics
-import sys
-import traceback
-from datetime import datetime, timezone
-from pathlib import Path
 
-import torch
+# Until the run's own handlers are in place (importing torch takes seconds), Ctrl-C or SIGTERM is noted rather
+# than raised mid-import: the run then records itself as interrupted instead of dying with a traceback.
+EARLY_SIGNALS: list[int] = []
+signal.signal(signal.SIGINT, lambda signum, frame: EARLY_SIGNALS.append(signum))
+signal.signal(signal.SIGTERM, lambda signum, frame: EARLY_SIGNALS.append(signum))
+
+import dataclasses  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import traceback  # noqa: E402
+from datetime import datetime, timezone  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import torch  # noqa: E402
 
 from .errors import EXIT_INTERRUPTED
 from .spec import RunSpec
@@ -74,6 +81,8 @@ def execute(spec: RunSpec) -> int:
     row, epochs = new_row(spec), []
     code = 0
     try:
+        if EARLY_SIGNALS:
+            raise KeyboardInterrupt
         train_run(spec, row, epochs)
         row.status = Status.OK.value
     except KeyboardInterrupt:
@@ -103,17 +112,22 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
     from tqdm import tqdm
 
     from .data import Preprocess, load_dataset
+    from .datacheck import check
     from .device import device_name, reset_peak_memory
     from .profile import measure_latency, profile_model
-    from .train import evaluate, make_optimizer, make_scheduler, train_epoch, warm_up
+    from .train import evaluate, make_optimizer, make_scheduler, recompute_batchnorm, train_epoch, warm_up
 
     recipe, device = spec.recipe, torch.device(spec.device)
     torch.manual_seed(spec.seed)
     row.device_name = device_name(device)
     data = load_dataset(spec.dataset, spec.data_root, recipe.input_size, spec.seed, recipe.val_fraction, device)
     row.num_classes, row.classes, row.synthetic_data = data.num_classes, data.classes, data.synthetic
-    if len(data.train) < recipe.batch_size:
-        raise ValueError(f"the training split has {len(data.train)} images, fewer than one batch of {recipe.batch_size}")
+    summary = data.summary()
+    print("\n".join(summary.lines()), file=sys.stderr)
+    row.train_images, row.val_images, row.test_images = (summary.total(s) for s in ("train", "val", "test"))
+    row.train_per_class, row.val_per_class, row.test_per_class = (summary.per_class[s] for s in ("train", "val", "test"))
+    row.converted_images = summary.converted
+    check(summary, recipe.batch_size)
 
     variant = models.get_variant(spec.variant)
     model = variant.build(num_classes=data.num_classes)
@@ -142,11 +156,13 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
     warm_up(model, optimizer, train_loss, warmup_prepare.train, (recipe.batch_size, 3, recipe.input_size,
             recipe.input_size), data.num_classes, device, warmup_steps)
 
+    on_terminal = sys.stderr.isatty()  # a log file gets one plain line per epoch instead of a redrawn bar
     bar = tqdm(range(1, recipe.epochs + 1), desc=f"{spec.label} s{spec.seed}", unit="epoch", file=sys.stderr,
-               dynamic_ncols=True)
+               dynamic_ncols=True, disable=not on_terminal)
     for epoch in bar:
         tr = train_epoch(model, data.train.batches(recipe.batch_size, generator, drop_last=True), prepare.train,
                          optimizer, scheduler, train_loss, device)
+        recompute_batchnorm(model, data.train.batches(recipe.batch_size), prepare.eval, recipe.precise_bn_batches)
         va = evaluate(model, data.val.batches(eval_batch), prepare.eval, eval_loss, data.num_classes, device)
         epochs.append(EpochRow(spec.run_id, epoch, tr.loss, tr.acc, va.loss, va.acc, optimizer.param_groups[0]["lr"],
                                tr.time_s, tr.data_time_s, tr.images / tr.time_s))
@@ -160,6 +176,9 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
             if spec.checkpoints:
                 save_checkpoint(best_state, spec, data)
         bar.set_postfix(loss=f"{tr.loss:.3f}", val_acc=f"{va.acc:.1%}", img_s=f"{tr.images / tr.time_s:.0f}")
+        if not on_terminal:
+            print(f"{spec.label} s{spec.seed} epoch {epoch}/{recipe.epochs}: train loss {tr.loss:.3f}, "
+                  f"val acc {va.acc:.1%}, {tr.images / tr.time_s:.0f} images/s, {tr.time_s:.2f} s", file=sys.stderr)
         if recipe.patience is not None and epoch - row.best_epoch >= recipe.patience:
             break
     bar.close()

@@ -20,6 +20,7 @@ class Variant:
     # torchvision weights this variant can start from, as "EnumName.MEMBER" (e.g. "ResNet18_Weights.IMAGENET1K_V1").
     weights: str | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
+    min_input_size: int = 1  # the smallest input side (px) its forward pass accepts
 
     def build(self, num_classes: int = 10) -> nn.Module:
         """A freshly initialised model with `num_classes` outputs."""
@@ -64,6 +65,8 @@ def _unknown_message(name: str) -> str:
 def list_variants(pattern: str | None = None, tag: str | None = None) -> list[Variant]:
     """Variants whose name matches the glob `pattern` (all when None) and that carry `tag`, in registration order."""
     _ensure_loaded()
+    if tag is not None and tag not in all_tags():
+        raise UnknownVariantError(f"no variant has the tag '{tag}'; the tags are: {', '.join(all_tags())}")
     found = [
         v
         for v in _REGISTRY.values()
@@ -72,6 +75,12 @@ def list_variants(pattern: str | None = None, tag: str | None = None) -> list[Va
     if pattern is not None and not found and not any(fnmatch.fnmatchcase(v.name, pattern) for v in _REGISTRY.values()):
         raise UnknownVariantError(_unknown_message(pattern))
     return found
+
+
+def all_tags() -> list[str]:
+    """Every tag some registered variant carries, sorted."""
+    _ensure_loaded()
+    return sorted({t for v in _REGISTRY.values() for t in v.tags})
 
 
 def build(name: str, num_classes: int = 10, weights: str | None = None) -> nn.Module:

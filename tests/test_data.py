@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 import pytest
 import torch
 
@@ -107,6 +108,11 @@ def test_unreadable_image_is_named(tmp_path):
     write_image_folder(tmp_path, per_class=3)
     bad = tmp_path / "train" / "monarch" / "broken.png"
     bad.write_bytes(b"this is not a png")
+    with pytest.raises(UsageError, match=f"cannot read image '{bad}'"):  # its header: named when loading
+        load_dataset(f"imagefolder:{tmp_path}", None, 8, seed=0, val_fraction=0.0, device=CPU)
+    # A file whose header reads but whose pixels are cut off is named when a batch decodes it.
+    write_image(bad, COLORS[0], size=64)
+    bad.write_bytes(bad.read_bytes()[:60])
     ds = load_dataset(f"imagefolder:{tmp_path}", None, 8, seed=0, val_fraction=0.0, device=CPU)
     with pytest.raises(UsageError, match=f"cannot read image '{bad}'"):
         everything(ds.train)
@@ -181,3 +187,77 @@ def test_digits_at_8px_are_scikit_learns_images():
         got.update((img[0].numpy().tobytes(), int(label)) for img, label in zip(x, y))
     assert got == expected
     assert len(ds.test) == sum(round(n / 2) for n in np.bincount(ref.target))  # half of every class: 898
+
+
+def test_digits_summary_equals_counts_from_scikit_learn():
+    from sklearn.datasets import load_digits
+
+    per_class = np.bincount(load_digits().target)  # 1,797 images in 10 classes, counted by scikit-learn
+    # The test split is half of each class, rounded half to even; validation 20% of the rest, likewise.
+    test = [round(n / 2) for n in per_class]
+    val = [round(0.2 * (n - t)) for n, t in zip(per_class, test)]
+    train = [n - t - v for n, t, v in zip(per_class, test, val)]
+    summary = load_dataset("digits", None, 32, 0, 0.2, CPU).summary()
+    assert summary.per_class == {"train": train, "val": val, "test": test}
+    assert summary.total("test") == 898 and sum(train) + sum(val) == 899
+    assert summary.sizes == {"8×8": 1797} and summary.modes == {"L": 1797} and summary.converted == 0
+    assert f"images train {sum(train)}, val {sum(val)}, test 898" in summary.lines()[0]
+
+
+def test_image_folder_summary_is_recorded_in_the_row(tmp_path):
+    from bench.store import load_runs
+    from tests.helpers import bench
+
+    write_image_folder(tmp_path / "data", per_class=10)  # 3 classes × 10 train (12×12 PNG), × 2 test (JPEG)
+    for i in range(3):  # and three 16-bit gray images in the first class
+        Image.fromarray(np.full((20, 20), 1000 * i, dtype=np.uint16)).save(tmp_path / "data" / "train" / "admiral"
+                                                                            / f"gray{i}.png")
+    result = bench("run", "--suite", "shortcut", "--variants", "plain32", "--dataset", f"imagefolder:{tmp_path / 'data'}",
+                   "--epochs", "1", "--batch-size", "4", "--results", str(tmp_path / "r"))
+    assert result.returncode == 0, result.stderr
+    (row,) = load_runs(tmp_path / "r", "shortcut").to_dict("records")
+    # No test split carving (test/ exists); validation: round(0.2 × 13) = 3 admirals, round(0.2 × 10) = 2 others.
+    assert list(row["train_per_class"]) == [10, 8, 8] and list(row["val_per_class"]) == [3, 2, 2]
+    assert list(row["test_per_class"]) == [2, 2, 2]
+    assert (row["train_images"], row["val_images"], row["test_images"], row["converted_images"]) == (26, 7, 6, 3)
+    assert "data imagefolder:" in result.stderr and "images train 26, val 7, test 6" in result.stderr
+    assert "sizes 12×12 (36), 20×20 (3)" in result.stderr and "I;16 (3)" in result.stderr
+
+
+def test_16_bit_pngs_are_scaled_not_clipped(tmp_path):
+    rng = np.random.default_rng(0)
+    values = {}
+    for name in ("dark", "light"):
+        for i in range(3):
+            raw = rng.integers(0, 65536, (12, 12), dtype=np.uint16)
+            path = tmp_path / "data" / "train" / name / f"{i}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(raw).save(path)
+            values[str(path)] = raw
+    data = load_dataset(f"imagefolder:{tmp_path / 'data'}", None, 12, 0, 0.2, CPU)
+    assert data.summary().modes == {"I;16": 6}
+    for source in (data.train, data.val, data.test):
+        for i, path in enumerate(source.dataset.files):
+            image, _, _ = source.dataset[i]
+            expected = np.round(values[str(path)].astype(np.float64) * 255 / 65535)  # independent conversion
+            for channel in image.numpy():
+                assert np.abs(channel.astype(int) - expected).max() <= 1
+            assert (image.numpy() == 255).mean() < 0.05  # PIL's plain convert("RGB") saturates ~99% of them
+
+
+def test_palette_with_transparency_and_cmyk_decode_like_pil_through_rgba(tmp_path):
+    from bench.datacheck import to_rgb
+
+    palette = Image.new("P", (6, 6))
+    palette.putpalette([200, 10, 10, 10, 200, 10] + [0] * 762)
+    palette.putpixel((0, 0), 1)
+    palette.info["transparency"] = 0
+    palette.save(tmp_path / "p.png")
+    Image.new("CMYK", (6, 6), (0, 255, 255, 0)).save(tmp_path / "c.jpg")
+    with Image.open(tmp_path / "p.png") as img:
+        rgb = np.asarray(to_rgb(img))
+        assert rgb.shape == (6, 6, 3) and tuple(rgb[0, 0]) == (10, 200, 10) and tuple(rgb[1, 1]) == (200, 10, 10)
+    with Image.open(tmp_path / "c.jpg") as img:
+        assert img.mode == "CMYK"
+        red = np.asarray(to_rgb(img))[0, 0].astype(int)  # C=0, M=Y=255: red
+        assert red[0] > 240 and red[1] < 15 and red[2] < 15

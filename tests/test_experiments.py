@@ -222,3 +222,18 @@ def test_point_labels_never_overlap_each_other_the_axes_or_the_legend(points):
         for box in boxes:
             assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
             assert not box.overlaps(legend)
+
+
+def test_near_chance_is_twice_chance_at_most_halfway_to_perfect():
+    from bench.report import near_chance
+
+    assert near_chance(1 / 10) == pytest.approx(0.2) and near_chance(1 / 2) == pytest.approx(0.75)
+
+
+def test_a_variant_that_stayed_at_chance_gets_a_note(tmp_path):
+    results = tmp_path / "results"
+    write_run(results, BASE, 0, 0.95)
+    write_run(results, OTHER, 0, 0.55)  # 2 classes: chance 50%; near chance = under halfway to 100%, i.e. 75%
+    markdown = report_of(results, tmp_path)
+    assert f"{OTHER}: best validation accuracy 55.0% stayed near chance (50.0%; under 75.0%)" in markdown
+    assert f"{BASE}: best validation" not in markdown

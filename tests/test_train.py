@@ -9,7 +9,8 @@ from torch import nn
 
 from bench.device import Stopwatch
 from bench.suites import Recipe
-from bench.train import Diverged, evaluate, lr_factor, make_optimizer, make_scheduler, timed, train_epoch
+from bench.train import (Diverged, evaluate, lr_factor, make_optimizer, make_scheduler, recompute_batchnorm, timed,
+                         train_epoch)
 
 CPU = torch.device("cpu")
 
@@ -76,3 +77,34 @@ def test_timed_counts_every_batch_once():
     out = list(timed([(torch.ones(1), torch.ones(1))] * 3, lambda b: b * 2, watch))
     assert len(out) == 3 and torch.equal(out[0][0], torch.full((1,), 2.0))
     assert len(watch._pairs) == 4 and watch.total_s() >= 0  # three batches and the final StopIteration
+
+
+def test_the_warm_up_never_takes_more_than_its_share_of_a_short_run():
+    # 2 epochs of 10 steps: a one-epoch warm-up would be half the run; capped at 20%, it is 4 steps.
+    model = nn.Linear(2, 2)
+    recipe = Recipe(epochs=2, lr=1.0, warmup_epochs=1.0, warmup_max_fraction=0.2, schedule="constant")
+    opt = make_optimizer(model, recipe)
+    sched = make_scheduler(opt, recipe, steps_per_epoch=10)
+    lrs = []
+    for _ in range(20):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[:5] == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.0])
+    long = Recipe(epochs=10, lr=1.0, warmup_epochs=1.0, schedule="constant")  # 1 epoch = 10% < 20%: kept whole
+    sched = make_scheduler(make_optimizer(model, long), long, steps_per_epoch=10)
+    assert sched.lr_lambdas[0](8) == pytest.approx(0.9) and sched.lr_lambdas[0](9) == pytest.approx(1.0)
+
+
+def test_precise_batchnorm_is_the_plain_average_over_the_batches():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 1, bias=False), nn.BatchNorm2d(4))
+    batches = [(torch.randn(8, 3, 5, 5) * (i + 1), torch.zeros(8)) for i in range(3)]
+    weights = net[0].weight.detach().clone()
+    recompute_batchnorm(net, batches, lambda x: x, max_batches=2)
+    outputs = [torch.nn.functional.conv2d(x, weights) for x, _ in batches[:2]]
+    mean = torch.stack([o.mean((0, 2, 3)) for o in outputs]).mean(0)  # equal-sized batches: mean of means
+    var = torch.stack([o.var((0, 2, 3), unbiased=True) for o in outputs]).mean(0)
+    assert torch.allclose(net[1].running_mean, mean, atol=1e-5)
+    assert torch.allclose(net[1].running_var, var, rtol=1e-4)
+    assert net[1].momentum == 0.1 and torch.equal(net[0].weight, weights)  # momentum restored, weights untouched

@@ -1,0 +1,132 @@
+"""Bad input, as a new user gives it: refused in one line with the right exit status, never a traceback, never
+an `ok` row with a meaningless number. Every case builds its input for real (folders, CSVs, images, flags)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench.store import load_runs, suites_in
+from tests.helpers import bench, write_image, write_image_folder
+
+RUN = ["run", "--suite", "shortcut", "--variants", "plain32", "--epochs", "1", "--device", "cpu"]
+
+
+def folder(tmp: Path, train: dict[str, int], test: dict[str, int] | None = None) -> str:
+    """An image folder with `train[class]` images per class (and a test/ split), each class one colour."""
+    for split, classes in (("train", train), ("test", test or {})):
+        for i, (name, count) in enumerate(classes.items()):
+            (tmp / "data" / split / name).mkdir(parents=True, exist_ok=True)
+            for j in range(count):
+                write_image(tmp / "data" / split / name / f"{j}.png", (40 * i, 200 - 40 * i, 90))
+    return f"imagefolder:{tmp / 'data'}"
+
+
+def csv_set(tmp: Path, text: str, images: tuple[str, ...] = ("a", "b", "c", "d")) -> str:
+    for name in images:
+        write_image(tmp / "data" / "images" / f"{name}.png", (10, 20, 30))
+    (tmp / "data" / "labels.csv").write_text(text)
+    return f"csv:{tmp / 'data' / 'labels.csv'}"
+
+
+def corrupt(tmp: Path) -> str:
+    spec = folder(tmp, {"a": 5, "b": 5})
+    (tmp / "data" / "train" / "a" / "broken.png").write_bytes(b"this is not a png")
+    return spec
+
+
+# (id, setup → extra arguments, expected exit status, fragment of the one-line message)
+CASES = [
+    ("epochs-0", lambda t: [*RUN[:-4], "--epochs", "0"], 2, "--epochs: 0 is too small: it must be at least 1"),
+    ("epochs-negative", lambda t: [*RUN[:-4], "--epochs", "-1"], 2, "--epochs: -1 is too small"),
+    ("epochs-not-a-number", lambda t: [*RUN[:-4], "--epochs", "two"], 2, "'two' is not a whole number"),
+    ("batch-0", lambda t: [*RUN, "--batch-size", "0"], 2, "--batch-size: 0 is too small"),
+    ("seeds-0", lambda t: [*RUN, "--seeds", "0"], 2, "--seeds: 0 is too small"),
+    ("seeds-negative", lambda t: [*RUN, "--seeds", "-1"], 2, "--seeds: -1 is too small"),
+    ("variants-empty", lambda t: ["run", "--suite", "shortcut", "--variants", ","], 2, "',' names nothing"),
+    ("suite-missing", lambda t: ["run"], 2, "the following arguments are required: --suite"),
+    ("suite-unknown", lambda t: ["run", "--suite", "stem-ablaton"], 2, "unknown suite 'stem-ablaton'"),
+    ("variant-unknown", lambda t: ["run", "--suite", "stem-ablation", "--variants", "resnet19"], 2,
+     "closest: resnet18"),
+    ("dataset-unknown", lambda t: [*RUN, "--dataset", "cifar11"], 2, "did you mean cifar10"),
+    ("device-unknown", lambda t: [*RUN, "--device", "tpu"], 2, "unknown device 'tpu'"),
+    ("imagefolder-missing", lambda t: [*RUN, "--dataset", f"imagefolder:{t / 'nowhere'}"], 2, "does not exist"),
+    ("imagefolder-no-train", lambda t: [*RUN, "--dataset", f"imagefolder:{t}"], 2, "expected"),
+    ("one-class", lambda t: [*RUN, "--dataset", folder(t, {"admiral": 8})], 2,
+     "has 1 class folder (admiral); a classifier needs at least two"),
+    ("empty-class-folder", lambda t: [*RUN, "--dataset", folder(t, {"a": 5, "b": 5, "c": 0})], 2,
+     "/train/c' has no images"),
+    ("test-classes-renamed", lambda t: [*RUN, "--dataset", folder(t, {"tshirt": 5, "trouser": 5},
+                                                                   {"T-Shirt": 2, "trouser": 2})], 2,
+     "'T-Shirt' only in test (did you mean 'tshirt'?)"),
+    ("test-class-missing", lambda t: [*RUN, "--dataset", folder(t, {"a": 5, "b": 5, "c": 5}, {"a": 2, "b": 2})], 2,
+     "'c' only in train"),
+    ("test-class-extra", lambda t: [*RUN, "--dataset", folder(t, {"a": 5, "b": 5}, {"a": 2, "b": 2, "zebra": 2})], 2,
+     "'zebra' only in test"),
+    ("test-class-empty", lambda t: [*RUN, "--dataset", folder(t, {"a": 5, "b": 5}, {"a": 2, "b": 0})], 2,
+     "/test/b' has no images"),
+    ("validation-split-empty", lambda t: [*RUN, "--dataset", folder(t, {"a": 2, "b": 2}, {"a": 1, "b": 1})], 2,
+     "the val split is empty"),
+    # fake: 64 training images per class, of which round(0.2 × 64) = 13 go to validation: 10 × 51 = 510 left
+    ("batch-larger-than-train", lambda t: [*RUN, "--dataset", "fake", "--batch-size", "100000"], 2,
+     "the training split has 510 images, fewer than one batch of 100000"),
+    ("corrupt-image", lambda t: [*RUN, "--dataset", corrupt(t)], 2, "broken.png': not an image file"),
+    ("csv-is-a-folder", lambda t: [*RUN, "--dataset", f"csv:{t}"], 2, "is a folder, not a labels file"),
+    ("csv-missing", lambda t: [*RUN, "--dataset", f"csv:{t / 'labels.csv'}"], 2, "does not exist"),
+    ("csv-no-rows", lambda t: [*RUN, "--dataset", csv_set(t, "image,label\n")], 2, "has no rows"),
+    ("csv-no-label-column", lambda t: [*RUN, "--dataset", csv_set(t, "image\na\nb\nc\n")], 2,
+     "has no label column (its columns: image)"),
+    ("csv-unknown-label-column", lambda t: [*RUN, "--dataset", csv_set(t, "file,species\na,x\nb,y\n")], 2,
+     "has no label column (its columns: file, species); name one of them label"),
+    ("csv-label-only-in-test", lambda t: [*RUN, "--dataset", csv_set(
+        t, "image,label,split\na,x,train\nb,y,train\nc,x,test\nd,z,test\n")], 2, "label 'z' occurs only in the test split"),
+    ("csv-image-missing", lambda t: [*RUN, "--dataset", csv_set(t, "image,label\na,x\nnope,y\n")], 2,
+     "image 'nope' listed in"),
+    ("cifar-missing-offline", lambda t: [*RUN, "--dataset", "cifar10", "--data-root", str(t)], 2,
+     "cifar10 not found: put the extracted cifar-10-python.tar.gz"),
+    ("results-is-a-file", lambda t: [*RUN, "--dataset", "fake", "--results", str(t / "file.txt")], 2,
+     "is a file, not a folder"),
+    ("results-read-only", lambda t: [*RUN, "--dataset", "fake", "--results", "/sys/fs"], 2, "cannot be written"),
+    ("models-input-size-0", lambda t: ["models", "--input-size", "0"], 2, "--input-size: 0 is too small"),
+    ("models-tag-unknown", lambda t: ["models", "--tag", "nosuchtag"], 2,
+     "no variant has the tag 'nosuchtag'; the tags are: cifar, depth, mobile, resnet, shortcut, stem"),
+    ("models-pattern-unknown", lambda t: ["models", "resnet19"], 2, "closest: resnet18"),
+    ("report-no-results", lambda t: ["report", "--results", str(t / "none"), "--out", str(t / "out")], 2,
+     "no results under"),
+    ("report-unknown-suite", lambda t: ["report", "--suite", "nope", "--results", str(t / "none")], 2,
+     "no results under"),
+]
+if torch.cuda.is_available():
+    CASES.append(("device-cuda-99", lambda t: [*RUN, "--device", "cuda:99"], 2, "cuda:99"))
+else:
+    CASES.append(("device-cuda-without-gpu", lambda t: [*RUN, "--device", "cuda"], 2, "torch sees no CUDA GPU"))
+
+
+def test_the_table_is_large_enough():
+    assert len(CASES) >= 30
+
+
+@pytest.mark.parametrize("name, setup, code, fragment", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_refused_in_one_line(name, setup, code, fragment, tmp_path):
+    (tmp_path / "file.txt").write_text("not a folder")
+    if name == "results-read-only" and os.access("/sys/fs", os.W_OK) and Path("/sys/fs").is_dir():
+        probe = Path("/sys/fs/.bench-probe")
+        try:
+            probe.touch()
+            probe.unlink()
+            pytest.skip("/sys/fs is writable on this machine")
+        except OSError:
+            pass
+    args = setup(tmp_path)
+    if args[0] == "run" and "--results" not in args:
+        args = [*args, "--results", str(tmp_path / "results")]
+    result = bench(*args, env={"BENCH_OFFLINE": "1"})
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], result.stderr
+    results = tmp_path / "results"
+    for suite in suites_in(results):
+        assert not (load_runs(results, suite)["status"] == "ok").any()
