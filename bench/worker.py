@@ -248,6 +248,8 @@ def raise_interrupt(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the child process: one JSON spec argument."""
+    # From here on Ctrl-C and SIGTERM raise KeyboardInterrupt; one noted during start-up is raised by execute().
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, raise_interrupt)  # a terminated run is recorded as interrupted
     spec = RunSpec.from_json((argv or sys.argv[1:])[0])
     return execute(spec)

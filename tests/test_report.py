@@ -11,7 +11,7 @@ from PIL import Image
 from scipy import stats
 
 from bench.store import load_runs
-from tests.helpers import bench
+from tests.helpers import bench, write_image, write_image_folder
 
 SMALL = ["--dataset", "fake", "--epochs", "2", "--batch-size", "32"]
 
@@ -21,9 +21,15 @@ def report(two_seed_results, tmp_path_factory):
     """The shared two-seed shortcut results, plus one run that fails for real, reported into a fresh folder."""
     results = tmp_path_factory.mktemp("report") / "results"
     shutil.copytree(two_seed_results, results)
-    failing = bench("run", "--suite", "shortcut", "--variants", "resnet47-bottleneck", "--dataset", "fake",
-                    "--epochs", "1", "--batch-size", "100000", "--results", str(results))
-    assert failing.returncode == 1
+    # A run that fails for real while training: an image whose header reads but whose pixels are cut off.
+    images = results.parent / "images"
+    write_image_folder(images, per_class=4)
+    truncated = images / "train" / "admiral" / "0.png"
+    write_image(truncated, (250, 10, 10), size=64)
+    truncated.write_bytes(truncated.read_bytes()[:60])
+    failing = bench("run", "--suite", "shortcut", "--variants", "resnet47-bottleneck", "--dataset",
+                    f"imagefolder:{images}", "--epochs", "1", "--batch-size", "2", "--results", str(results))
+    assert failing.returncode == 1, failing.stderr
     out = results.parent / "reports"
     done = bench("report", "--results", str(results), "--out", str(out))
     assert done.returncode == 0, done.stderr
@@ -63,7 +69,7 @@ def expected_cell(values: pd.Series, digits: int, spread: bool = True, timing: b
 
 def test_table_numbers_equal_the_parquet(report):
     results, _, markdown = report
-    table = parse_table(section(markdown, "batch 32"), "### Comparison").set_index("variant")
+    table = parse_table(section(markdown, "fake, batch 32"), "### Comparison").set_index("variant")
     runs = load_runs(results, "shortcut")
     ok = runs[runs["status"] == "ok"]
     assert list(table.index) == ["plain32", "resnet32"]  # the suite's order; the failed variant is not averaged in
@@ -83,7 +89,7 @@ def test_table_numbers_equal_the_parquet(report):
 
 def test_paired_difference_and_its_interval(report):
     results, _, markdown = report
-    table = parse_table(section(markdown, "batch 32"), "### Comparison").set_index("variant")
+    table = parse_table(section(markdown, "fake, batch 32"), "### Comparison").set_index("variant")
     ok = load_runs(results, "shortcut").query("status == 'ok'")
     base = ok[ok["variant"] == "plain32"].set_index("seed")["test_acc"] * 100
     other = ok[ok["variant"] == "resnet32"].set_index("seed")["test_acc"] * 100
@@ -110,17 +116,17 @@ def test_failed_run_is_listed_with_its_error(report):
     results, _, markdown = report
     failed = load_runs(results, "shortcut").query("status == 'failed'")
     assert len(failed) == 1
-    # Batch 100000 is another experiment than the ok runs' batch 32: its own section, never mixed in.
-    assert "All 4 runs finished with status `ok`." in section(markdown, "batch 32")
-    listed = parse_table(section(markdown, "batch 100000"), "### Runs that did not finish")
+    # The image folder is another experiment than the ok runs' fake data: its own section, never mixed in.
+    assert "All 4 runs finished with status `ok`." in section(markdown, "fake, batch 32")
+    listed = parse_table(section(markdown, "imagefolder"), "### Runs that did not finish")
     assert listed[["variant", "seed", "status"]].values.tolist() == [["resnet47-bottleneck", "0", "failed"]]
-    assert listed["error"].iloc[0] == failed["error"].iloc[0] and "fewer than one batch" in listed["error"].iloc[0]
+    assert listed["error"].iloc[0] == failed["error"].iloc[0] and "cannot read image" in listed["error"].iloc[0]
 
 
 def test_header_names_the_machine_recipe_and_data(report):
     results, _, markdown = report
     runs = load_runs(results, "shortcut")
-    ok = section(markdown, "batch 32")
+    ok = section(markdown, "fake, batch 32")
     assert f"| device | cpu: {runs['device_name'].iloc[0]} |" in ok
     assert "synthetic random data" in ok and "epochs=2" in ok and "| seeds | 0, 1 |" in ok
     assert "1 MAC = 2 FLOPs" in markdown
