@@ -1,12 +1,11 @@
 """Data sets behind one interface: uint8 images on the training device, batched augmentation there.
 
 Small sets (digits, CIFAR, fake) live whole on the device and batches are index slices of them (as in
-airbench); image folders are decoded and resized by DataLoader workers. Either way a batch arrives as uint8
+airbench); image folders and CSV sets (bench/files.py) are decoded and resized by DataLoader workers. Either way a batch arrives as uint8
 N×3×H×W, and cropping, flipping and normalisation run on the whole batch at once, never per image in Python.
 """
 from __future__ import annotations
 
-import csv
 import difflib
 import os
 import pickle
@@ -19,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .datacheck import Summary, check_same_classes, counts, scan_images, to_rgb
+from .datacheck import Summary, counts
 from .errors import UsageError
 from .identity import digest, file_digest
 
@@ -90,65 +89,6 @@ class TensorSource:
         for start in range(0, stop, batch_size):
             index = order[start:start + batch_size]
             yield self.images[index], self.labels[index]
-
-
-class ImageFiles(torch.utils.data.Dataset):
-    """Image files decoded with PIL and resized to a square; an unreadable file comes back with label -1."""
-
-    def __init__(self, files: list[Path], labels: list[int], size: int) -> None:
-        self.files, self.labels, self.size = files, labels, size
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int]:
-        from PIL import Image
-
-        try:
-            with Image.open(self.files[i]) as img:
-                img = to_rgb(img).resize((self.size, self.size), Image.BILINEAR)
-                array = np.asarray(img, dtype=np.uint8).copy()
-        except (OSError, ValueError):
-            # Raised in a worker this would come back wrapped in a traceback; the main process names the file.
-            return torch.zeros(3, self.size, self.size, dtype=torch.uint8), -1, i
-        return torch.from_numpy(array).permute(2, 0, 1), self.labels[i], i
-
-
-class FileSource:
-    """A split of image files, decoded by DataLoader workers and moved to the device batch by batch."""
-
-    def __init__(self, files: list[Path], labels: list[int], size: int, device: torch.device) -> None:
-        self.dataset, self.device = ImageFiles(files, labels, size), device
-        self.workers = min(4, os.cpu_count() or 1)
-        self._loaders: dict[tuple[int, bool, bool], torch.utils.data.DataLoader] = {}
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def targets(self) -> np.ndarray:
-        return np.asarray(self.dataset.labels, dtype=np.int64)
-
-    def loader(self, batch_size: int, generator: torch.Generator | None, drop_last: bool
-               ) -> torch.utils.data.DataLoader:
-        """One DataLoader per way of batching, made once: its workers persist from epoch to epoch."""
-        key = (batch_size, generator is not None, drop_last)
-        if key not in self._loaders:
-            cpu_generator = None
-            if generator is not None:  # DataLoader shuffles on the CPU: a CPU generator derived from the run's
-                cpu_generator = torch.Generator().manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
-            self._loaders[key] = torch.utils.data.DataLoader(
-                self.dataset, batch_size=batch_size, shuffle=generator is not None, generator=cpu_generator,
-                num_workers=self.workers, drop_last=drop_last, pin_memory=self.device.type == "cuda",
-                persistent_workers=self.workers > 0)
-        return self._loaders[key]
-
-    def batches(self, batch_size: int, generator: torch.Generator | None = None, drop_last: bool = False
-                ) -> Iterator[Batch]:
-        for images, labels, index in self.loader(batch_size, generator, drop_last):
-            if (labels < 0).any():
-                bad = self.dataset.files[int(index[labels < 0][0])]
-                raise UsageError(f"cannot read image '{bad}': not an image file PIL can open; remove or replace it")
-            yield images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
 
 
 # ---------------------------------------------------------------- augmentation, batched on the device
@@ -327,43 +267,6 @@ def load_cifar(name: str, root: Path, size: int, seed: int, val_fraction: float,
                           test_x, test_y, size, seed, val_fraction, device, hflip=True)
 
 
-def image_files(folder: Path) -> list[Path]:
-    """Image files directly in `folder`, sorted."""
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
-
-
-def scan_class_folders(folder: Path, classes: list[str]) -> tuple[list[Path], list[int]]:
-    """Files and class indices of `folder/<class>/*` for the given class names."""
-    files, labels = [], []
-    for index, name in enumerate(classes):
-        if (folder / name).is_dir():
-            found = image_files(folder / name)
-            files += found
-            labels += [index] * len(found)
-    return files, labels
-
-
-def file_dataset(name: str, classes: list[str], train: tuple[list[Path], list[int]],
-                 test: tuple[list[Path], list[int]] | None, size: int, seed: int, val_fraction: float,
-                 device: torch.device) -> DataSet:
-    """Split file lists (test carved from train when absent, validation from train) into file sources."""
-    files, labels = train
-    if test is None:
-        kept, held = stratified_split(np.array(labels), CARVED_TEST_FRACTION, TEST_SPLIT_SEED)
-        test = [files[i] for i in held], [labels[i] for i in held]
-        files, labels = [files[i] for i in kept], [labels[i] for i in kept]
-    kept, held = stratified_split(np.array(labels), val_fraction, seed)
-
-    def source(index: np.ndarray | None, pair: tuple[list[Path], list[int]]) -> FileSource:
-        f, y = pair if index is None else ([pair[0][i] for i in index], [pair[1][i] for i in index])
-        return FileSource(f, y, size, device)
-
-    sizes, modes = scan_images(files + test[0])
-    # ImageNet statistics: the convention for photographs, and what pretrained weights expect.
-    return DataSet(name, classes, source(kept, (files, labels)), source(held, (files, labels)), source(None, test),
-                   (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), hflip=True, sizes=sizes, modes=modes)
-
-
 def existing_dir(path: Path, what: str) -> Path:
     if not path.is_dir():
         raise UsageError(f"data directory '{path}' does not exist; {what}")
@@ -389,86 +292,6 @@ def check_spec(spec: str) -> None:
         close = difflib.get_close_matches(spec, [k.split(":")[0] for k in KINDS], n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise UsageError(f"unknown data set '{spec}'{hint}; choose one of: {', '.join(KINDS)}")
-
-
-def class_folders(split_dir: Path) -> list[str]:
-    """The class folder names of one split, sorted; a class folder without images is an error."""
-    classes = sorted(p.name for p in split_dir.iterdir() if p.is_dir())
-    for name in classes:
-        if not image_files(split_dir / name):
-            raise UsageError(f"class folder '{split_dir / name}' has no images (extensions: "
-                             f"{', '.join(IMAGE_EXTENSIONS)}); add images or remove the folder")
-    return classes
-
-
-def load_image_folder(root: Path, size: int, seed: int, val_fraction: float, device: torch.device) -> DataSet:
-    """`root/train/<class>/*` and, when present, `root/test/<class>/*` with the same classes."""
-    train_dir = existing_dir(root / "train", f"expected {root}/train/<class>/ image folders")
-    classes = class_folders(train_dir)
-    if len(classes) < 2:
-        raise UsageError(f"{train_dir} has {len(classes)} class folder{'' if len(classes) == 1 else 's'} "
-                         f"({', '.join(classes) or 'none'}); a classifier needs at least two: add class folders")
-    train = scan_class_folders(train_dir, classes)
-    test = None
-    if (root / "test").is_dir():
-        check_same_classes(classes, class_folders(root / "test"), f"{root}")
-        test = scan_class_folders(root / "test", classes)
-    return file_dataset(f"imagefolder:{root}", classes, train, test, size, seed, val_fraction, device)
-
-
-CSV_IMAGE_COLUMNS = ("image", "file", "filename", "path", "id_code", "id")
-CSV_LABEL_COLUMNS = ("label", "level", "diagnosis", "class", "target")
-
-
-def find_image(folder: Path, name: str) -> Path | None:
-    """The file `name` refers to: as given, with an image extension added, or inside images/ or train/."""
-    for base in (folder, folder / "images", folder / "train"):
-        for candidate in [base / name] + [base / f"{name}{ext}" for ext in IMAGE_EXTENSIONS]:
-            if candidate.is_file():
-                return candidate
-    return None
-
-
-def pick_column(path: Path, header: list[str], preferred: tuple[str, ...], what: str) -> str:
-    """The column named like one of `preferred` (any case); none is an error naming the names it looks for."""
-    lowered = {h.strip().lower(): h for h in header}
-    found = next((lowered[c] for c in preferred if c in lowered), None)
-    if found is None:
-        raise UsageError(f"labels file '{path}' has no {what} column (its columns: {', '.join(header)}); "
-                         f"name one of them {', '.join(preferred)}")
-    return found
-
-
-def load_csv(path: Path, size: int, seed: int, val_fraction: float, device: torch.device) -> DataSet:
-    """A labels CSV (image, label[, split]) beside an image folder, like Kaggle's retinopathy set."""
-    with open(existing_csv(path), newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        raise UsageError(f"labels file '{path}' has no rows")
-    header = list(rows[0])
-    image_col = pick_column(path, header, CSV_IMAGE_COLUMNS, "image")
-    label_col = pick_column(path, header, CSV_LABEL_COLUMNS, "label")
-    raw = [(r[label_col] or "").strip() for r in rows]
-    in_test = [(r.get("split") or "train").strip().lower() == "test" for r in rows]
-    numeric = all(v.lstrip("-").isdigit() for v in raw)
-    train_labels = {v for v, t in zip(raw, in_test) if not t}
-    only_test = sorted({v for v, t in zip(raw, in_test) if t} - train_labels)
-    if only_test:
-        raise UsageError(f"labels file '{path}': label {', '.join(map(repr, only_test))} occurs only in the test "
-                         "split, so no model can learn it; add training rows for it or drop its test rows")
-    classes = sorted(train_labels, key=int if numeric else str)
-    index = {c: i for i, c in enumerate(classes)}
-    split = {"train": ([], []), "test": ([], [])}
-    for row, label, test_row in zip(rows, raw, in_test):
-        file = find_image(path.parent, (row[image_col] or "").strip())
-        if file is None:
-            raise UsageError(f"image '{row[image_col]}' listed in {path} was not found next to it "
-                             f"(looked in {path.parent}, images/ and train/)")
-        part = "test" if test_row else "train"
-        split[part][0].append(file)
-        split[part][1].append(index[label])
-    test = split["test"] if split["test"][0] else None
-    return file_dataset(f"csv:{path}", classes, split["train"], test, size, seed, val_fraction, device)
 
 
 # Built-in sets are identified by a version string: change it whenever their loader changes what it yields.
@@ -527,6 +350,8 @@ def load_dataset(spec: str, data_root: Path | None, size: int, seed: int, val_fr
         return load_fake(size, seed, val_fraction, device)
     if spec in CIFAR:
         return load_cifar(spec, Path(data_root) if data_root else Path("data"), size, seed, val_fraction, device)
+    from .files import load_csv, load_image_folder
+
     if kind == "imagefolder":
         return load_image_folder(Path(arg).expanduser(), size, seed, val_fraction, device)
     return load_csv(Path(arg).expanduser(), size, seed, val_fraction, device)

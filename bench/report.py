@@ -131,7 +131,7 @@ def per_image_section(exp: Experiment, predictions: pd.DataFrame) -> str:
         "spread** (it needs several seeds), while this table asks, on the **same test images**, whether one model "
         "gets more of them right than the other (McNemar's exact test on the images only one model gets right, "
         "pooled over the paired seeds; – where a run has no predictions).")
-    return markdown_table(["variant", "paired seeds", "test images compared", f"only variant right",
+    return markdown_table(["variant", "paired seeds", "test images compared", "only variant right",
                            f"only {exp.baseline} right", "McNemar p"], rows) + "\n\n" + explain
 
 

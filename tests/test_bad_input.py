@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from bench.store import load_runs, suites_in
-from tests.helpers import bench, write_image, write_image_folder
+from tests.helpers import bench, write_image
 
 RUN = ["run", "--suite", "shortcut", "--variants", "plain32", "--epochs", "1", "--device", "cpu"]
 
