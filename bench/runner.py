@@ -65,7 +65,8 @@ def select_entries(suite: Suite, names: list[str] | None) -> list[Entry]:
                 matches = [Entry(models.get_variant(name).name)]
             except models.UnknownVariantError:
                 known = sorted({e.variant for e in suite.entries})
-                close = difflib.get_close_matches(name, known + [v.name for v in models.list_variants()], n=3)
+                candidates = list(dict.fromkeys(known + [v.name for v in models.list_variants()]))
+                close = difflib.get_close_matches(name, candidates, n=3)
                 raise UsageError(f"unknown variant '{name}' for suite {suite.name}; closest: {', '.join(close) or '-'}; "
                                  f"the suite has: {', '.join(known)}") from None
         chosen += [m for m in matches if m not in chosen]

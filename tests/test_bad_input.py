@@ -49,7 +49,7 @@ CASES = [
     ("suite-missing", lambda t: ["run"], 2, "the following arguments are required: --suite"),
     ("suite-unknown", lambda t: ["run", "--suite", "stem-ablaton"], 2, "unknown suite 'stem-ablaton'"),
     ("variant-unknown", lambda t: ["run", "--suite", "stem-ablation", "--variants", "resnet19"], 2,
-     "closest: resnet18"),
+     "closest: resnet18, resnet152, resnet101;"),  # each name once
     ("dataset-unknown", lambda t: [*RUN, "--dataset", "cifar11"], 2, "did you mean cifar10"),
     ("device-unknown", lambda t: [*RUN, "--device", "tpu"], 2, "unknown device 'tpu'"),
     ("imagefolder-missing", lambda t: [*RUN, "--dataset", f"imagefolder:{t / 'nowhere'}"], 2, "does not exist"),
