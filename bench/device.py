@@ -23,6 +23,11 @@ def resolve_device(choice: str = "auto") -> torch.device:
     return torch.device(choice)
 
 
+def untouched_rng(device: torch.device):
+    """A context in which random draws (the CPU's, and this GPU's) leave every generator as it was after."""
+    return torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
+
+
 def synchronize(device: torch.device) -> None:
     """Wait for queued GPU work; on the CPU work is already done."""
     if device.type == "cuda":

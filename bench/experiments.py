@@ -46,8 +46,8 @@ def fill_keys(runs: pd.DataFrame) -> pd.DataFrame:
     legacy = ["dataset", "recipe", "device", "device_name", "torch_version", "torchvision_version"]
     fallback = runs[legacy].astype(str).agg("|".join, axis=1).map(digest)
     runs["experiment_hash"] = runs["experiment_hash"].where(runs["experiment_hash"].notna(), fallback)
-    runs["entry_key"] = [entry_hash(parsed_identity(r)) if parsed_identity(r) else f"{r['variant']}|{r['weights']}"
-                         for _, r in runs.iterrows()]
+    identities = [parsed_identity(r) for _, r in runs.iterrows()]
+    runs["entry_key"] = [entry_hash(i) if i else f"{v}|{w}" for i, v, w in zip(identities, runs["variant"], runs["weights"])]
     runs["newest_first"] = runs["finished_at"].fillna(runs["started_at"]).fillna("")
     return runs.sort_values(["newest_first", "run_id"], ascending=False)
 

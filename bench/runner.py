@@ -86,11 +86,16 @@ def git_sha(root: Path | None = None) -> str:
         return "unknown"
 
 
+def run_recipe(suite: Suite, options: RunOptions):
+    """The suite's recipe with the command line's overrides."""
+    return with_overrides(suite.recipe, epochs=options.epochs, batch_size=options.batch_size)
+
+
 def plan(suite: Suite, options: RunOptions, device: object) -> list[RunSpec]:
     """Every variant × seed of the suite, as run specs under one recipe, each with its full identity."""
     from .data import data_identity
 
-    recipe = with_overrides(suite.recipe, epochs=options.epochs, batch_size=options.batch_size)
+    recipe = run_recipe(suite, options)
     dataset = options.dataset or suite.dataset
     seeds = range(options.seeds if options.seeds is not None else suite.seeds)
     entries = select_entries(suite, options.variants)
@@ -213,7 +218,7 @@ def planned(suite_name: str, options: RunOptions) -> tuple[Suite, list[RunSpec]]
     dataset = options.dataset or suite.dataset
     check_spec(dataset)
     device = resolve_device(options.device)
-    recipe = with_overrides(suite.recipe, epochs=options.epochs, batch_size=options.batch_size)
+    recipe = run_recipe(suite, options)
     check_input_size(select_entries(suite, options.variants), recipe.input_size)
     results_folder(options.results)
     check_data(dataset, options.data_root, recipe)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from .data import Batch
-from .device import Stopwatch, synchronize
+from .device import Stopwatch, synchronize, untouched_rng
 from .suites import Recipe
 
 
@@ -157,7 +157,7 @@ def recompute_batchnorm(model: nn.Module, batches: Iterable[Batch], prepare: Cal
         m.momentum = None  # cumulative average over the batches below
     model.train()
     device = next(model.parameters()).device
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):  # dropout draws stay untouched
+    with untouched_rng(device):  # dropout draws here must not shift the training's
         for i, (images, _) in enumerate(batches):
             if i == max_batches:
                 break
@@ -177,7 +177,7 @@ def warm_up(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: nn.Modu
     """
     if steps <= 0:
         return
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    with untouched_rng(device):
         twin_model, twin_optimizer = copy.deepcopy((model, optimizer))
         twin_model.train()
         images = torch.randint(0, 256, batch_shape, dtype=torch.uint8, device=device)
