@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BENCH := $(VENV)/bin/bench
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test latency latency-check latency-224 overhead venv clean
+.PHONY: run test latency latency-check latency-224 speed venv clean
 
 # pytest-benchmark settings shared by the latency targets: medians over at least 10 rounds of at least 2 s.
 BENCHMARK_OPTS := tests/benchmarks --benchmark-only --benchmark-min-rounds=10 --benchmark-max-time=2 \
@@ -47,8 +47,9 @@ latency-check: $(STAMP)
 latency-224: $(STAMP)
 	BENCH_LATENCY_224=1 $(PY) -m pytest $(BENCHMARK_OPTS) --benchmark-save=latency-224
 
-overhead: $(STAMP)
-	$(PY) -m tests.benchmarks.runner_overhead --rounds 11
+# Images/s of the harness's training step against a hand-written loop, per precision and memory format (printed).
+speed: $(STAMP)
+	$(PY) -m tests.benchmarks.training_speed
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -30,6 +30,17 @@ def at_least(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def positive_seconds(text: str) -> float:
+    """An argparse type: a number of seconds above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} must be more than 0 seconds")
+    return value
+
+
 def name_list(text: str) -> list[str]:
     """An argparse type: a comma-separated list with at least one name."""
     names = [v.strip() for v in text.split(",") if v.strip()]
@@ -83,7 +94,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .runner import RunOptions, dry_run, run_suite, summary_table
 
     options = RunOptions(args.variants, args.dataset, args.data_root, args.epochs, args.seeds, args.batch_size,
-                         args.device, args.results, args.force, args.tensorboard, args.checkpoints)
+                         args.device, args.results, args.force, args.tensorboard, args.checkpoints, args.precision,
+                         args.channels_last, args.compile, args.run_timeout)
     if args.dry_run:
         print("\n".join(dry_run(args.suite, options)))
         return 0
@@ -112,6 +124,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
+    from .speed import COMPILE_MODES, PRECISIONS
+
     parser = Parser(prog="bench", description="Train, measure and compare CNN architecture variants.")
     parser.add_argument("--version", action="version", version=version_line())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -136,7 +150,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=at_least(1), help="override the recipe's epochs")
     p.add_argument("--seeds", type=at_least(1), help="number of seeds, 0..N-1 (default: the suite's)")
     p.add_argument("--batch-size", type=at_least(1), help="override the recipe's batch size")
-    p.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda")
+    p.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda or cuda:N (GPU N)")
+    p.add_argument("--precision", choices=list(PRECISIONS),
+                   help="override the recipe's precision: fp32 (TF32 off; the default), tf32, bf16 or fp16 (autocast)")
+    p.add_argument("--channels-last", action="store_true", default=None,
+                   help="train and measure in the channels_last (NHWC) memory format")
+    p.add_argument("--compile", choices=list(COMPILE_MODES),
+                   help="torch.compile the training step (its time is the compile_s column, never in an epoch)")
+    p.add_argument("--run-timeout", type=positive_seconds, metavar="SECONDS",
+                   help="stop a run that takes longer (status timeout) and go on with the next")
     p.add_argument("--results", default="results", help="output folder (default results/)")
     p.add_argument("--force", action="store_true", help="re-run runs that already finished (older rows are kept)")
     p.add_argument("--dry-run", action="store_true",

@@ -13,14 +13,32 @@ class DeviceError(RuntimeError):
 
 
 def resolve_device(choice: str = "auto") -> torch.device:
-    """`auto` → cuda when available, else cpu; `cuda` without a GPU is a clear error."""
+    """`auto` → the current GPU when there is one, else cpu; `cuda` → the current GPU; `cuda:N` → GPU N.
+    A CUDA device always comes back with its index, so that a row says which GPU ran it."""
     if choice == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if choice.startswith("cuda") and not torch.cuda.is_available():
-        raise DeviceError("--device cuda was asked for but torch sees no CUDA GPU here; use --device cpu or auto")
-    if choice not in ("cpu",) and not choice.startswith("cuda"):
-        raise DeviceError(f"unknown device '{choice}'; use auto, cpu or cuda")
-    return torch.device(choice)
+        choice = "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cpu":
+        return torch.device("cpu")
+    if not choice.startswith("cuda"):
+        raise DeviceError(f"unknown device '{choice}'; use auto, cpu, cuda or cuda:N")
+    try:
+        device = torch.device(choice)
+    except RuntimeError:
+        raise DeviceError(f"unknown device '{choice}'; use auto, cpu, cuda or cuda:N (N a GPU index)") from None
+    if not torch.cuda.is_available():
+        raise DeviceError(f"--device {choice} was asked for but torch sees no CUDA GPU here; use --device cpu or auto")
+    count = torch.cuda.device_count()
+    index = torch.cuda.current_device() if device.index is None else device.index
+    if index >= count:
+        raise DeviceError(f"--device {choice}: this machine has {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}; "
+                          "choose one of them")
+    return torch.device("cuda", index)
+
+
+def use_device(device: torch.device) -> None:
+    """Make `device` the current one, so that streams, events and synchronisation all refer to it."""
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
 
 
 def untouched_rng(device: torch.device):

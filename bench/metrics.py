@@ -17,6 +17,7 @@ class Metric:
     digits: int = 2
     spread: bool = True  # varies from seed to seed (shown as mean ± sd)
     timing: bool = False  # a time or throughput: flagged when its spread over seeds is large
+    optional: bool = False  # left out of a table where no row has a value (e.g. GPU utilisation on a CPU)
 
     def display(self, value: float) -> str:
         return f"{value * self.scale:.{self.digits}f}"
@@ -30,12 +31,20 @@ METRICS = [
     Metric("images_per_s", "images/s", 1, 0, timing=True),
     Metric("latency_ms_b1", "latency b1 (ms)", 1, 2, timing=True),
     Metric("latency_ms_bN", "latency b{batch} (ms)", 1, 2, timing=True),
+    Metric("mfu", "MFU (%)", 100, 1, timing=True, optional=True),
+    Metric("gpu_util_pct", "GPU util (%)", 1, 0, timing=True, optional=True),
     Metric("best_val_acc", "best val acc (%)", 100, 2),
     Metric("test_acc", "test acc (%)", 100, 2),
 ]
 BY_COLUMN = {m.column: m for m in METRICS}
 # A timing whose sample sd over seeds exceeds this share of its mean is marked as noise in the report.
 NOISY_SPREAD = 0.20
+# A comparison is overhead-bound (the report warns) when the GPU was busy less than this share of training time,
+# or when images/s stay within OVERHEAD_FLAT_THROUGHPUT of each other across variants whose MACs differ by
+# OVERHEAD_MACS_RATIO or more: the time then measures Python and kernel launches, not the architectures.
+OVERHEAD_GPU_UTIL_PCT = 60
+OVERHEAD_FLAT_THROUGHPUT = 0.20
+OVERHEAD_MACS_RATIO = 3.0
 
 
 def header(metric: Metric, size: int | str = "?", batch: int | str = "N", mem_kind: str = "n/a") -> str:

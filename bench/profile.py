@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from .device import synchronize
+from .speed import Speed
 
 
 @dataclass
@@ -74,18 +75,19 @@ def profile_model(model: nn.Module, input_size: int = 32, num_classes: int = 10)
                    num_classes)
 
 
-def make_forward(model: nn.Module, batch_size: int, input_size: int, device: torch.device
+def make_forward(model: nn.Module, batch_size: int, input_size: int, device: torch.device, speed: Speed | None = None
                  ) -> Callable[[], torch.Tensor]:
     """A no-argument call that runs one eval-mode forward pass of a fixed batch, waits for it, returns the logits.
 
     The one latency method of the project: the runner's `latency_ms_*` columns and the pytest-benchmark suite
-    both time this call.
+    both time this call. With `speed`, under the run's precision and memory format (eager: never compiled).
     """
-    model.eval().to(device)
-    x = torch.randn(batch_size, 3, input_size, input_size, device=device)
+    speed = speed or Speed(device)
+    model = speed.model(model.eval())
+    x = speed.images(lambda t: t)(torch.randn(batch_size, 3, input_size, input_size, device=device))
 
     def forward() -> torch.Tensor:
-        with torch.inference_mode():
+        with torch.inference_mode(), speed.autocast():
             out = model(x)
         synchronize(device)  # inside the timed call, so GPU time is counted
         return out
@@ -104,11 +106,12 @@ class Latency:
 
 
 def measure_latency(model: nn.Module, batch_size: int, input_size: int, device: torch.device, warmup: int = 3,
-                    min_calls: int = 10, min_time_s: float = 0.2, threads: int | None = None) -> Latency:
+                    min_calls: int = 10, min_time_s: float = 0.2, threads: int | None = None,
+                    speed: Speed | None = None) -> Latency:
     """Time forward passes after `warmup` untimed ones, until both `min_calls` and `min_time_s` are reached.
 
     `threads` fixes torch's CPU thread count for the measurement (default: the current one), restored after."""
-    forward = make_forward(model, batch_size, input_size, device)
+    forward = make_forward(model, batch_size, input_size, device, speed)
     before = torch.get_num_threads()
     threads = threads or before
     torch.set_num_threads(threads)

@@ -12,8 +12,10 @@ import pandas as pd
 
 from .errors import UsageError
 from .experiments import Experiment, experiments, titles
-from .metrics import METRICS, NOISY_SPREAD, Metric, header
+from .metrics import (METRICS, NOISY_SPREAD, OVERHEAD_FLAT_THROUGHPUT, OVERHEAD_GPU_UTIL_PCT, OVERHEAD_MACS_RATIO,
+                      Metric, header)
 from .stats import Difference, PerImage, mean_sd, paired_difference, per_image
+from .speed import describe as describe_speed
 from .status import NOT_OK
 from .store import load_epochs, load_predictions, load_runs, slug, suites_in
 
@@ -70,8 +72,9 @@ def comparison(exp: Experiment) -> str:
     ok, base = exp.ok, exp.baseline
     first = ok.iloc[0]
     mem_kind = "/".join(sorted(ok["mem_kind"].dropna().unique())) or "n/a"
+    metrics = [m for m in METRICS if not (m.optional and ok[m.column].isna().all())]
     headers = ["variant", "n"] + [header(m, int(first["input_size"]), int(first["latency_batch"]), mem_kind)
-                                  for m in METRICS] + [f"Δ test vs {base} (pp, 95% CI)"]
+                                  for m in metrics] + [f"Δ test vs {base} (pp, 95% CI)"]
     base_acc = ok[ok["label"] == base].set_index("seed")["test_acc"].astype(float) * 100
     rows, notes = [], []
     for label in exp.labels:
@@ -83,7 +86,7 @@ def comparison(exp: Experiment) -> str:
             diff = "–"
         else:
             diff = format_difference(paired_difference(mine.set_index("seed")["test_acc"].astype(float) * 100, base_acc))
-        rows.append([label, str(n)] + [format_cell(mine[m.column], m, n) for m in METRICS] + [diff])
+        rows.append([label, str(n)] + [format_cell(mine[m.column], m, n) for m in metrics] + [diff])
     if any(NOISE_MARK in c for r in rows for c in r):
         notes.append(f"{NOISE_MARK} a time whose spread over seeds exceeds {NOISY_SPREAD:.0%} of its mean: "
                      "differences in it are noise, not architecture.")
@@ -109,7 +112,35 @@ def comparison(exp: Experiment) -> str:
             notes.append(f"Unequal seeds: {label} has seeds {', '.join(map(str, mine)) or '–'}, the baseline "
                          f"{', '.join(map(str, base_seeds))}; Δ pairs only {', '.join(map(str, paired)) or 'none'}, "
                          "while each mean covers its own seeds.")
-    return markdown_table(headers, rows) + "".join(f"\n\n{note}" for note in notes)
+    warning = overhead_warning(ok, exp.labels)
+    return (f"{warning}\n\n" if warning else "") + markdown_table(headers, rows) + "".join(f"\n\n{n}" for n in notes)
+
+
+def overhead_warning(ok: pd.DataFrame, labels: list[str]) -> str:
+    """A warning when the timings compare overhead rather than architectures (see bench.metrics), naming the fix."""
+    per = pd.DataFrame({label: {"macs": ok.loc[ok["label"] == label, "macs"].astype(float).mean(),
+                                "images_per_s": ok.loc[ok["label"] == label, "images_per_s"].astype(float).mean(),
+                                "gpu_util_pct": ok.loc[ok["label"] == label, "gpu_util_pct"].astype(float).mean()}
+                        for label in labels}).T.dropna(subset=["macs", "images_per_s"])
+    reasons = []
+    idle = per[per["gpu_util_pct"] < OVERHEAD_GPU_UTIL_PCT]
+    if not idle.empty:
+        reasons.append("the GPU was busy only " + ", ".join(f"{u:.0f}% ({label})" for label, u
+                                                             in idle["gpu_util_pct"].items())
+                       + f" of the training time (under {OVERHEAD_GPU_UTIL_PCT}%)")
+    flat = [(a, b) for a in per.index for b in per.index
+            if per.loc[b, "macs"] >= OVERHEAD_MACS_RATIO * per.loc[a, "macs"] > 0
+            and abs(per.loc[a, "images_per_s"] / per.loc[b, "images_per_s"] - 1) <= OVERHEAD_FLAT_THROUGHPUT]
+    if flat:
+        a, b = flat[0]
+        reasons.append(f"images/s stay within {OVERHEAD_FLAT_THROUGHPUT:.0%} ({per.loc[a, 'images_per_s']:.0f} vs "
+                       f"{per.loc[b, 'images_per_s']:.0f}) although {b} costs "
+                       f"{per.loc[b, 'macs'] / per.loc[a, 'macs']:.1f}× the MACs of {a}")
+    if not reasons:
+        return ""
+    return (f"{NOISE_MARK} **Overhead-bound:** {'; and '.join(reasons)}. Epoch time and images/s here measure Python "
+            "and kernel-launch overhead more than the architectures. Fix: a larger batch (`--batch-size`), or on a "
+            "GPU `--compile reduce-overhead` (CUDA graphs).")
 
 
 def per_image_section(exp: Experiment, predictions: pd.DataFrame) -> str:
@@ -142,14 +173,18 @@ def runs_table(exp: Experiment) -> str:
         for _, r in exp.ok[exp.ok["label"] == label].sort_values("seed").iterrows():
             rows.append([label, str(r["seed"]), f"{100 * r['test_acc']:.2f}", f"{100 * r['best_val_acc']:.2f}",
                          f"{r['best_epoch']}/{r['epochs_run']}", f"{r['epoch_time_s']:.2f}", f"{r['train_time_s']:.1f}",
-                         str(r["git_sha"]), r["run_id"]])
+                         seconds(r["setup_s"]), seconds(r["compile_s"]), str(r["git_sha"]), r["run_id"]])
     table = markdown_table(["variant", "seed", "test acc (%)", "best val acc (%)", "best epoch", "epoch time (s)",
-                            "train time (s)", "git sha", "run_id"], rows)
+                            "train time (s)", "setup (s)", "compile (s)", "git sha", "run_id"], rows)
     if exp.set_aside:
         table += (f"\n\n{exp.set_aside} older row(s) of this experiment were set aside (an earlier run of the same "
                   "identity and seed, or of an older definition of a variant): the newest `ok` row counts. "
                   "They are still in the results folder.")
     return table
+
+
+def seconds(value: object) -> str:
+    return "–" if pd.isna(value) else f"{float(value):.1f}"
 
 
 def failures_section(exp: Experiment) -> str:
@@ -168,6 +203,8 @@ def header_facts(exp: Experiment) -> list[tuple[str, str]]:
     first = rows.iloc[0]
     recipe = ", ".join(f"{k}={v}" for k, v in json.loads(first["recipe"]).items()) if first["recipe"] else "–"
     devices = "; ".join(sorted({f"{r['device']}: {r['device_name']}" for _, r in rows.iterrows() if r["device_name"]}))
+    speeds = "; ".join(sorted({describe_speed(json.loads(r["recipe"]), str(r["device"]).split(":")[0])
+                               for _, r in rows.iterrows() if r["recipe"]}))
     dataset = first["dataset"] + (" (synthetic random data: accuracies mean nothing)" if first["synthetic_data"] else "")
     if pd.notna(first["num_classes"]):
         dataset += f"; {int(first['num_classes'])} classes, {int(first['input_size'])} px"
@@ -178,6 +215,7 @@ def header_facts(exp: Experiment) -> list[tuple[str, str]]:
     return [
         ("data set", dataset),
         ("recipe", recipe),
+        ("speed settings", speeds or "–"),
         ("seeds", ", ".join(str(s) for s in sorted(rows["seed"].unique()))),
         ("device", devices or "–"),
         ("libraries", ", ".join(sorted({f"torch {r['torch_version']}, torchvision {r['torchvision_version']}"
@@ -257,7 +295,14 @@ UNITS = """## Units and statistics
 - Epoch time is training only (evaluation excluded), the median over epochs, after untimed warm-up steps;
   images/s likewise.
 - Latency: median eval-mode forward pass under `torch.inference_mode()`, at batch 1 and the larger batch shown,
-  over at least 10 calls and 0.2 s at a fixed thread count.
+  over at least 10 calls and 0.2 s at a fixed thread count, in the run's precision and memory format (eager).
+- MFU: achieved training FLOP/s (3 × forward FLOPs per image × images/s: a backward pass costs about twice the
+  forward) over the device's dense matmul peak at the run's precision, measured on this device
+  (`peak_tflops.json` in the results folder says how). GPU util: NVML's share of time a kernel ran, sampled
+  every 50 ms during the training epochs (CUDA only).
+- Speed settings: `fp32` computes in full fp32 (TF32 off); `tf32` lets convolutions and matmuls use TF32;
+  `bf16`/`fp16` autocast (fp16 with a gradient scaler). compile_s (runs table) is the time the untimed warm-up
+  spent compiling, never part of an epoch; setup_s is process start to the first timed training step.
 - Accuracies in %. Best val acc: the highest validation accuracy; test acc: the test split read once, with the
   weights of that best-validation epoch.
 - n: the number of values averaged. With two or more, a cell is mean ± sample standard deviation over them.

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -18,11 +19,12 @@ from .identity import (architecture_identity, device_identity, differences, norm
 from .metrics import BY_COLUMN, header
 from .spec import RunSpec
 from .status import Status
-from .store import load_runs, runs_dir, write_shard
+from .store import RunRow, load_runs, load_table, runs_dir, write_shard
 from .suites import Entry, Suite, get_suite, with_overrides
 
 # The paths of the project whose changes can change a result: only these make a row's git sha "+dirty".
 RESULT_SOURCES = ("bench", "models", "pyproject.toml")
+STOP_GRACE_S = 30.0  # after SIGTERM, how long a child may take to write its row before SIGKILL
 
 
 @dataclass
@@ -40,6 +42,10 @@ class RunOptions:
     force: bool = False
     tensorboard: str | None = None
     checkpoints: bool = False
+    precision: str | None = None
+    channels_last: bool | None = None
+    compile: str | None = None
+    run_timeout: float | None = None  # seconds per run, process start included; None = no limit
 
 
 @dataclass
@@ -88,7 +94,8 @@ def git_sha(root: Path | None = None) -> str:
 
 def run_recipe(suite: Suite, options: RunOptions):
     """The suite's recipe with the command line's overrides."""
-    return with_overrides(suite.recipe, epochs=options.epochs, batch_size=options.batch_size)
+    return with_overrides(suite.recipe, epochs=options.epochs, batch_size=options.batch_size,
+                          precision=options.precision, channels_last=options.channels_last, compile=options.compile)
 
 
 def plan(suite: Suite, options: RunOptions, device: object) -> list[RunSpec]:
@@ -160,14 +167,85 @@ def record_missing_row(spec: RunSpec, returncode: int, interrupted: bool) -> Non
     write_shard([row], runs_dir(Path(spec.results), spec.suite), spec.run_id)
 
 
-def launch(spec: RunSpec) -> tuple[int, bool]:
-    """Run one spec in a child process and wait: (its exit status, whether Ctrl-C reached us meanwhile)."""
-    child = subprocess.Popen([sys.executable, "-m", "bench.worker", spec.to_json()])
+class Terminated(KeyboardInterrupt):
+    """SIGTERM reached the runner: handled like Ctrl-C (finished runs kept), and passed on to the running child."""
+
+
+def raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@dataclass
+class Ended:
+    """How one child process ended."""
+
+    code: int  # its exit status (negative: the signal that killed it)
+    interrupted: bool = False  # Ctrl-C or SIGTERM reached the runner meanwhile
+    timed_out: bool = False  # it ran past --run-timeout and was stopped
+
+
+def launch(spec: RunSpec, timeout_s: float | None = None, grace_s: float = STOP_GRACE_S) -> Ended:
+    """Run one spec in a child process of its own process group and wait for it.
+
+    Ctrl-C and SIGTERM sent to the runner are passed on to the child (which records itself as interrupted);
+    past `timeout_s` the child gets SIGTERM, then SIGKILL `grace_s` later if it is still there. The child
+    also dies with the runner if the runner is killed outright (bench.worker.die_with_parent)."""
+    from .worker import RUNNER_PID_VARIABLE
+
+    env = {**os.environ, RUNNER_PID_VARIABLE: str(os.getpid())}
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    child = subprocess.Popen([sys.executable, "-m", "bench.worker", spec.to_json()], env=env,
+                             start_new_session=True)
     try:
-        return child.wait(), False
-    except KeyboardInterrupt:
-        child.send_signal(signal.SIGINT)  # in case the signal reached only us; the child ignores a second one
-        return child.wait(), True
+        try:
+            return Ended(child.wait(timeout=timeout_s))
+        except subprocess.TimeoutExpired:
+            return Ended(stop(child, signal.SIGTERM, grace_s), timed_out=True)
+        except KeyboardInterrupt as exc:
+            sent = signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
+            return Ended(stop(child, sent, grace_s), interrupted=True)
+    finally:
+        if child.poll() is None:  # whatever happened above, no child outlives this call
+            stop(child, signal.SIGKILL, grace_s)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def stop(child: subprocess.Popen, first: int, grace_s: float) -> int:
+    """Send `first` to the child's process group; SIGKILL it if it has not ended `grace_s` later. Its exit status."""
+    for sig in (first, signal.SIGKILL):
+        try:
+            os.killpg(child.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            return child.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            continue
+        except KeyboardInterrupt:  # a second Ctrl-C while waiting: stop waiting politely
+            continue
+    return child.wait()
+
+
+def record_timeout(spec: RunSpec, timeout_s: float) -> None:
+    """Mark the run `timeout`: its own row (written when it was stopped) keeps the epochs it finished."""
+    path = runs_dir(Path(spec.results), spec.suite) / f"{spec.run_id}.parquet"
+    if path.is_file():
+        row = RunRow(**{k: none_if_missing(v) for k, v in load_table(path.parent, RunRow, [spec.run_id])
+                        .iloc[0].to_dict().items()})
+    else:
+        from .worker import new_row
+
+        row = new_row(spec)
+    row.status = Status.TIMEOUT.value
+    row.error = f"ran past --run-timeout {timeout_s:g} s and was stopped after {row.epochs_run or 0} epoch(s)"
+    write_shard([row], path.parent, spec.run_id)
+
+
+def none_if_missing(value: object) -> object:
+    """A loaded cell as the row dataclass holds it: pandas' NA/NaN → None, numpy arrays → lists."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return None if value is None or (not isinstance(value, (list, str)) and pd.isna(value)) else value
 
 
 def results_folder(path: str) -> Path:
@@ -245,10 +323,15 @@ def run_suite(suite_name: str, options: RunOptions) -> Outcome:
             print(f"[{i}/{len(specs)}] {spec.label} seed {spec.seed}: {what}; --force re-runs it", file=sys.stderr)
             continue
         print(f"[{i}/{len(specs)}] {spec.label} seed {spec.seed} on {spec.dataset}, {spec.device}", file=sys.stderr)
-        code, interrupted = launch(spec)
+        ended = launch(spec, options.run_timeout)
+        if ended.timed_out:
+            record_timeout(spec, options.run_timeout)
+            print(f"[{i}/{len(specs)}] {spec.label} seed {spec.seed}: stopped after --run-timeout "
+                  f"{options.run_timeout:g} s; going on", file=sys.stderr)
+            continue
         if not (runs_dir(Path(spec.results), spec.suite) / f"{spec.run_id}.parquet").is_file():
-            record_missing_row(spec, code, interrupted)
-        if interrupted or code in (EXIT_INTERRUPTED, -signal.SIGINT):
+            record_missing_row(spec, ended.code, ended.interrupted)
+        if ended.interrupted or ended.code in (EXIT_INTERRUPTED, -signal.SIGINT):
             outcome.interrupted = True
             break
     return outcome

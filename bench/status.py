@@ -12,6 +12,7 @@ class Status(str, Enum):
     OOM = "oom"  # the CUDA or CPU allocator ran out of memory
     DIVERGED = "diverged"  # the training loss became NaN or infinite
     INTERRUPTED = "interrupted"  # Ctrl-C or SIGTERM
+    TIMEOUT = "timeout"  # ran past `bench run --run-timeout`; stopped so the suite could go on
 
     def __str__(self) -> str:
         return self.value

@@ -92,6 +92,15 @@ class RunRow:
     latency_ms_b1_iqr: float | None = None  # interquartile range of the batch-1 calls
     latency_ms_bN_iqr: float | None = None
     latency_batch: int | None = None
+    precision: str | None = None  # fp32 (TF32 off) | tf32 | bf16 | fp16: see bench.speed
+    channels_last: bool | None = None  # NHWC memory format for model and inputs
+    compile: str | None = None  # torch.compile mode of the training step, "off" when eager
+    compile_s: float | None = None  # seconds spent compiling (and capturing graphs) in the warm-up, never in an epoch
+    setup_s: float | None = None  # process start to the first timed training step: the run's fixed cost
+    train_tflops: float | None = None  # 3 × flops × images_per_s / 1e12 (achieved training TFLOP/s)
+    peak_tflops: float | None = None  # this device's dense matmul peak at this precision, measured (peak_tflops.json)
+    mfu: float | None = None  # train_tflops / peak_tflops, a fraction
+    gpu_util_pct: float | None = None  # CUDA only: mean NVML utilisation sampled during the training epochs
     device: str | None = None
     device_name: str | None = None
     num_threads: int | None = None
@@ -165,6 +174,11 @@ def predictions_dir(results: Path, suite: str) -> Path:
 
 def checkpoint_path(results: Path, suite: str, run_id: str) -> Path:
     return suite_dir(results, suite) / "checkpoints" / f"{run_id}.pt"
+
+
+def peak_tflops_path(results: Path) -> Path:
+    """Measured matmul peaks per device name, precision and torch version, shared by every suite."""
+    return Path(results) / "peak_tflops.json"
 
 
 # Integer and boolean columns keep their type when a failed run leaves them empty (pandas' nullable dtypes).

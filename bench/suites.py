@@ -28,6 +28,11 @@ class Recipe:
     input_size: int = 32
     val_fraction: float = 0.2
     latency_batch: int = 32  # the larger batch of the forward-latency measurement (batch 1 is always measured)
+    # Speed settings (bench.speed): part of the identity like every other field. fp32 means TF32 off, so a
+    # default run computes the same on every GPU generation as on the CPU.
+    precision: str = "fp32"  # fp32 | tf32 | bf16 (autocast) | fp16 (autocast + gradient scaler)
+    channels_last: bool = False  # NHWC memory format for the model and its input batches
+    compile: str = "off"  # torch.compile mode of the training step: off | default | reduce-overhead | max-autotune
 
 
 @dataclass(frozen=True)

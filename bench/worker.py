@@ -7,17 +7,51 @@ from __future__ import annotations
 
 import signal
 
-# Until the run's own handlers are in place (importing torch takes seconds), Ctrl-C or SIGTERM is noted rather
-# than raised mid-import: the run then records itself as interrupted instead of dying with a traceback.
-EARLY_SIGNALS: list[int] = []
-signal.signal(signal.SIGINT, lambda signum, frame: EARLY_SIGNALS.append(signum))
-signal.signal(signal.SIGTERM, lambda signum, frame: EARLY_SIGNALS.append(signum))
+EARLY_SIGNALS: list[int] = []  # signals that arrived while the worker was starting
+RUNNER_PID_VARIABLE = "BENCH_RUNNER_PID"
 
+
+def die_with_parent() -> None:
+    """SIGTERM this process when the runner that started it dies, even by SIGKILL: no orphan keeps training.
+
+    Linux: prctl(PR_SET_PDEATHSIG). Elsewhere: a daemon thread that polls the parent's pid every second."""
+    import os
+    import sys
+    import threading
+    import time
+
+    parent = int(os.environ.get(RUNNER_PID_VARIABLE, os.getppid()))  # the runner's pid, set before it forked us
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the runner died before the line above took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+if __name__ == "__main__":  # as the runner's child, not when the runner imports a name from here
+    # Until the run's own handlers are in place (importing torch takes seconds), Ctrl-C or SIGTERM is noted rather
+    # than raised mid-import: the run then records itself as interrupted instead of dying with a traceback.
+    signal.signal(signal.SIGINT, lambda signum, frame: EARLY_SIGNALS.append(signum))
+    signal.signal(signal.SIGTERM, lambda signum, frame: EARLY_SIGNALS.append(signum))
+    die_with_parent()
+
+import contextlib  # noqa: E402
 import dataclasses  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
+import time  # noqa: E402
 import traceback  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -30,8 +64,20 @@ from .status import Status
 from .store import (EpochRow, PredictionRow, RunRow, checkpoint_path, epochs_dir, predictions_dir, runs_dir,
                     write_shard)
 
-WARMUP_STEPS = 3  # untimed training steps on copies of the model before epoch 1 (train.warm_up)
+from .train import WARMUP_STEPS  # noqa: E402
 
+STARTED = time.time()  # a fallback for process_started() where /proc is missing
+
+
+def process_started() -> float:
+    """When this process started (time.time() scale, ±10 ms): from /proc on Linux, else when this module loaded."""
+    try:
+        with open("/proc/self/stat") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])  # field 22: start time in clock ticks after boot
+        age = time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+        return time.time() - age
+    except (OSError, ValueError, IndexError, AttributeError):
+        return STARTED
 
 
 def now() -> str:
@@ -111,13 +157,18 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
     import models
     from tqdm import tqdm
 
-    from .data import Preprocess, load_dataset
+    from .data import load_dataset
     from .datacheck import check
-    from .device import device_name, reset_peak_memory
+    from .device import device_name, reset_peak_memory, use_device
     from .profile import measure_latency, profile_model
-    from .train import evaluate, make_optimizer, make_scheduler, recompute_batchnorm, train_epoch, warm_up
+    from .speed import Speed
+    from .train import fit, test
+    from .utilization import Sampler, gpu_utilization_reader
 
     recipe, device = spec.recipe, torch.device(spec.device)
+    use_device(device)
+    speed = Speed.of(recipe, device)
+    row.precision, row.channels_last, row.compile = speed.precision, speed.channels_last, speed.compile
     torch.manual_seed(spec.seed)
     row.device_name = device_name(device)
     data = load_dataset(spec.dataset, spec.data_root, recipe.input_size, spec.seed, recipe.val_fraction, device)
@@ -136,38 +187,29 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
     profile = profile_model(model, recipe.input_size, data.num_classes)
     for name in ("params", "trainable_params", "macs", "flops", "other_ops", "activations"):
         setattr(row, name, getattr(profile, name))
-    model.to(device)
+    speed.apply_backends()
     for batch, column in ((1, "latency_ms_b1"), (recipe.latency_batch, "latency_ms_bN")):
-        latency = measure_latency(model, batch, recipe.input_size, device, threads=row.num_threads)
+        latency = measure_latency(model, batch, recipe.input_size, device, threads=row.num_threads, speed=speed)
         setattr(row, column, latency.median_ms)
         setattr(row, f"{column}_iqr", latency.iqr_ms)
     reset_peak_memory(device)
 
-    generator = torch.Generator(device=device).manual_seed(spec.seed)  # data order + augmentation: same per seed
-    prepare = Preprocess(data, recipe.augment, device, generator)
-    optimizer = make_optimizer(model, recipe)
-    scheduler = make_scheduler(optimizer, recipe, len(data.train) // recipe.batch_size)
-    train_loss = torch.nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
-    eval_loss = torch.nn.CrossEntropyLoss()
-    eval_batch = max(256, recipe.batch_size)
+    read = gpu_utilization_reader(device)
+    sampler = Sampler(read) if read else None
     logger = TensorBoardLog(spec) if spec.tensorboard else None
-    # Its own generator: the warm-up must not draw from the run's.
-    warmup_prepare = Preprocess(data, recipe.augment, device, torch.Generator(device=device).manual_seed(0))
-    warm_up(model, optimizer, train_loss, warmup_prepare.train, (recipe.batch_size, 3, recipe.input_size,
-            recipe.input_size), data.num_classes, device, warmup_steps)
-
     on_terminal = sys.stderr.isatty()  # a log file gets one plain line per epoch instead of a redrawn bar
-    bar = tqdm(range(1, recipe.epochs + 1), desc=f"{spec.label} s{spec.seed}", unit="epoch", file=sys.stderr,
+    bar = tqdm(total=recipe.epochs, desc=f"{spec.label} s{spec.seed}", unit="epoch", file=sys.stderr,
                dynamic_ncols=True, disable=not on_terminal)
-    for epoch in bar:
-        tr = train_epoch(model, data.train.batches(recipe.batch_size, generator, drop_last=True), prepare.train,
-                         optimizer, scheduler, train_loss, device)
-        recompute_batchnorm(model, data.train.batches(recipe.batch_size), prepare.eval, recipe.precise_bn_batches)
-        va = evaluate(model, data.val.batches(eval_batch), prepare.eval, eval_loss, data.num_classes, device)
-        epochs.append(EpochRow(spec.run_id, epoch, tr.loss, tr.acc, va.loss, va.acc, optimizer.param_groups[0]["lr"],
-                               tr.time_s, tr.data_time_s, tr.images / tr.time_s))
+    best_state = None
+    for result in fit(model, data, recipe, device, spec.seed, warmup_steps, sampler or contextlib.nullcontext):
+        epoch, tr, va = result.epoch, result.train, result.val
+        if epoch == 1:
+            row.compile_s, row.setup_s = result.compile_s, result.training_started - process_started()
+        epochs.append(EpochRow(spec.run_id, epoch, tr.loss, tr.acc, va.loss, va.acc, result.lr, tr.time_s,
+                               tr.data_time_s, tr.images / tr.time_s))
         write_shard(epochs, epochs_dir(Path(spec.results), spec.suite), spec.run_id)  # a killed run keeps its epochs
         summarize_epochs(row, epochs)
+        row.gpu_util_pct = sampler.mean() if sampler else None
         if logger:
             logger.log(epochs[-1], model)
         if row.best_epoch is None or va.acc > row.best_val_acc:  # validation alone chooses the epoch
@@ -175,6 +217,7 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             if spec.checkpoints:
                 save_checkpoint(best_state, spec, data)
+        bar.update()
         bar.set_postfix(loss=f"{tr.loss:.3f}", val_acc=f"{va.acc:.1%}", img_s=f"{tr.images / tr.time_s:.0f}")
         if not on_terminal:
             print(f"{spec.label} s{spec.seed} epoch {epoch}/{recipe.epochs}: train loss {tr.loss:.3f}, "
@@ -186,10 +229,20 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
         logger.close()
     # The test set is read once, with the best-validation weights: it never chooses anything.
     model.load_state_dict(best_state)
-    test = evaluate(model, data.test.batches(eval_batch), prepare.eval, eval_loss, data.num_classes, device,
-                    keep_predictions=True)
-    row.test_acc, row.confusion = test.acc, test.confusion.flatten().tolist()
-    write_shard(prediction_rows(spec.run_id, test), predictions_dir(Path(spec.results), spec.suite), spec.run_id)
+    result = test(model, data, recipe, device)
+    row.test_acc, row.confusion = result.acc, result.confusion.flatten().tolist()
+    write_shard(prediction_rows(spec.run_id, result), predictions_dir(Path(spec.results), spec.suite), spec.run_id)
+    record_utilization(row, spec, device)
+
+
+def record_utilization(row: RunRow, spec: RunSpec, device: torch.device) -> None:
+    """Achieved TFLOP/s, the device's peak at this precision (measured once, cached in the results folder), MFU."""
+    from .store import peak_tflops_path
+    from .utilization import mfu, peak_tflops, train_tflops
+
+    row.train_tflops = train_tflops(row.flops, row.images_per_s)
+    row.peak_tflops = peak_tflops(peak_tflops_path(Path(spec.results)), device, row.device_name, row.precision)
+    row.mfu = mfu(row.train_tflops, row.peak_tflops)
 
 
 def prediction_rows(run_id: str, test) -> list[PredictionRow]:

@@ -1,8 +1,20 @@
-"""Shared fixtures and the `gpu` marker's skip rule."""
+"""Shared fixtures, the `gpu` marker's skip rule, and a thread cap per xdist worker."""
 from __future__ import annotations
+
+import os
 
 import pytest
 import torch
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under `pytest -n N`, each worker (and every run it starts, through OMP_NUM_THREADS) gets cores / N
+    threads, so N workers do not oversubscribe the machine."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:
+        threads = str(max(1, (os.cpu_count() or 1) // int(workers)))
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = threads
+        torch.set_num_threads(int(threads))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -15,7 +27,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-SMALL_RUN = ["--dataset", "fake", "--epochs", "2", "--batch-size", "32"]
+SMALL_RUN = ["--dataset", "fake", "--epochs", "2", "--batch-size", "32", "--device", "cpu"]  # tests check CPU facts
 
 
 @pytest.fixture(scope="session")

@@ -52,6 +52,11 @@ CASES = [
      "closest: resnet18, resnet152, resnet101;"),  # each name once
     ("dataset-unknown", lambda t: [*RUN, "--dataset", "cifar11"], 2, "did you mean cifar10"),
     ("device-unknown", lambda t: [*RUN, "--device", "tpu"], 2, "unknown device 'tpu'"),
+    ("device-index-not-a-number", lambda t: [*RUN, "--device", "cuda:x"], 2, "unknown device 'cuda:x'"),
+    ("precision-unknown", lambda t: [*RUN, "--precision", "fp8"], 2, "invalid choice: 'fp8'"),
+    ("compile-unknown", lambda t: [*RUN, "--compile", "fast"], 2, "invalid choice: 'fast'"),
+    ("run-timeout-zero", lambda t: [*RUN, "--run-timeout", "0"], 2, "must be more than 0 seconds"),
+    ("run-timeout-text", lambda t: [*RUN, "--run-timeout", "soon"], 2, "'soon' is not a number of seconds"),
     ("imagefolder-missing", lambda t: [*RUN, "--dataset", f"imagefolder:{t / 'nowhere'}"], 2, "does not exist"),
     ("imagefolder-no-train", lambda t: [*RUN, "--dataset", f"imagefolder:{t}"], 2, "expected"),
     ("one-class", lambda t: [*RUN, "--dataset", folder(t, {"admiral": 8})], 2,

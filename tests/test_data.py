@@ -212,7 +212,7 @@ def test_image_folder_summary_is_recorded_in_the_row(tmp_path):
     for i in range(3):  # and three 16-bit gray images in the first class
         Image.fromarray(np.full((20, 20), 1000 * i, dtype=np.uint16)).save(tmp_path / "data" / "train" / "admiral"
                                                                             / f"gray{i}.png")
-    result = bench("run", "--suite", "shortcut", "--variants", "plain32", "--dataset", f"imagefolder:{tmp_path / 'data'}",
+    result = bench("run", "--device", "cpu", "--suite", "shortcut", "--variants", "plain32", "--dataset", f"imagefolder:{tmp_path / 'data'}",
                    "--epochs", "1", "--batch-size", "4", "--results", str(tmp_path / "r"))
     assert result.returncode == 0, result.stderr
     (row,) = load_runs(tmp_path / "r", "shortcut").to_dict("records")

@@ -4,6 +4,7 @@ The rows are written in the real parquet format with values chosen here, so ever
 from those chosen values, independently of the report."""
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import re
@@ -31,8 +32,9 @@ def identity(variant: str, seed: int, dataset: str, batch: int) -> dict:
 
 def write_run(results, variant: str, seed: int, test_acc: float, dataset: str = "digits", batch: int = 64,
               status: str = "ok", labels: tuple[str, ...] = (BASE, OTHER), epoch_time: float = 1.0,
-              predictions: list[tuple[int, int]] | None = None) -> RunRow:
-    """One run's shards: its row, two epochs, and (optionally) (label, predicted) per test image."""
+              predictions: list[tuple[int, int]] | None = None, **fields) -> RunRow:
+    """One run's shards: its row (with `fields` set over the defaults below), two epochs, and (optionally)
+    (label, predicted) per test image."""
     ident = identity(variant, seed, dataset, batch)
     tick = next(_clock)
     run_id = f"{variant}-s{seed}-{dataset}-b{batch}-{tick}"
@@ -49,6 +51,7 @@ def write_run(results, variant: str, seed: int, test_acc: float, dataset: str = 
                  started_at=f"2026-11-01T00:{tick // 60:02d}:{tick % 60:02d}+00:00",
                  finished_at=f"2026-11-01T01:{tick // 60:02d}:{tick % 60:02d}+00:00", suite_description="stems",
                  suite_labels=list(labels), classes=["a", "b"], confusion=[1, 0, 0, 1] if ok else [])
+    row = dataclasses.replace(row, **fields)
     write_shard([row], runs_dir(results, SUITE), run_id)
     if ok:
         write_shard([EpochRow(run_id, e, 1.0, 0.5, 1.0, test_acc, 0.1, epoch_time, 0.1, 100.0) for e in (1, 2)],

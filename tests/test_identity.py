@@ -64,7 +64,7 @@ def test_a_changed_variant_definition_reruns_only_that_variant(two_seed_results,
 def test_images_replaced_in_place_rerun_for_real(tmp_path):
     folder = tmp_path / "butterflies"
     write_image_folder(folder, per_class=6)
-    args = ["run", "--suite", "shortcut", "--variants", "plain32", "--dataset", f"imagefolder:{folder}",
+    args = ["run", "--device", "cpu", "--suite", "shortcut", "--variants", "plain32", "--dataset", f"imagefolder:{folder}",
             "--epochs", "1", "--batch-size", "4", "--seeds", "1", "--device", "cpu", "--results", str(tmp_path / "r")]
     first = bench(*args)
     assert first.returncode == 0, first.stderr
@@ -105,7 +105,7 @@ def test_a_weights_file_with_new_contents_reruns_for_real(tmp_path, monkeypatch)
 
 
 def test_dry_run_prints_the_plan_and_runs_nothing(two_seed_results, tmp_path):
-    result = bench("run", "--suite", "shortcut", "--variants", "plain32,resnet32", "--dataset", "fake", "--epochs",
+    result = bench("run", "--device", "cpu", "--suite", "shortcut", "--variants", "plain32,resnet32", "--dataset", "fake", "--epochs",
                    "2", "--batch-size", "16", "--seeds", "2", "--results", str(two_seed_results), "--dry-run")
     assert result.returncode == 0
     assert result.stdout.count("recipe.batch_size: 32 → 16") == 4

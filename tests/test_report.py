@@ -27,7 +27,7 @@ def report(two_seed_results, tmp_path_factory):
     truncated = images / "train" / "admiral" / "0.png"
     write_image(truncated, (250, 10, 10), size=64)
     truncated.write_bytes(truncated.read_bytes()[:60])
-    failing = bench("run", "--suite", "shortcut", "--variants", "resnet47-bottleneck", "--dataset",
+    failing = bench("run", "--device", "cpu", "--suite", "shortcut", "--variants", "resnet47-bottleneck", "--dataset",
                     f"imagefolder:{images}", "--epochs", "1", "--batch-size", "2", "--results", str(results))
     assert failing.returncode == 1, failing.stderr
     out = results.parent / "reports"

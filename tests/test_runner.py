@@ -21,7 +21,7 @@ from bench.store import RunRow, load_epochs, load_runs, predictions_dir, write_s
 from bench.suites import Entry, Recipe, Suite
 from tests.helpers import ROOT, bench
 
-SMALL = ["--dataset", "fake", "--epochs", "2", "--batch-size", "32"]
+SMALL = ["--dataset", "fake", "--epochs", "2", "--batch-size", "32", "--device", "cpu"]  # CPU facts below
 
 
 def test_every_run_is_ok_and_recorded(two_seed_run):
@@ -126,7 +126,7 @@ def test_a_second_run_skips_everything_and_force_keeps_history(two_seed_results,
 
 
 def test_missing_weights_fail_that_run_and_the_suite_goes_on(tmp_path):
-    result = bench("run", "--suite", "pretrained-vs-scratch", "--variants", "resnet18 (imagenet),resnet18",
+    result = bench("run", "--device", "cpu", "--suite", "pretrained-vs-scratch", "--variants", "resnet18 (imagenet),resnet18",
                    "--dataset", "fake", "--epochs", "1", "--batch-size", "64", "--results", str(tmp_path),
                    env={"TORCH_HOME": str(tmp_path / "torch")})
     assert result.returncode == 1  # not every run is ok
@@ -167,7 +167,7 @@ def test_allocation_failure_is_recorded_as_oom(tmp_path):
 
 
 def test_ctrl_c_marks_the_run_interrupted_and_keeps_finished_shards(tmp_path):
-    args = ["run", "--suite", "shortcut", "--variants", "resnet47-bottleneck", "--dataset", "fake", "--epochs", "50",
+    args = ["run", "--device", "cpu", "--suite", "shortcut", "--variants", "resnet47-bottleneck", "--dataset", "fake", "--epochs", "50",
             "--batch-size", "32", "--results", str(tmp_path)]
     proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *args], cwd=ROOT, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -202,7 +202,7 @@ def children_of(pid: int) -> list[int]:
 
 
 def test_a_worker_killed_without_a_word_is_recorded_as_failed(tmp_path):
-    args = ["run", "--suite", "shortcut", "--variants", "resnet47-bottleneck", "--dataset", "fake", "--epochs", "50",
+    args = ["run", "--device", "cpu", "--suite", "shortcut", "--variants", "resnet47-bottleneck", "--dataset", "fake", "--epochs", "50",
             "--batch-size", "32", "--results", str(tmp_path)]
     proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -279,7 +279,7 @@ def test_the_warm_up_leaves_training_bit_identical(tmp_path):
 
 
 def test_an_interrupt_while_the_worker_starts_leaves_a_row(tmp_path):
-    args = ["run", "--suite", "shortcut", "--variants", "plain32", "--dataset", "fake", "--epochs", "1",
+    args = ["run", "--device", "cpu", "--suite", "shortcut", "--variants", "plain32", "--dataset", "fake", "--epochs", "1",
             "--results", str(tmp_path)]
     proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *args], cwd=ROOT, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -312,3 +312,73 @@ def test_version_names_the_package_and_torch():
     assert out.returncode == 0
     assert out.stdout.strip() == (f"bench 0.1.0 (torch {torch.__version__.split('+')[0]}, "
                                   f"torchvision {torchvision.__version__.split('+')[0]})")
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` is a live process (a zombie counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_killed_runner_leaves_no_worker_behind(tmp_path):
+    args = ["run", "--suite", "shortcut", "--variants", "resnet47-bottleneck", *SMALL, "--epochs", "50",
+            "--results", str(tmp_path)]
+    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    try:
+        deadline = time.time() + 180
+        while not any((tmp_path / "shortcut" / "epochs").glob("*.parquet")) and time.time() < deadline:
+            time.sleep(0.2)
+        workers = children_of(proc.pid)
+        assert len(workers) == 1
+        os.kill(proc.pid, signal.SIGKILL)  # the runner gets no chance to pass anything on
+        proc.wait(timeout=30)
+        deadline = time.time() + 10
+        while alive(workers[0]) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not alive(workers[0]), "the worker outlived its runner by 10 s"
+    finally:
+        for pid in [proc.pid, *workers]:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    (row,) = load_runs(tmp_path, "shortcut").to_dict("records")  # it went as a SIGTERM'd run goes: row written
+    assert row["status"] == "interrupted" and row["epochs_run"] >= 1
+
+
+def test_sigterm_to_the_runner_reaches_the_worker(tmp_path):
+    args = ["run", "--suite", "shortcut", "--variants", "resnet47-bottleneck", *SMALL, "--epochs", "50",
+            "--results", str(tmp_path)]
+    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 180
+        while not any((tmp_path / "shortcut" / "epochs").glob("*.parquet")) and time.time() < deadline:
+            time.sleep(0.2)
+        (worker,) = children_of(proc.pid)
+        os.kill(proc.pid, signal.SIGTERM)  # what a scheduler or `kill` sends to the runner alone
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and not alive(worker) and "Traceback" not in err, err
+    (row,) = load_runs(tmp_path, "shortcut").to_dict("records")
+    assert row["status"] == "interrupted" and row["epochs_run"] >= 1
+
+
+def test_a_run_past_its_timeout_is_stopped_and_the_suite_goes_on(tmp_path):
+    result = bench("run", "--suite", "shortcut", "--variants", "resnet47-bottleneck,plain32", *SMALL,
+                   "--epochs", "1000", "--run-timeout", "15", "--results", str(tmp_path), timeout=300)
+    assert result.returncode == 1, result.stderr  # not every run is ok
+    runs = load_runs(tmp_path, "shortcut").set_index("variant")
+    assert set(runs["status"]) == {"timeout"}  # both ran past 15 s; the second still ran
+    first = runs.loc["resnet47-bottleneck"]
+    assert first["epochs_run"] >= 1 and f"stopped after {first['epochs_run']} epoch(s)" in first["error"]
+    assert "--run-timeout 15 s" in first["error"]
+    assert len(load_epochs(tmp_path, "shortcut").query("run_id == @first.run_id")) == first["epochs_run"]
+    assert result.stderr.count("stopped after --run-timeout 15 s; going on") == 2 and "Traceback" not in result.stderr
+    started, finished = (pd.to_datetime(runs[c]) for c in ("started_at", "finished_at"))
+    assert ((finished - started).dt.total_seconds() < 15 + 30).all()

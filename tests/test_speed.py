@@ -1,0 +1,217 @@
+"""Speed settings (precision, memory format, torch.compile) and device use (MFU, GPU utilisation), on the CPU.
+
+Each setting must reach the run row, the config hash and the report; the MFU arithmetic is checked by hand.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from bench.data import load_dataset
+from bench.runner import RunOptions, plan
+from bench.speed import Speed
+from bench.store import load_epochs, load_runs, peak_tflops_path
+from bench.suites import Recipe, get_suite
+from bench.train import fit, make_optimizer, warm_up
+from bench.utilization import Sampler, mfu, peak_key, train_tflops
+from tests.helpers import bench
+from tests.test_experiments import report_of, write_run
+from tests.test_report import section
+
+CPU = torch.device("cpu")
+RUN = ["run", "--suite", "shortcut", "--variants", "resnet32", "--dataset", "fake", "--epochs", "1",
+       "--batch-size", "32", "--device", "cpu"]
+
+
+@pytest.mark.parametrize("flag, value, key, recorded", [
+    ("precision", "bf16", "precision", "bf16"),
+    ("precision", "fp16", "precision", "fp16"),
+    ("precision", "tf32", "precision", "tf32"),
+    ("channels_last", True, "channels_last", True),
+    ("compile", "reduce-overhead", "compile", "reduce-overhead"),
+])
+def test_each_setting_is_part_of_the_identity_and_hash(tmp_path, flag, value, key, recorded):
+    suite = get_suite("shortcut")
+    base = plan(suite, RunOptions(variants=["plain32"], results=str(tmp_path)), CPU)[0]
+    changed = plan(suite, RunOptions(variants=["plain32"], results=str(tmp_path), **{flag: value}), CPU)[0]
+    assert base.identity["recipe"][key] == Recipe().__getattribute__(key)  # the default: fp32, NCHW, eager
+    assert changed.identity["recipe"][key] == recorded
+    assert changed.config_hash != base.config_hash and changed.experiment_hash != base.experiment_hash
+
+
+@pytest.fixture(scope="module")
+def bf16_and_fp32(tmp_path_factory):
+    """One bf16 + channels_last run and one default run of resnet32, on the CPU, in one results folder."""
+    results = tmp_path_factory.mktemp("speed")
+    fast = bench(*RUN, "--precision", "bf16", "--channels-last", "--results", str(results))
+    plain = bench(*RUN, "--results", str(results))
+    return results, fast, plain
+
+
+def test_bf16_channels_last_trains_on_the_cpu_and_is_recorded(bf16_and_fp32):
+    results, fast, plain = bf16_and_fp32
+    assert fast.returncode == 0 and plain.returncode == 0, fast.stderr + plain.stderr
+    runs = load_runs(results, "shortcut").set_index("precision")
+    assert runs.loc["bf16", "channels_last"] and runs.loc["bf16", "compile"] == "off"
+    assert not runs.loc["fp32", "channels_last"]
+    assert json.loads(runs.loc["bf16", "recipe"])["precision"] == "bf16"
+    assert runs.loc["bf16", "config_hash"] != runs.loc["fp32", "config_hash"]
+    epochs = load_epochs(results, "shortcut")
+    assert epochs["train_loss"].notna().all() and (epochs["train_loss"] < 10).all()  # a finite, sane loss
+    assert (runs["status"] == "ok").all() and pd.isna(runs.loc["bf16", "compile_s"])  # eager: nothing compiled
+
+
+def test_mfu_of_each_run_follows_its_own_columns_and_the_cached_peak(bf16_and_fp32):
+    results, _, _ = bf16_and_fp32
+    peaks = json.loads(peak_tflops_path(results).read_text())
+    for _, run in load_runs(results, "shortcut").iterrows():
+        assert run["train_tflops"] == pytest.approx(3 * run["flops"] * run["images_per_s"] / 1e12)
+        entry = peaks[peak_key(run["device_name"], run["precision"], torch.__version__)]
+        assert run["peak_tflops"] == pytest.approx(entry["tflops"]) and "matmul" in entry["method"]
+        assert run["mfu"] == pytest.approx(run["train_tflops"] / run["peak_tflops"])
+        assert pd.isna(run["gpu_util_pct"])  # NVML is for GPUs
+        started, finished = pd.to_datetime(run["started_at"]), pd.to_datetime(run["finished_at"])
+        assert 0 < run["setup_s"] < (finished - started).total_seconds() + 10  # process start precedes started_at
+
+
+def test_the_report_shows_the_settings_and_splits_experiments_by_them(bf16_and_fp32, tmp_path):
+    results, _, _ = bf16_and_fp32
+    done = bench("report", "--results", str(results), "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "shortcut.md").read_text()
+    assert "This results folder holds 2 experiments" in text
+    bf16 = section(text, "precision bf16")
+    fp32 = section(text, "precision fp32")
+    assert "| speed settings | bf16 autocast, channels_last, compile off |" in bf16
+    assert "| speed settings | fp32, TF32 off, contiguous (NCHW), compile off |" in fp32
+    assert "MFU (%)" in bf16 and "GPU util" not in bf16  # no GPU: the column is left out, not filled with dashes
+
+
+def test_mfu_arithmetic_by_hand():
+    # ResNet-50 at 224 px: 4.089 GMACs per image (torchvision's metadata), so 8.178 GFLOPs forward; training
+    # at 2,500 images/s is 3 × 8.178e9 × 2500 = 61.335e12 FLOP/s. Against a 989 TFLOP/s peak that is 6.20 %.
+    achieved = train_tflops(2 * 4.089e9, 2500)
+    assert achieved == pytest.approx(61.335)
+    assert mfu(achieved, 989.0) == pytest.approx(0.06202, abs=1e-5)
+    assert mfu(achieved, 0.0) is None
+
+
+def tiny_net() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Linear(8, 10))
+
+
+def fit_tiny(precision: str = "fp32", compile: str = "off", channels_last: bool = False, epochs: int = 2):
+    torch.manual_seed(0)
+    data = load_dataset("fake", None, 16, 0, 0.2, CPU)
+    model = tiny_net()
+    recipe = Recipe(epochs=epochs, batch_size=64, input_size=16, precision=precision, compile=compile,
+                    channels_last=channels_last, warmup_epochs=0)
+    return model, list(fit(model, data, recipe, CPU, seed=0))
+
+
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_autocast_precisions_train_on_the_cpu(precision):
+    before = tiny_net().state_dict()
+    model, results = fit_tiny(precision, channels_last=True)
+    assert [r.epoch for r in results] == [1, 2]
+    assert all(0 < r.train.loss < 10 and r.train.images == 448 for r in results)  # 510 train images: 7 full batches of 64
+    assert not torch.equal(model[0].weight, before["0.weight"])  # the weights moved
+    assert model[0].weight.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.slow
+def test_compile_default_trains_a_tiny_net_and_keeps_compiling_out_of_the_epochs():
+    _, eager = fit_tiny("fp32", "off")
+    _, compiled = fit_tiny("fp32", "default")
+    assert eager[0].compile_s is None
+    compile_s = compiled[0].compile_s
+    assert compile_s > 1.0  # inductor generates and builds C++: seconds, not milliseconds
+    assert all(r.train.time_s < compile_s for r in compiled)  # it never lands inside an epoch
+    # Same data, same weights at the start: the compiled step computes what the eager one does.
+    assert [r.train.loss for r in compiled] == pytest.approx([r.train.loss for r in eager], rel=1e-3)
+
+
+def test_the_warm_up_restores_weights_in_place():
+    model = tiny_net()
+    optimizer = make_optimizer(model, Recipe(lr=0.5))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    pointers = {k: v.data_ptr() for k, v in model.state_dict().items()}
+    speed = Speed(CPU)
+    times = warm_up(model, model, optimizer, speed.scaler(), nn.CrossEntropyLoss(), lambda x: x.float() / 255,
+                    (8, 3, 8, 8), 10, CPU, steps=2)
+    assert len(times) == 2 and all(t > 0 for t in times)
+    after = model.state_dict()
+    assert all(torch.equal(after[k], before[k]) for k in before)  # BatchNorm's counters and statistics too
+    assert {k: v.data_ptr() for k, v in after.items()} == pointers  # the same storage: compiled graphs stay valid
+    assert not optimizer.state  # no momentum left over from the synthetic steps
+
+
+def test_the_sampler_averages_what_it_reads_only_inside_its_windows():
+    values = iter(range(1, 10_000))
+    sampler = Sampler(lambda: next(values), interval_s=0.01)
+    for _ in range(2):
+        with sampler():
+            time.sleep(0.1)
+    taken = len(sampler.samples)
+    time.sleep(0.05)
+    assert len(sampler.samples) == taken >= 4  # nothing sampled between or after the windows
+    assert sampler.samples == list(range(1, taken + 1))
+    assert sampler.mean() == pytest.approx((taken + 1) / 2)
+    assert Sampler(lambda: 1.0).mean() is None
+
+
+def test_a_failing_reader_ends_sampling_not_the_run():
+    def broken() -> float:
+        raise RuntimeError("NVML went away")
+
+    sampler = Sampler(broken, interval_s=0.01)
+    with sampler():
+        time.sleep(0.05)
+    assert sampler.mean() is None
+
+
+# ---------------------------------------------------------------- the overhead-bound warning
+
+def cost_rows(results, macs: dict[str, int], images_per_s: dict[str, float], gpu_util: dict[str, float] | None = None):
+    for variant in macs:
+        write_run(results, variant, 0, 0.9, labels=tuple(macs), macs=macs[variant], images_per_s=images_per_s[variant],
+                  gpu_util_pct=(gpu_util or {}).get(variant))
+
+
+def test_flat_throughput_across_3x_macs_is_flagged(tmp_path):
+    cost_rows(tmp_path / "r", {"resnet18": 37_000_000, "resnet18-stem3": 120_000_000},
+              {"resnet18": 5400.0, "resnet18-stem3": 5000.0})  # 3.2× the MACs, 7 % slower
+    text = report_of(tmp_path / "r", tmp_path)
+    assert "**Overhead-bound:**" in text and "5400 vs 5000" in text and "3.2× the MACs" in text
+    assert "--compile reduce-overhead" in text and "--batch-size" in text
+
+
+def test_an_idle_gpu_is_flagged(tmp_path):
+    cost_rows(tmp_path / "r", {"resnet18": 37_000_000, "resnet18-stem3": 60_000_000},
+              {"resnet18": 5400.0, "resnet18-stem3": 3000.0}, {"resnet18": 35.0, "resnet18-stem3": 80.0})
+    text = report_of(tmp_path / "r", tmp_path)
+    assert "the GPU was busy only 35% (resnet18)" in text and "resnet18-stem3)" not in text.split("Overhead")[1][:200]
+    assert "| GPU util (%) |" in text
+
+
+def test_throughput_that_follows_the_macs_is_not_flagged(tmp_path):
+    cost_rows(tmp_path / "r", {"resnet18": 37_000_000, "resnet18-stem3": 120_000_000},
+              {"resnet18": 5400.0, "resnet18-stem3": 1800.0}, {"resnet18": 95.0, "resnet18-stem3": 97.0})
+    assert "Overhead-bound" not in report_of(tmp_path / "r", tmp_path)
+
+
+def test_precision_sets_tf32_both_ways():
+    for precision, tf32 in (("tf32", True), ("fp32", False), ("bf16", False)):
+        Speed(CPU, precision).apply_backends()
+        if hasattr(torch.backends, "fp32_precision"):  # torch ≥ 2.9
+            expected = "tf32" if tf32 else "ieee"
+            assert torch.backends.cuda.matmul.fp32_precision == torch.backends.cudnn.conv.fp32_precision == expected
+        else:
+            assert torch.backends.cuda.matmul.allow_tf32 == torch.backends.cudnn.allow_tf32 == tf32
+    Speed(CPU, "fp32").apply_backends()  # leave the process as the default run would
