@@ -1,11 +1,14 @@
 """Helpers shared by the tests: writing data sets in their real on-disk formats, and running `bench` for real."""
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from PIL import Image
@@ -18,6 +21,27 @@ def bench(*args: str, env: dict[str, str] | None = None, timeout: int = 600) -> 
     """`bench ARGS` in a real child process, from the project root."""
     return subprocess.run([sys.executable, "-m", "bench.cli", *args], capture_output=True, text=True, cwd=ROOT,
                           timeout=timeout, env={**os.environ, **(env or {})})
+
+
+@contextlib.contextmanager
+def running(*args: str) -> Iterator[subprocess.Popen]:
+    """`bench ARGS` started in a session of its own (so a test can signal its group, as a terminal would), with
+    text pipes; killed when the block ends if it is still there (its workers die with it: die_with_parent)."""
+    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *args], cwd=ROOT, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+def wait_for_shards(folder: Path, timeout_s: float = 180) -> None:
+    """Until `folder` holds a parquet shard (e.g. a run's first epoch), or `timeout_s` passed."""
+    deadline = time.time() + timeout_s
+    while not any(folder.glob("*.parquet")) and time.time() < deadline:
+        time.sleep(0.2)
 
 
 def write_cifar10(root: Path, per_batch: int = 6, seed: int = 0) -> tuple[np.ndarray, list[int]]:

@@ -19,7 +19,7 @@ from bench.runner import RunOptions, plan
 from bench.spec import RunSpec
 from bench.store import RunRow, load_epochs, load_runs, predictions_dir, write_shard
 from bench.suites import Entry, Recipe, Suite
-from tests.helpers import ROOT, bench
+from tests.helpers import ROOT, bench, running, wait_for_shards
 
 SMALL = ["--dataset", "fake", "--epochs", "2", "--batch-size", "32", "--device", "cpu"]  # CPU facts below
 
@@ -169,14 +169,10 @@ def test_allocation_failure_is_recorded_as_oom(tmp_path):
 def test_ctrl_c_marks_the_run_interrupted_and_keeps_finished_shards(tmp_path):
     args = ["run", "--device", "cpu", "--suite", "shortcut", "--variants", "resnet47-bottleneck", "--dataset", "fake", "--epochs", "50",
             "--batch-size", "32", "--results", str(tmp_path)]
-    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *args], cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    epochs_dir = tmp_path / "shortcut" / "epochs"
-    deadline = time.time() + 180
-    while not any(epochs_dir.glob("*.parquet")) and time.time() < deadline:
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: SIGINT to the whole foreground process group
-    out, err = proc.communicate(timeout=120)
+    with running(*args) as proc:
+        wait_for_shards(tmp_path / "shortcut" / "epochs")
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: SIGINT to the whole foreground process group
+        out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     (row,) = load_runs(tmp_path, "shortcut").to_dict("records")
     assert row["status"] == "interrupted" and row["epochs_run"] >= 1
@@ -204,15 +200,11 @@ def children_of(pid: int) -> list[int]:
 def test_a_worker_killed_without_a_word_is_recorded_as_failed(tmp_path):
     args = ["run", "--device", "cpu", "--suite", "shortcut", "--variants", "resnet47-bottleneck", "--dataset", "fake", "--epochs", "50",
             "--batch-size", "32", "--results", str(tmp_path)]
-    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    epochs_dir = tmp_path / "shortcut" / "epochs"
-    deadline = time.time() + 180
-    while not any(epochs_dir.glob("*.parquet")) and time.time() < deadline:
-        time.sleep(0.2)
-    (worker,) = children_of(proc.pid)
-    os.kill(worker, signal.SIGKILL)  # what the kernel's OOM killer does: no chance to write anything
-    proc.communicate(timeout=120)
+    with running(*args) as proc:
+        wait_for_shards(tmp_path / "shortcut" / "epochs")
+        (worker,) = children_of(proc.pid)
+        os.kill(worker, signal.SIGKILL)  # what the kernel's OOM killer does: no chance to write anything
+        proc.communicate(timeout=120)
     assert proc.returncode == 1
     (row,) = load_runs(tmp_path, "shortcut").to_dict("records")
     assert row["status"] == "failed" and "SIGKILL" in row["error"] and row["variant"] == "resnet47-bottleneck"
@@ -281,18 +273,13 @@ def test_the_warm_up_leaves_training_bit_identical(tmp_path):
 def test_an_interrupt_while_the_worker_starts_leaves_a_row(tmp_path):
     args = ["run", "--device", "cpu", "--suite", "shortcut", "--variants", "plain32", "--dataset", "fake", "--epochs", "1",
             "--results", str(tmp_path)]
-    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *args], cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with running(*args) as proc:
         deadline = time.time() + 120
         while not children_of(proc.pid) and time.time() < deadline:
             time.sleep(0.01)
         time.sleep(0.2)  # the worker is importing torch: seconds before it trains
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130 and "Traceback" not in err, err
     (row,) = load_runs(tmp_path, "shortcut").to_dict("records")
     assert row["status"] == "interrupted" and row["epochs_run"] == 0
@@ -326,23 +313,20 @@ def alive(pid: int) -> bool:
 def test_a_killed_runner_leaves_no_worker_behind(tmp_path):
     args = ["run", "--suite", "shortcut", "--variants", "resnet47-bottleneck", *SMALL, "--epochs", "50",
             "--results", str(tmp_path)]
-    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
     workers: list[int] = []
     try:
-        deadline = time.time() + 180
-        while not any((tmp_path / "shortcut" / "epochs").glob("*.parquet")) and time.time() < deadline:
-            time.sleep(0.2)
-        workers = children_of(proc.pid)
-        assert len(workers) == 1
-        os.kill(proc.pid, signal.SIGKILL)  # the runner gets no chance to pass anything on
-        proc.wait(timeout=30)
+        with running(*args) as proc:
+            wait_for_shards(tmp_path / "shortcut" / "epochs")
+            workers = children_of(proc.pid)
+            assert len(workers) == 1
+            os.kill(proc.pid, signal.SIGKILL)  # the runner gets no chance to pass anything on
+            proc.wait(timeout=30)
         deadline = time.time() + 10
         while alive(workers[0]) and time.time() < deadline:
             time.sleep(0.1)
         assert not alive(workers[0]), "the worker outlived its runner by 10 s"
     finally:
-        for pid in [proc.pid, *workers]:
+        for pid in workers:  # only if the assertion above failed
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
     (row,) = load_runs(tmp_path, "shortcut").to_dict("records")  # it went as a SIGTERM'd run goes: row written
@@ -352,18 +336,11 @@ def test_a_killed_runner_leaves_no_worker_behind(tmp_path):
 def test_sigterm_to_the_runner_reaches_the_worker(tmp_path):
     args = ["run", "--suite", "shortcut", "--variants", "resnet47-bottleneck", *SMALL, "--epochs", "50",
             "--results", str(tmp_path)]
-    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.time() + 180
-        while not any((tmp_path / "shortcut" / "epochs").glob("*.parquet")) and time.time() < deadline:
-            time.sleep(0.2)
+    with running(*args) as proc:
+        wait_for_shards(tmp_path / "shortcut" / "epochs")
         (worker,) = children_of(proc.pid)
         os.kill(proc.pid, signal.SIGTERM)  # what a scheduler or `kill` sends to the runner alone
         _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert proc.returncode == 130 and not alive(worker) and "Traceback" not in err, err
     (row,) = load_runs(tmp_path, "shortcut").to_dict("records")
     assert row["status"] == "interrupted" and row["epochs_run"] >= 1

@@ -25,7 +25,7 @@ import models
 from bench.data import DataSet, TensorSource, normalize
 from bench.device import device_name, resolve_device, synchronize
 from bench.suites import Recipe
-from bench.train import fit, make_optimizer
+from bench.train import fit
 
 VARIANTS = ["resnet18", "resnet18-stem3", "resnet18-cifar", "mobilenet_v2"]
 # A setting: precision, then "+cl" for channels_last, "+ro" for torch.compile(mode="reduce-overhead").
