@@ -193,7 +193,9 @@ def launch(spec: RunSpec, timeout_s: float | None = None, grace_s: float = STOP_
     from .worker import RUNNER_PID_VARIABLE
 
     env = {**os.environ, RUNNER_PID_VARIABLE: str(os.getpid())}
-    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    # Ctrl-C must stop a run even when this process inherited SIGINT ignored (a job started in the background
+    # by a non-interactive shell does): the child, in a group of its own, only gets what is passed on here.
+    previous = signal.signal(signal.SIGTERM, raise_terminated), signal.signal(signal.SIGINT, signal.default_int_handler)
     child = subprocess.Popen([sys.executable, "-m", "bench.worker", spec.to_json()], env=env,
                              start_new_session=True)
     try:
@@ -207,7 +209,8 @@ def launch(spec: RunSpec, timeout_s: float | None = None, grace_s: float = STOP_
     finally:
         if child.poll() is None:  # whatever happened above, no child outlives this call
             stop(child, signal.SIGKILL, grace_s)
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
 
 
 def stop(child: subprocess.Popen, first: int, grace_s: float) -> int:
