@@ -32,6 +32,7 @@ METRICS = [
     Metric("latency_ms_b1", "latency b1 (ms)", 1, 2, timing=True),
     Metric("latency_ms_bN", "latency b{batch} (ms)", 1, 2, timing=True),
     Metric("mfu", "MFU (%)", 100, 1, timing=True, optional=True),
+    Metric("time_to_95pct_s", "time to 95% of best val (s)", 1, 1, timing=True, optional=True),
     Metric("gpu_util_pct", "GPU util (%)", 1, 0, timing=True, optional=True),
     Metric("best_val_acc", "best val acc (%)", 100, 2),
     Metric("test_acc", "test acc (%)", 100, 2),

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import UsageError
+from .convergence import PLATEAU_GAIN
 from .experiments import Experiment, experiments, titles
 from .metrics import (METRICS, NOISY_SPREAD, OVERHEAD_FLAT_THROUGHPUT, OVERHEAD_GPU_UTIL_PCT, OVERHEAD_MACS_RATIO,
                       Metric, header)
@@ -20,6 +21,7 @@ from .status import NOT_OK
 from .store import load_epochs, load_predictions, load_runs, slug, suites_in
 
 NOISE_MARK = "⚠"
+UNCONVERGED_MARK = "†"  # a variant that did not plateau or stayed near chance
 
 
 def near_chance(chance: float) -> float:
@@ -73,10 +75,11 @@ def comparison(exp: Experiment) -> str:
     first = ok.iloc[0]
     mem_kind = "/".join(sorted(ok["mem_kind"].dropna().unique())) or "n/a"
     metrics = [m for m in METRICS if not (m.optional and ok[m.column].isna().all())]
-    headers = ["variant", "n"] + [header(m, int(first["input_size"]), int(first["latency_batch"]), mem_kind)
+    headers = ["variant", "n", "converged"] + [header(m, int(first["input_size"]), int(first["latency_batch"]), mem_kind)
                                   for m in metrics] + [f"Δ test vs {base} (pp, 95% CI)"]
     base_acc = ok[ok["label"] == base].set_index("seed")["test_acc"].astype(float) * 100
     rows, notes = [], []
+    unconverged = convergence_problems(exp)
     for label in exp.labels:
         mine = ok[ok["label"] == label]
         n = int(mine["test_acc"].notna().sum())
@@ -86,24 +89,18 @@ def comparison(exp: Experiment) -> str:
             diff = "–"
         else:
             diff = format_difference(paired_difference(mine.set_index("seed")["test_acc"].astype(float) * 100, base_acc))
-        rows.append([label, str(n)] + [format_cell(mine[m.column], m, n) for m in metrics] + [diff])
+        rows.append([label, str(n), converged_cell(mine, unconverged.get(label))]
+                    + [format_cell(mine[m.column], m, n) for m in metrics] + [diff])
     if any(NOISE_MARK in c for r in rows for c in r):
         notes.append(f"{NOISE_MARK} a time whose spread over seeds exceeds {NOISY_SPREAD:.0%} of its mean: "
                      "differences in it are noise, not architecture.")
     if base_acc.empty:
         notes.append(f"The baseline **{base}** has no `ok` run in this experiment, so Δ is left empty "
                      "rather than measured against another variant.")
-    for label in exp.labels:
-        mine = ok[ok["label"] == label]
-        if mine.empty or mine["num_classes"].isna().all():
-            continue
-        chance = 1 / float(mine["num_classes"].iloc[0])
-        threshold = near_chance(chance)
-        best = float(mine["best_val_acc"].astype(float).mean())
-        if best < threshold:
-            notes.append(f"{label}: best validation accuracy {best:.1%} stayed near chance ({chance:.1%}; under "
-                         f"{threshold:.1%}): it has not learned, so its ranking means nothing; train longer "
-                         "(--epochs) or change the recipe.")
+    notes += [f"{UNCONVERGED_MARK} {label}: {why}" for label, why in unconverged.items()]
+    if not unconverged and ok["plateaued"].notna().any():
+        notes.append("converged: every variant's best validation accuracy rose by at most "
+                     f"{PLATEAU_GAIN:.0%} over the last third of its epochs, and none stayed near chance.")
     base_seeds = seeds_of(ok, base)
     for label in exp.labels[1:]:
         mine = seeds_of(ok, label)
@@ -114,6 +111,36 @@ def comparison(exp: Experiment) -> str:
                          "while each mean covers its own seeds.")
     warning = overhead_warning(ok, exp.labels)
     return (f"{warning}\n\n" if warning else "") + markdown_table(headers, rows) + "".join(f"\n\n{n}" for n in notes)
+
+
+def converged_cell(mine: pd.DataFrame, problem: str | None) -> str:
+    """`yes`, `no †` (the note under the table says why), or `–` where no run says (one epoch, older rows)."""
+    if problem:
+        return f"no {UNCONVERGED_MARK}"
+    return "yes" if mine["plateaued"].notna().any() else "–"
+
+
+def convergence_problems(exp: Experiment) -> dict[str, str]:
+    """Per variant that stayed near chance or did not plateau, one sentence on why its ranking means nothing yet."""
+    problems = {}
+    for label in exp.labels:
+        mine = exp.ok[exp.ok["label"] == label]
+        if mine.empty or mine["num_classes"].isna().all():
+            continue
+        chance = 1 / float(mine["num_classes"].iloc[0])
+        threshold = near_chance(chance)
+        best = float(mine["best_val_acc"].astype(float).mean())
+        rising = sorted(int(s) for s, p in zip(mine["seed"], mine["plateaued"]) if p is False or p is np.False_)
+        if best < threshold:
+            problems[label] = (f"best validation accuracy {best:.1%} stayed near chance ({chance:.1%}; under "
+                               f"{threshold:.1%}): it has not learned, so its ranking means nothing; train longer "
+                               "(--epochs) or change the recipe.")
+        elif rising:
+            problems[label] = (f"did not plateau (its best validation accuracy still rose more than "
+                               f"{PLATEAU_GAIN:.0%} over the last third of the epochs, seed(s) "
+                               f"{', '.join(map(str, rising))}): its ranking is not meaningful yet; train longer "
+                               "(--epochs) or raise the learning rate.")
+    return problems
 
 
 def overhead_warning(ok: pd.DataFrame, labels: list[str]) -> str:

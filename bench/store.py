@@ -79,6 +79,9 @@ class RunRow:
     best_epoch: int | None = None
     test_acc: float | None = None  # at best_epoch: the test set never chooses anything
     final_val_acc: float | None = None
+    plateaued: bool | None = None  # best val acc rose ≤ 1 point over the last third of the epochs (bench.convergence)
+    epochs_to_95pct: int | None = None  # epochs until val acc first reached 95% of the run's best
+    time_to_95pct_s: float | None = None  # training seconds (sum of epoch times) until then
     epoch_time_s: float | None = None  # median over epochs
     train_time_s: float | None = None  # sum of epoch times
     data_time_s: float | None = None  # sum over epochs

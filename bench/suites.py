@@ -23,6 +23,7 @@ class Recipe:
     precise_bn_batches: int = 20  # before each evaluation, BatchNorm statistics recomputed over this many
     # training batches (un-augmented, in order) under the current weights; 0 = keep the running averages
     label_smoothing: float = 0.1
+    zero_init_residual: bool = False  # each residual block starts as the identity (models.zero_init_residual)
     augment: str = "crop-flip"  # "none", "crop" (pad-4 random crop) or "crop-flip" (+ flips where the data set allows)
     patience: int | None = None  # early stopping: epochs without a better validation accuracy; None = off
     input_size: int = 32

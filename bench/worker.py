@@ -182,6 +182,8 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
 
     variant = models.get_variant(spec.variant)
     model = variant.build(num_classes=data.num_classes)
+    if recipe.zero_init_residual:
+        models.zero_init_residual(model)
     if spec.weights:
         print(f"{spec.label}: {models.load_pretrained(model, variant, spec.weights).summary()}", file=sys.stderr)
     profile = profile_model(model, recipe.input_size, data.num_classes)
@@ -254,6 +256,11 @@ def prediction_rows(run_id: str, test) -> list[PredictionRow]:
 
 def summarize_epochs(row: RunRow, epochs: list[EpochRow]) -> None:
     """The run row's per-run aggregates of its epoch rows."""
+    from .convergence import plateaued, time_to_near_best
+
+    val_acc, times = [e.val_acc for e in epochs], [e.epoch_time_s for e in epochs]
+    row.plateaued = plateaued(val_acc)
+    row.epochs_to_95pct, row.time_to_95pct_s = time_to_near_best(val_acc, times)
     row.epochs_run = len(epochs)
     row.final_val_acc = epochs[-1].val_acc
     row.epoch_time_s = statistics.median(e.epoch_time_s for e in epochs)

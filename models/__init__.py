@@ -1,4 +1,5 @@
 """Architecture variants for `bench`: blocks, a configurable ResNet, CIFAR nets, MobileNetV2, and their registry."""
+from .init import zero_init_residual
 from .registry import UnknownVariantError, Variant, build, closest_names, get_variant, list_variants, register
 from .weights import LoadReport, WeightsNotFoundError, load_pretrained
 
@@ -13,4 +14,5 @@ __all__ = [
     "list_variants",
     "load_pretrained",
     "register",
+    "zero_init_residual",
 ]

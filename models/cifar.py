@@ -33,6 +33,10 @@ class PreActBlock(nn.Module):
     def extra_repr(self) -> str:
         return f"shortcut={self.shortcut}"
 
+    def branch_end(self) -> nn.Module:
+        """The residual branch's last layer: a pre-activation branch ends in a convolution."""
+        return self.conv3 if hasattr(self, "conv3") else self.conv2
+
     def _skip(self, x: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
         # The projection sees the pre-activated input, as in the pre-activation paper.
         return x if self.projection is None else self.projection(pre)

@@ -61,6 +61,10 @@ class BasicBlock(ResidualBlock):
         self.bn2 = nn.BatchNorm2d(width)
         self.add_shortcut(in_ch, width * self.expansion, stride, shortcut)
 
+    def branch_end(self) -> nn.Module:
+        """The residual branch's last layer (zero_init_residual zeroes its scale)."""
+        return self.bn2
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
         return self.merge(self.bn2(self.conv2(out)), x)
@@ -80,6 +84,9 @@ class Bottleneck(ResidualBlock):
         self.conv3 = conv1x1(width, width * self.expansion)
         self.bn3 = nn.BatchNorm2d(width * self.expansion)
         self.add_shortcut(in_ch, width * self.expansion, stride, shortcut)
+
+    def branch_end(self) -> nn.Module:
+        return self.bn3
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))

@@ -67,3 +67,28 @@ def test_stem_definitions_by_hand_count():
     assert isinstance(models.build("resnet18-cifar").maxpool, nn.Identity)
     nolayer4 = models.build("resnet18-stem1-nolayer4", num_classes=5)
     assert nolayer4.fc.in_features == 256 and not hasattr(nolayer4, "layer4")
+
+
+@pytest.mark.parametrize("name, blocks", [
+    ("resnet18", 8),  # 2 basic blocks × 4 stages
+    ("resnet50", 16),  # 3 + 4 + 6 + 3 bottlenecks
+    ("resnet32", 15),  # CIFAR: 3 stages × 5 pre-activation blocks
+    ("plain32", 0),  # no shortcut anywhere: nothing to zero
+    ("resnet18-plain", 0),
+])
+def test_zero_init_residual_counts_the_blocks_with_a_shortcut(name, blocks):
+    assert models.zero_init_residual(models.build(name)) == blocks
+
+
+def test_a_zero_initialised_block_starts_as_the_identity():
+    import torch
+
+    model = models.build("resnet18")
+    models.zero_init_residual(model)
+    block = model.layer1[0].eval()  # identity shortcut, 64 → 64 channels
+    x = torch.relu(torch.randn(2, 64, 8, 8))
+    with torch.no_grad():
+        assert torch.allclose(block(x), x)  # relu(x + bn2(...) with zero scale and zero shift) = x for x ≥ 0
+    cifar = models.build("resnet32")
+    models.zero_init_residual(cifar)
+    assert sum(int(p.abs().sum() == 0) for n, p in cifar.named_parameters() if n.endswith("conv2.weight")) == 15

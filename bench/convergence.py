@@ -1,0 +1,33 @@
+"""Whether a run converged, measured from its epochs rather than assumed: plateau, and time to near its best.
+
+Pure functions of the per-epoch validation accuracies (fractions) and epoch times (seconds), in epoch order.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+PLATEAU_WINDOW = 1 / 3  # the last third of the epochs ...
+PLATEAU_GAIN = 0.01  # ... may raise the best validation accuracy by at most 1 point
+NEAR_BEST = 0.95  # time_to_95pct_s: until validation accuracy first reaches 95% of the run's best
+
+
+def plateaued(val_acc: Sequence[float]) -> bool | None:
+    """True when the best validation accuracy rose by at most PLATEAU_GAIN over the last third of the epochs
+    (at least one epoch); None with fewer than 2 epochs, where nothing came before the last third."""
+    n = len(val_acc)
+    window = max(1, math.ceil(n * PLATEAU_WINDOW))
+    if n - window < 1:
+        return None
+    return max(val_acc) - max(val_acc[: n - window]) <= PLATEAU_GAIN + 1e-12
+
+
+def time_to_near_best(val_acc: Sequence[float], epoch_time_s: Sequence[float]) -> tuple[int, float] | tuple[None, None]:
+    """(epochs, training seconds) until validation accuracy first reached NEAR_BEST of the run's best."""
+    if not val_acc:
+        return None, None
+    target = NEAR_BEST * max(val_acc)
+    for epoch, acc in enumerate(val_acc, 1):
+        if acc >= target:
+            return epoch, float(sum(epoch_time_s[:epoch]))
+    return None, None  # unreachable: the best itself reaches the target

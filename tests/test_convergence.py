@@ -1,0 +1,66 @@
+"""Convergence, measured: `plateaued` and `time_to_95pct_s` against epoch rows built by hand, and the report's mark."""
+from __future__ import annotations
+
+import pytest
+
+from bench.convergence import plateaued, time_to_near_best
+from bench.store import EpochRow, RunRow
+from bench.worker import summarize_epochs
+from tests.test_experiments import BASE, OTHER, report_of, write_run
+from tests.test_report import parse_table
+
+
+@pytest.mark.parametrize("val_acc, expected", [
+    # 6 epochs: the last third is epochs 5-6; the best before them is 0.905, after 0.912: +0.7 points.
+    ([0.50, 0.80, 0.90, 0.905, 0.91, 0.912], True),
+    # still climbing: 0.80 before, 0.90 in the last third: +10 points.
+    ([0.50, 0.60, 0.70, 0.80, 0.85, 0.90], False),
+    # exactly one point more counts as a plateau; 1.5 points does not.
+    ([0.50, 0.80, 0.81], True),
+    ([0.50, 0.80, 0.815], False),
+    # 7 epochs: the last third rounds up to 3 epochs (5-7); 0.80 before, 0.805 after.
+    ([0.1, 0.5, 0.7, 0.80, 0.79, 0.805, 0.80], True),
+    # falling at the end is a plateau too: the best came earlier.
+    ([0.5, 0.9, 0.7], True),
+    ([0.42], None),  # one epoch: nothing before the last third to compare with
+])
+def test_plateaued_by_hand(val_acc, expected):
+    assert plateaued(val_acc) is expected
+
+
+def test_time_to_95pct_by_hand():
+    # best 0.90 → target 0.855; first reached in epoch 3 after 1 + 2 + 3 s of training.
+    assert time_to_near_best([0.20, 0.60, 0.86, 0.90], [1.0, 2.0, 3.0, 4.0]) == (3, 6.0)
+    assert time_to_near_best([0.9, 0.1], [2.5, 1.0]) == (1, 2.5)  # the first epoch already was the best
+    assert time_to_near_best([], []) == (None, None)
+
+
+def test_the_run_row_gets_them_from_its_epoch_rows():
+    row = RunRow("r", "s", "v", "v", "none", "digits", False, 0, "ok")
+    accs, times = [0.3, 0.7, 0.93, 0.95, 0.955, 0.96], [2.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    epochs = [EpochRow("r", i + 1, 1.0, 0.5, 1.0, acc, 0.1, t, 0.1, 100.0) for i, (acc, t) in enumerate(zip(accs, times))]
+    summarize_epochs(row, epochs)
+    # best 0.96 → 95% is 0.912: epoch 3, after 2 + 1 + 1 s; last third (0.955, 0.96) vs 0.95 before: +1.0 point
+    assert (row.epochs_to_95pct, row.time_to_95pct_s, row.plateaued) == (3, 4.0, True)
+
+
+def test_the_report_marks_a_variant_that_did_not_plateau(tmp_path):
+    results = tmp_path / "r"
+    for seed in (0, 1):
+        write_run(results, BASE, seed, 0.95, plateaued=True, time_to_95pct_s=3.0)
+        write_run(results, OTHER, seed, 0.97, plateaued=seed == 0, time_to_95pct_s=5.0)
+    text = report_of(results, tmp_path)
+    table = parse_table(text, "### Comparison").set_index("variant")
+    assert table.loc[OTHER, "converged"] == "no †" and table.loc[BASE, "converged"] == "yes"
+    assert table.loc[BASE, "time to 95% of best val (s)"] == "3.0 ± 0.0"
+    assert f"† {OTHER}: did not plateau" in text and "seed(s) 1)" in text and "train longer" in text
+
+
+def test_the_report_marks_a_variant_near_chance(tmp_path):
+    results = tmp_path / "r"
+    write_run(results, BASE, 0, 0.95, plateaued=True)
+    write_run(results, OTHER, 0, 0.52, plateaued=True)  # two classes: chance 50%, near it under 75%
+    text = report_of(results, tmp_path)
+    table = parse_table(text, "### Comparison").set_index("variant")
+    assert table.loc[OTHER, "converged"] == "no †" and table.loc[BASE, "converged"] == "yes"
+    assert f"† {OTHER}: best validation accuracy 52.0% stayed near chance" in text
