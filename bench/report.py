@@ -100,7 +100,7 @@ def comparison(exp: Experiment) -> str:
     notes += [f"{UNCONVERGED_MARK} {label}: {why}" for label, why in unconverged.items()]
     if not unconverged and ok["plateaued"].notna().any():
         notes.append("converged: every variant's best validation accuracy rose by at most "
-                     f"{PLATEAU_GAIN:.0%} over the last third of its epochs, and none stayed near chance.")
+                     f"{PLATEAU_GAIN * 100:g} percentage point over the last third of its epochs, and none stayed near chance.")
     base_seeds = seeds_of(ok, base)
     for label in exp.labels[1:]:
         mine = seeds_of(ok, label)
@@ -137,7 +137,7 @@ def convergence_problems(exp: Experiment) -> dict[str, str]:
                                "(--epochs) or change the recipe.")
         elif rising:
             problems[label] = (f"did not plateau (its best validation accuracy still rose more than "
-                               f"{PLATEAU_GAIN:.0%} over the last third of the epochs, seed(s) "
+                               f"{PLATEAU_GAIN * 100:g} percentage point over the last third of the epochs, seed(s) "
                                f"{', '.join(map(str, rising))}): its ranking is not meaningful yet; train longer "
                                "(--epochs) or raise the learning rate.")
     return problems
