@@ -95,6 +95,19 @@ def timed(batches: Iterable[Batch], prepare: Callable[[torch.Tensor], torch.Tens
         yield images, labels
 
 
+def backward_and_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
+                      scaler: torch.amp.GradScaler | None = None) -> None:
+    """Gradients of `loss` and one optimizer step; through fp16's gradient scaler when it is enabled."""
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None and scaler.is_enabled():
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
+
+
 def train_epoch(model: nn.Module, batches: Iterable[Batch], prepare: Callable[[torch.Tensor], torch.Tensor],
                 optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler,
                 loss_fn: nn.Module, device: torch.device, autocast: Callable[[], ContextManager] = NO_CONTEXT,
@@ -116,14 +129,7 @@ def train_epoch(model: nn.Module, batches: Iterable[Batch], prepare: Callable[[t
         with autocast():
             logits = model(images)
             loss = loss_fn(logits, labels)
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is not None and scaler.is_enabled():
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            optimizer.step()
+        backward_and_step(loss, optimizer, scaler)
         scheduler.step()
         loss_sum += loss.detach() * len(labels)
         correct += (logits.detach().argmax(1) == labels).sum()
@@ -216,10 +222,7 @@ def warm_up(model: nn.Module, step_model: nn.Module, optimizer: torch.optim.Opti
                 mark_step()
             with autocast():
                 loss = loss_fn(step_model(prepare(images)), labels)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+            backward_and_step(loss, optimizer, scaler)
             synchronize(device)
             times.append(time.perf_counter() - start)
     model.load_state_dict(saved[0])
