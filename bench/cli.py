@@ -74,17 +74,10 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_suites(args: argparse.Namespace) -> int:
-    """Print every suite with its variants, data set, seeds and recipe."""
-    import dataclasses
+    """Print every suite with its variants, data set, seeds, recipe and published figures (or just the names)."""
+    from .commands import describe_suites
 
-    from .suites import SUITES
-
-    for suite in SUITES.values():
-        print(f"{suite.name}: {suite.description}")
-        print(f"  variants: {', '.join(e.label for e in suite.entries)}  (baseline: {suite.entries[0].label})")
-        print(f"  dataset: {suite.dataset}; seeds: {suite.seeds}")
-        recipe = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(suite.recipe).items())
-        print(f"  recipe: {recipe}\n")
+    print(describe_suites(names_only=args.names))
     return 0
 
 
@@ -117,8 +110,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Write the markdown report and pictures of each suite found under --results."""
     from .report import write_reports
 
-    for path in write_reports(args.results, args.out, args.suite):
-        print(f"wrote {path} (pictures in {path.with_suffix('')}/)")
+    problems = []
+    for written in write_reports(args.results, args.out, args.suite):
+        print(f"wrote {written.path} (pictures in {written.path.with_suffix('')}/)")
+        problems += written.shortfalls
+    if args.strict and problems:
+        print("\n".join(f"bench: strict: {p}" for p in problems), file=sys.stderr)
+        return 1
     return 0
 
 
@@ -139,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("suites", help="list the suites with their variants and recipe")
+    p.add_argument("--names", action="store_true", help="only the suite names, one per line (for scripts)")
     p.set_defaults(func=cmd_suites)
 
     p = sub.add_parser("run", help="train and measure every variant × seed of a suite into parquet")
@@ -171,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", help="only this suite (default: every suite found)")
     p.add_argument("--results", default="results", help="where `bench run` wrote (default results/)")
     p.add_argument("--out", default="reports", help="output folder (default reports/)")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1, naming each one, when a variant did not plateau, stayed near chance, or fell under "
+                        "the test accuracy its suite promises on its defaults (the report is written all the same)")
     p.set_defaults(func=cmd_report)
     return parser
 
@@ -184,6 +186,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bench: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (`bench suites | head`): stop quietly, as Unix tools do
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 0
     except Exception as exc:  # only the user's errors are caught here; bugs keep their traceback
         from .errors import user_error_types
 

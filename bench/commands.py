@@ -42,3 +42,25 @@ def print_frame(frame: pd.DataFrame, fmt: str, units: str = "") -> None:
         print(tabulate(frame, headers="keys", tablefmt="simple", showindex=False, intfmt=",", floatfmt=".2f"))
         if units:
             print(f"\nunits: {units}")
+
+
+def describe_suites(names_only: bool = False) -> str:
+    """Every suite: variants (with what each promises on the defaults), data set, seeds, recipe, published figures."""
+    from .suites import SUITES
+
+    if names_only:
+        return "\n".join(SUITES)
+    blocks = []
+    for suite in SUITES.values():
+        promised = [f"{e.label} ≥ {e.min_test_acc:.0%}" for e in suite.entries if e.min_test_acc is not None]
+        lines = [f"{suite.name}: {suite.description}",
+                 f"  variants: {', '.join(e.label for e in suite.entries)}  (baseline: {suite.entries[0].label})",
+                 f"  dataset: {suite.dataset}; seeds: {suite.seeds}",
+                 "  recipe: " + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(suite.recipe).items())]
+        if promised:
+            lines.append(f"  promised test accuracy on these defaults: {', '.join(promised)}")
+        for ref in suite.published:
+            values = ", ".join(f"{label} {value:g}" for label, value in ref.values)
+            lines.append(f"  published ({ref.source}; {ref.dataset}; {ref.metric}): {values}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)

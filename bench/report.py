@@ -5,6 +5,7 @@ Reads the results folder only: the rows carry their suite's order, baseline and 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,8 @@ import pandas as pd
 from .errors import UsageError
 from .convergence import PLATEAU_GAIN
 from .experiments import Experiment, experiments, titles
+from .markdown import facts_table, markdown_table
+from .published import published_section
 from .metrics import (METRICS, NOISY_SPREAD, OVERHEAD_FLAT_THROUGHPUT, OVERHEAD_GPU_UTIL_PCT, OVERHEAD_MACS_RATIO,
                       Metric, header)
 from .stats import Difference, PerImage, mean_sd, paired_difference, per_image
@@ -51,18 +54,6 @@ def format_difference(diff: Difference | None) -> str:
     if diff.low is None:
         return f"{diff.mean:+.2f}, 1 pair (no CI)"
     return f"{diff.mean:+.2f} [{diff.low:+.2f}, {diff.high:+.2f}], {diff.n} pairs"
-
-
-def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
-    """A GitHub-flavoured markdown table; numeric-looking columns right-aligned."""
-    align = ["---"] + ["---:"] * (len(headers) - 1)
-    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(align) + " |"]
-    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def facts_table(facts: list[tuple[str, str]]) -> str:
-    return markdown_table(["", ""], [[k, v] for k, v in facts]).replace("| --- | ---: |", "|---|---|")
 
 
 def seeds_of(rows: pd.DataFrame, label: str) -> list[int]:
@@ -141,6 +132,24 @@ def convergence_problems(exp: Experiment) -> dict[str, str]:
                                f"{', '.join(map(str, rising))}): its ranking is not meaningful yet; train longer "
                                "(--epochs) or raise the learning rate.")
     return problems
+
+
+def shortfalls(exp: Experiment) -> list[str]:
+    """What `bench report --strict` fails on, one sentence each: a variant that did not plateau or stayed near
+    chance, and an entry under the test accuracy its suite promises on its own defaults (or with no ok run)."""
+    out = [f"{label}: {why}" for label, why in convergence_problems(exp).items()]
+    for label in exp.labels:
+        promised = exp.rows.loc[exp.rows["label"] == label, "min_test_acc"].dropna()
+        if promised.empty:
+            continue
+        floor = float(promised.max())
+        mine = exp.ok[exp.ok["label"] == label]
+        if mine.empty:
+            out.append(f"{label}: no ok run, but its suite promises at least {floor:.0%} test accuracy")
+        for _, run in mine[mine["test_acc"].astype(float) < floor].iterrows():
+            out.append(f"{label}: test accuracy {float(run['test_acc']):.1%} (seed {run['seed']}) is under the "
+                       f"{floor:.0%} its suite promises on its own data set and recipe")
+    return out
 
 
 def overhead_warning(ok: pd.DataFrame, labels: list[str]) -> str:
@@ -303,8 +312,10 @@ def experiment_section(suite: str, title: str, exp: Experiment, epochs: pd.DataF
     else:
         where = "the suite's first variant" if exp.baseline_from_suite else \
             "the first variant found: these rows carry no suite order"
-        parts += [f"### Comparison\n\nBaseline: **{exp.baseline}** ({where}).\n\n{comparison(exp)}",
-                  f"### Per-image comparison with {exp.baseline}\n\n{per_image_section(exp, predictions)}",
+        parts.append(f"### Comparison\n\nBaseline: **{exp.baseline}** ({where}).\n\n{comparison(exp)}")
+        published = published_section(exp)
+        parts += [published] if published else []
+        parts += [f"### Per-image comparison with {exp.baseline}\n\n{per_image_section(exp, predictions)}",
                   f"### Runs\n\n{runs_table(exp)}"]
         link = f"{suite}/{slug(title.split(' — ', 1)[-1])}-{exp.key[:6]}"
         parts += pictures(exp, epochs, out / link, link)
@@ -340,19 +351,30 @@ UNITS = """## Units and statistics
   differing only in variant and seed. Rows of different experiments are never averaged together."""
 
 
-def build_report(suite: str, runs: pd.DataFrame, epochs: pd.DataFrame, results: Path, out: Path) -> str:
-    """The markdown of one suite's report; its pictures are written under `out/<suite>/`."""
+@dataclass
+class Written:
+    """One suite's report file, and what `--strict` fails on in it ("<section title>: <label>: <why>")."""
+
+    path: Path
+    shortfalls: list[str]
+
+
+def build_report(suite: str, runs: pd.DataFrame, epochs: pd.DataFrame, results: Path, out: Path
+                 ) -> tuple[str, list[str]]:
+    """The markdown of one suite's report and its shortfalls; its pictures are written under `out/<suite>/`."""
     found = experiments(runs)
     description = found[0].description if found else ""
     parts = [f"# {suite}", description] if description else [f"# {suite}"]
     if len(found) > 1:
         parts.append(f"This results folder holds {len(found)} experiments of this suite; each has its own section, "
                      "and no numbers are averaged across them.")
+    problems = []
     for title, exp in zip(titles(suite, found), found):
         predictions = load_predictions(results, suite, list(exp.ok["run_id"]))
         parts.append(experiment_section(suite, title, exp, epochs, predictions, out))
+        problems += [f"{title}: {why}" for why in shortfalls(exp)]
     parts.append(UNITS)
-    return "\n\n".join(parts) + "\n"
+    return "\n\n".join(parts) + "\n", problems
 
 
 def read_tables(results: Path, suite: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -376,7 +398,7 @@ def remove_pictures(folder: Path) -> None:
             directory.rmdir()
 
 
-def write_reports(results: Path, out: Path, suite: str | None = None) -> list[Path]:
+def write_reports(results: Path, out: Path, suite: str | None = None) -> list[Written]:
     """Write `<out>/<suite>.md` and `<out>/<suite>/**.png` for the given suite, or for every suite found."""
     results, out = Path(results), Path(out)
     found = suites_in(results)
@@ -392,6 +414,7 @@ def write_reports(results: Path, out: Path, suite: str | None = None) -> list[Pa
         out.mkdir(parents=True, exist_ok=True)
         remove_pictures(out / name)
         path = out / f"{name}.md"
-        path.write_text(build_report(name, runs, epochs, results, out))
-        written.append(path)
+        markdown, problems = build_report(name, runs, epochs, results, out)
+        path.write_text(markdown)
+        written.append(Written(path, problems))
     return written

@@ -111,12 +111,15 @@ def plan(suite: Suite, options: RunOptions, device: object) -> list[RunSpec]:
     per_entry = {e: {"architecture": architecture_identity(e.variant), "weights": weights_identity(e.variant, e.weights)}
                  for e in entries}
     labels = tuple(dict.fromkeys([e.label for e in suite.entries] + [e.label for e in entries]))
+    published = json.dumps([p.to_dict() for p in suite.published])
+    on_defaults = recipe == suite.recipe and dataset == suite.dataset  # where the suite's promises hold
     sha = git_sha()
     return [
         RunSpec(suite.name, e.variant, e.weights, e.label, dataset, options.data_root, recipe, seed, str(device),
                 options.results, sha, options.tensorboard, options.checkpoints,
                 identity={**per_entry[e], **shared, "seed": seed}, suite_description=suite.description,
-                suite_labels=labels)
+                suite_labels=labels, suite_published=published,
+                min_test_acc=e.min_test_acc if on_defaults else None)
         for seed in seeds for e in entries
     ]
 

@@ -37,6 +37,8 @@ class RunSpec:
     run_id: str = ""
     suite_description: str = ""
     suite_labels: tuple[str, ...] = ()
+    suite_published: str = "[]"  # the suite's published references, as JSON (bench.suites.Published)
+    min_test_acc: float | None = None  # the suite's promise for this entry; set only on the suite's own defaults
 
     def __post_init__(self) -> None:
         if not self.run_id:

@@ -118,6 +118,8 @@ class RunRow:
     finished_at: str | None = None
     suite_description: str | None = None  # the suite as it was when the run was made, so that the
     suite_labels: list[str] = field(default_factory=list)  # results folder describes itself; [0] = baseline
+    suite_published: str | None = None  # JSON list of published references (bench.suites.Published)
+    min_test_acc: float | None = None  # the suite's promise for this entry on its own data set and recipe
     classes: list[str] = field(default_factory=list)
     train_per_class: list[int] = field(default_factory=list)  # images of each class (in `classes` order)
     val_per_class: list[int] = field(default_factory=list)

@@ -96,7 +96,8 @@ def new_row(spec: RunSpec) -> RunRow:
         torchvision_version=torchvision.__version__, git_sha=spec.git_sha, config_hash=spec.config_hash,
         experiment_hash=spec.experiment_hash, identity=json.dumps(spec.identity, sort_keys=True),
         recipe=json.dumps(dataclasses.asdict(spec.recipe)), latency_batch=spec.recipe.latency_batch,
-        suite_description=spec.suite_description, suite_labels=list(spec.suite_labels), started_at=now())
+        suite_description=spec.suite_description, suite_labels=list(spec.suite_labels),
+        suite_published=spec.suite_published, min_test_acc=spec.min_test_acc, started_at=now())
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

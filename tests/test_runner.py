@@ -242,6 +242,11 @@ def test_suites_lists_every_suite_with_recipe():
     for name in ("stem-ablation", "mobile-vs-resnet", "pretrained-vs-scratch", "depth", "shortcut"):
         assert f"{name}:" in out
     assert "resnet18 (imagenet)" in out and "epochs=" in out
+    assert "published (He et al. 2015, Table 2" in out and "resnet18-plain 72.06" in out
+    assert "promised test accuracy on these defaults: resnet32 ≥ 90%" in out
+    names = bench("suites", "--names")
+    assert names.returncode == 0 and names.stdout.split() == ["stem-ablation", "mobile-vs-resnet",
+                                                              "pretrained-vs-scratch", "depth", "shortcut"]
 
 
 def test_every_predictions_shard_covers_the_test_split(two_seed_run):
