@@ -54,8 +54,10 @@ def verdict(published: dict[str, float], mine: dict[str, float], metric: Metric,
     else:
         text += ("**The published ordering does not hold here:** " + "; ".join(
             f"{a} is above {b} as published but not here ({shown[a]:g} vs {shown[b]:g})" for a, b in flips) + ".")
-    if min(runs.values()) < 2:
-        text += " (One seed for some variant: an ordering from single runs can change with the seed.)"
+    if max(runs.values()) < 2:
+        text += " (One run per variant: an ordering from single runs can change with the seed.)"
+    elif min(runs.values()) < 2:
+        text += " (One run for some variant: an ordering from single runs can change with the seed.)"
     return text
 
 
