@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BENCH) run --suite stem-ablation; status=$$?; $(BENCH) report --suite stem-ablation && exit $$status
 
-# Every built-in suite on its own defaults, each written to reports/<suite>.md (about 40 minutes on 2 CPU cores).
+# Every built-in suite on its own defaults, each written to reports/<suite>.md (about 30 minutes on 2 CPU cores).
 # A run that fails (pretrained weights are not there offline) is listed in its report and does not stop the rest;
 # `bench report --strict` then fails the target, naming each variant that did not plateau, stayed near chance or
 # missed the test accuracy its suite promises. Bad input (exit 2) or Ctrl-C (130) stops at once.

@@ -11,6 +11,8 @@ from .experiments import Experiment
 from .markdown import markdown_table
 from .metrics import BY_COLUMN, Metric, header
 
+MAX_NAMED_FLIPS = 3  # pairs named in full; the rest are counted
+
 
 def references(exp: Experiment) -> list[dict]:
     """The published references the experiment's newest row carries (rows written before they existed: none)."""
@@ -52,8 +54,11 @@ def verdict(published: dict[str, float], mine: dict[str, float], metric: Metric,
     if not flips:
         text += "**The published ordering holds here.**"
     else:
-        text += ("**The published ordering does not hold here:** " + "; ".join(
-            f"{a} is above {b} as published but not here ({shown[a]:g} vs {shown[b]:g})" for a, b in flips) + ".")
+        pairs = len(mine) * (len(mine) - 1) // 2
+        named = "; ".join(f"{a} is above {b} as published but not here ({shown[a]:g} vs {shown[b]:g})"
+                          for a, b in flips[:MAX_NAMED_FLIPS])
+        rest = f"; and {len(flips) - MAX_NAMED_FLIPS} more" if len(flips) > MAX_NAMED_FLIPS else ""
+        text += f"**The published ordering does not hold here** ({len(flips)} of {pairs} pairs): {named}{rest}."
     if max(runs.values()) < 2:
         text += " (One run per variant: an ordering from single runs can change with the seed.)"
     elif min(runs.values()) < 2:

@@ -56,7 +56,8 @@ def test_published_values_sit_beside_the_measured_ones_and_the_ordering_is_judge
     assert first.loc[THIRD].tolist() == ["70", "91.00"]
     # Published BASE > OTHER > THIRD; measured OTHER > BASE > THIRD: exactly the BASE/OTHER pair flips.
     table_1 = part.split("Someone 2020, Table 2")[0]
-    assert "does not hold here:** resnet18 is above resnet18-stem3 as published but not here (94 vs 96.25)." in table_1
+    assert ("does not hold here** (1 of 3 pairs): resnet18 is above resnet18-stem3 as published but not here "
+            "(94 vs 96.25).") in table_1
     assert "resnet18-stem3-nolayer4 is above" not in table_1 and "One run for some variant" in table_1
     assert "The same data set as this run" not in table_1 and "only the ordering can be compared" in table_1
     # Epoch times: 186 s > 40 s published, 3.00 s > 1.00 s measured: the ordering holds.
@@ -148,3 +149,16 @@ def test_torchvision_figures_equal_torchvisions_own_metadata():
                 assert value == pytest.approx(meta["_metrics"]["ImageNet-1K"]["acc@1"], abs=1e-6), label
                 checked += 1
     assert checked == 7  # depth's five, pretrained-vs-scratch's two
+
+
+def test_a_reversed_ordering_names_three_pairs_and_counts_the_rest():
+    from bench.published import verdict
+
+    published = {"a": 5.0, "b": 4.0, "c": 3.0, "d": 2.0, "e": 1.0}
+    measured = {"a": 1.0, "b": 2.0, "c": 3.0, "d": 4.0, "e": 5.0}  # every one of the 10 pairs reversed
+    text = verdict(published, measured, BY_COLUMN["test_acc"], {k: 2 for k in published})
+    assert "(10 of 10 pairs): a is above b as published but not here (1 vs 2); a is above c" in text
+    assert text.count(" as published but not here") == 3 and text.endswith("; and 7 more.")
+    assert "One run" not in text  # two runs each
+    same = verdict(published, dict(published), BY_COLUMN["test_acc"], {k: 1 for k in published})
+    assert "**The published ordering holds here.**" in same and "One run per variant" in same
