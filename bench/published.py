@@ -58,7 +58,8 @@ def verdict(published: dict[str, float], mine: dict[str, float], metric: Metric,
         named = "; ".join(f"{a} is above {b} as published but not here ({shown[a]:g} vs {shown[b]:g})"
                           for a, b in flips[:MAX_NAMED_FLIPS])
         rest = f"; and {len(flips) - MAX_NAMED_FLIPS} more" if len(flips) > MAX_NAMED_FLIPS else ""
-        text += f"**The published ordering does not hold here** ({len(flips)} of {pairs} pairs): {named}{rest}."
+        text += (f"**The published ordering does not hold here** ({len(flips)} of {pairs} pair{'s' * (pairs > 1)}): "
+                 f"{named}{rest}.")
     if max(runs.values()) < 2:
         text += " (One run per variant: an ordering from single runs can change with the seed.)"
     elif min(runs.values()) < 2:
