@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BENCH := $(VENV)/bin/bench
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test reports latency latency-check latency-224 speed venv clean
+.PHONY: run test reports latency latency-check latency-224 speed data-speed venv clean
 
 # pytest-benchmark settings shared by the latency targets: medians over at least 10 rounds of at least 2 s.
 BENCHMARK_OPTS := tests/benchmarks --benchmark-only --benchmark-min-rounds=10 --benchmark-max-time=2 \
@@ -62,6 +62,11 @@ latency-224: $(STAMP)
 # Images/s of the harness's training step against a hand-written loop, per precision and memory format (printed).
 speed: $(STAMP)
 	$(PY) -m tests.benchmarks.training_speed
+
+# Images/s of the image-folder pipeline (image cache) against torchvision's ImageFolder + PIL, 5,000 JPEGs at
+# 224 px (printed; the JPEGs are made once under /tmp/bench-data-speed).
+data-speed: $(STAMP)
+	$(PY) -m tests.benchmarks.data_speed
 
 clean:
 	rm -rf $(VENV) .pytest_cache

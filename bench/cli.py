@@ -63,61 +63,29 @@ def version_line() -> str:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    """Print the cost of every matching variant."""
-    from .commands import models_table, print_frame
+    from . import commands
 
-    print_frame(models_table(args.pattern, args.tag, args.input_size, args.num_classes), args.format,
-                units="params: count; macs: multiply-adds of convolutions, linear layers and matrix products; "
-                      "flops = 2 × macs; other_ops: what fvcore counts beyond macs (batch norm, pooling); "
-                      "activations: output elements; size_mb: parameters + buffers in MB")
-    return 0
+    return commands.models(commands.from_namespace(commands.ModelsOptions, args))
 
 
 def cmd_suites(args: argparse.Namespace) -> int:
-    """Print every suite with its variants, data set, seeds, recipe and published figures (or just the names)."""
-    from .commands import describe_suites
+    from . import commands
 
-    print(describe_suites(names_only=args.names))
-    return 0
+    return commands.suites(commands.from_namespace(commands.SuitesOptions, args))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Train and measure every variant × seed of a suite; print the summary and the next command."""
-    from .commands import print_frame
-    from .runner import RunOptions, dry_run, run_suite, summary_table
+    from . import commands
+    from .runner import RunOptions
 
-    options = RunOptions(args.variants, args.dataset, args.data_root, args.epochs, args.seeds, args.batch_size,
-                         args.device, args.results, args.force, args.tensorboard, args.checkpoints, args.precision,
-                         args.channels_last, args.compile, args.run_timeout)
-    if args.dry_run:
-        print("\n".join(dry_run(args.suite, options)))
-        return 0
-    outcome = run_suite(args.suite, options)
-    table = summary_table(outcome)
-    print()
-    print_frame(table, "table")
-    if outcome.interrupted:
-        print("\ninterrupted: finished runs are kept; run the same command to resume", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    results = "" if args.results == "results" else f" --results {args.results}"
-    print(f"\nnext: bench report --suite {args.suite}{results}")
-    from .status import Status
-
-    return 0 if (table["status"] == Status.OK.value).all() else 1
+    return commands.run(commands.from_namespace(commands.RunCommand, args),
+                        commands.from_namespace(RunOptions, args))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Write the markdown report and pictures of each suite found under --results."""
-    from .report import write_reports
+    from . import commands
 
-    problems = []
-    for written in write_reports(args.results, args.out, args.suite):
-        print(f"wrote {written.path} (pictures in {written.path.with_suffix('')}/)")
-        problems += written.shortfalls
-    if args.strict and problems:
-        print("\n".join(f"bench: strict: {p}" for p in problems), file=sys.stderr)
-        return 1
-    return 0
+    return commands.report(commands.from_namespace(commands.ReportOptions, args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,17 +106,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("suites", help="list the suites with their variants and recipe")
     p.add_argument("--names", action="store_true", help="only the suite names, one per line (for scripts)")
+    p.add_argument("--show", metavar="SUITE", help="print SUITE as a TOML suite file, ready to copy and edit")
     p.set_defaults(func=cmd_suites)
 
     p = sub.add_parser("run", help="train and measure every variant × seed of a suite into parquet")
-    p.add_argument("--suite", required=True, help="suite name (see `bench suites`)")
+    p.add_argument("--suite", required=True, help="a built-in suite (see `bench suites`) or a suite file path.toml")
     p.add_argument("--variants", type=name_list,
                    help="comma-separated subset of the suite's variants (or other registered ones)")
-    p.add_argument("--dataset", help="digits (default), cifar10, cifar100, fake, imagefolder:PATH or csv:PATH")
-    p.add_argument("--data-root", help="folder holding (or receiving) cifar10/cifar100 (default ./data)")
+    p.add_argument("--dataset", help="digits (default), mnist, fashion-mnist, cifar10, cifar100, fake, "
+                                     "imagefolder:PATH or csv:PATH (default: the suite's)")
+    p.add_argument("--data-root", help="folder holding (or receiving) cifar10/cifar100, and holding mnist / "
+                                       "fashion-mnist IDX files (default ./data for CIFAR)")
     p.add_argument("--epochs", type=at_least(1), help="override the recipe's epochs")
     p.add_argument("--seeds", type=at_least(1), help="number of seeds, 0..N-1 (default: the suite's)")
     p.add_argument("--batch-size", type=at_least(1), help="override the recipe's batch size")
+    p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any recipe field, e.g. --set lr=0.1 --set schedule=step (repeatable; "
+                        "`bench suites --show NAME` lists the fields)")
     p.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda or cuda:N (GPU N)")
     p.add_argument("--precision", choices=list(PRECISIONS),
                    help="override the recipe's precision: fp32 (TF32 off; the default), tf32, bf16 or fp16 (autocast)")

@@ -1,12 +1,16 @@
-"""The work behind each CLI command that is not a module of its own: tables of variants and printing."""
+"""What each CLI command does. cli.py parses the arguments into these option dataclasses (by field name) and calls
+the command of the same name; a command prints and returns the exit status."""
 from __future__ import annotations
 
 import dataclasses
 import sys
+from dataclasses import dataclass
 
 import pandas as pd
 
-MODEL_COLUMNS = ["variant", "params", "trainable_params", "macs", "flops", "other_ops", "activations", "size_mb",
+from .errors import EXIT_INTERRUPTED
+
+MODEL_COLUMNS = ["variant", "source", "params", "trainable_params", "macs", "flops", "other_ops", "activations", "size_mb",
                  "input_size", "num_classes", "skipped_ops"]
 
 
@@ -26,7 +30,7 @@ def models_table(pattern: str | None, tag: str | None, input_size: int, num_clas
                              f"({variant.min_input_size} px)")
     for variant in variants:
         profile = profile_model(variant.build(num_classes=num_classes), input_size, num_classes)
-        rows.append({"variant": variant.name, **dataclasses.asdict(profile)})
+        rows.append({"variant": variant.name, "source": variant.source, **dataclasses.asdict(profile)})
     return pd.DataFrame(rows, columns=MODEL_COLUMNS)
 
 
@@ -64,3 +68,96 @@ def describe_suites(names_only: bool = False) -> str:
             lines.append(f"  published ({ref.source}; {ref.dataset}; {ref.metric}): {values}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def from_namespace(cls: type, namespace: object) -> object:
+    """An options dataclass filled, field by field, from the parsed arguments of the same names."""
+    return cls(**{f.name: getattr(namespace, f.name) for f in dataclasses.fields(cls) if hasattr(namespace, f.name)})
+
+
+MODEL_UNITS = ("params: count; macs: multiply-adds of convolutions, linear layers and matrix products; flops = 2 × "
+               "macs; other_ops: what fvcore counts beyond macs (batch norm, pooling); activations: output elements; "
+               "size_mb: parameters + buffers in MB")
+
+
+@dataclass
+class ModelsOptions:
+    pattern: str | None = None
+    tag: str | None = None
+    input_size: int = 32
+    num_classes: int = 10
+    format: str = "table"
+
+
+def models(options: ModelsOptions) -> int:
+    """Print the cost of every matching variant."""
+    table = models_table(options.pattern, options.tag, options.input_size, options.num_classes)
+    print_frame(table, options.format, units=MODEL_UNITS)
+    return 0
+
+
+@dataclass
+class SuitesOptions:
+    names: bool = False
+    show: str | None = None
+
+
+def suites(options: SuitesOptions) -> int:
+    """Print every suite (or only their names), or one suite as a TOML file to start from."""
+    if options.show:
+        from .suitefile import dump_suite
+        from .suites import get_suite
+
+        print(dump_suite(get_suite(options.show)), end="")
+        return 0
+    print(describe_suites(names_only=options.names))
+    return 0
+
+
+@dataclass
+class RunCommand:
+    suite: str
+    dry_run: bool = False
+
+
+def run(command: RunCommand, options) -> int:
+    """Train and measure every variant × seed of a suite; print the summary and the next command."""
+    from .runner import dry_run, run_suite, summary_table
+    from .status import Status
+
+    if command.dry_run:
+        print("\n".join(dry_run(command.suite, options)))
+        return 0
+    outcome = run_suite(command.suite, options)
+    table = summary_table(outcome)
+    print()
+    print_frame(table, "table")
+    if outcome.interrupted:
+        print("\ninterrupted: finished runs are kept; run the same command to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    results = "" if options.results == "results" else f" --results {options.results}"
+    name = outcome.specs[0].suite if outcome.specs else command.suite
+    print(f"\nnext: bench report --suite {name}{results}")
+    return 0 if (table["status"] == Status.OK.value).all() else 1
+
+
+@dataclass
+class ReportOptions:
+    results: str = "results"
+    out: str = "reports"
+    suite: str | None = None
+    strict: bool = False
+
+
+def report(options: ReportOptions) -> int:
+    """Write the markdown report and pictures of each suite found; with --strict, exit 1 naming each shortfall."""
+    from .report import write_reports
+
+    problems = []
+    for written in write_reports(options.results, options.out, options.suite):
+        print(f"wrote {written.path} (pictures in {written.path.with_suffix('')}/)")
+        problems += written.shortfalls
+    if options.strict and problems:
+        print("\n".join(f"bench: strict: {p}" for p in problems), file=sys.stderr)
+        return 1
+    return 0

@@ -24,9 +24,11 @@ from .identity import digest, file_digest
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-KINDS = ("digits", "cifar10", "cifar100", "fake", "imagefolder:PATH", "csv:PATH")
+KINDS = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "fake", "imagefolder:PATH", "csv:PATH")
 TEST_SPLIT_SEED = 0  # where a data set has no test split, it is carved once, the same for every run
 CARVED_TEST_FRACTION = 0.2  # the share of such a data set that becomes its test split
+IDX_KINDS = ("mnist", "fashion-mnist")
+FILE_KINDS = ("imagefolder", "csv")  # bench.files: image files, decoded once into the image cache  # bench.idx: the MNIST family in its original IDX files
 # digits is small: half of it (899 images) is the test split, so a 1-point accuracy gap is ~9 images, not ~4.
 DIGITS_TEST_FRACTION = 0.5
 
@@ -57,6 +59,7 @@ class DataSet:
     synthetic: bool = False
     sizes: Counter = field(default_factory=Counter)  # of the images as stored: "W×H" -> count
     modes: Counter = field(default_factory=Counter)  # PIL mode -> count
+    stats: str = "training split"  # where `mean` and `std` come from
 
     @property
     def num_classes(self) -> int:
@@ -93,13 +96,39 @@ class TensorSource:
 
 # ---------------------------------------------------------------- augmentation, batched on the device
 
-def random_crop(images: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:
-    """Zero-pad by `pad` and cut a random window of the original size from each image, in one gather."""
+def crop_offsets(images: torch.Tensor, pad: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each image's window offset in the zero-padded image, rows then columns (0..2·pad), from `generator`."""
+    b = len(images)
+    dy = torch.randint(0, 2 * pad + 1, (b, 1), generator=generator, device=generator.device).to(images.device)
+    dx = torch.randint(0, 2 * pad + 1, (b, 1), generator=generator, device=generator.device).to(images.device)
+    return dy, dx
+
+
+def random_crop(images: torch.Tensor, pad: int, generator: torch.Generator, out: torch.Tensor | None = None
+                ) -> torch.Tensor:
+    """Zero-pad by `pad` and cut a random window of the original size from each image.
+
+    On a GPU one gather does the whole batch; on a CPU, where that gather costs ~20× a copy at 224 px, each
+    image's window is copied by slicing into `out` (reused between batches when given). Both give the same
+    bytes for the same draws (tests.test_data checks it)."""
+    dy, dx = crop_offsets(images, pad, generator)
+    if images.device.type != "cpu":
+        return gathered_crop(images, pad, dy, dx)
+    b, c, h, w = images.shape
+    out = torch.empty_like(images) if out is None else out
+    out.zero_()
+    for i, (y, x) in enumerate(zip((dy[:, 0] - pad).tolist(), (dx[:, 0] - pad).tolist())):
+        # out[i, :, r, s] = images[i, :, r + y, s + x] wherever that source pixel exists, else the zero padding
+        out[i, :, max(0, -y):h - max(0, y), max(0, -x):w - max(0, x)] = \
+            images[i, :, max(0, y):h - max(0, -y), max(0, x):w - max(0, -x)]
+    return out
+
+
+def gathered_crop(images: torch.Tensor, pad: int, dy: torch.Tensor, dx: torch.Tensor) -> torch.Tensor:
+    """The windows at offsets (dy, dx) of the zero-padded images, in one gather (the GPU's way)."""
     b, c, h, w = images.shape
     device = images.device
     padded = F.pad(images, (pad, pad, pad, pad))
-    dy = torch.randint(0, 2 * pad + 1, (b, 1), generator=generator, device=generator.device).to(device)
-    dx = torch.randint(0, 2 * pad + 1, (b, 1), generator=generator, device=generator.device).to(device)
     rows = (dy + torch.arange(h, device=device))[:, None, :, None]
     cols = (dx + torch.arange(w, device=device))[:, None, None, :]
     batch = torch.arange(b, device=device)[:, None, None, None]
@@ -108,14 +137,22 @@ def random_crop(images: torch.Tensor, pad: int, generator: torch.Generator) -> t
 
 
 def random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Mirror each image left-right with probability 1/2."""
+    """Mirror each image left-right with probability 1/2 (on a CPU in place, image by image)."""
     flip = torch.rand(len(images), generator=generator, device=generator.device).to(images.device) < 0.5
-    return torch.where(flip[:, None, None, None], images.flip(3), images)
+    if images.device.type != "cpu":
+        return torch.where(flip[:, None, None, None], images.flip(3), images)
+    for i in flip.nonzero()[:, 0].tolist():
+        images[i] = images[i].flip(2)
+    return images
 
 
-def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """uint8 → float, scaled to [0, 1], then standardised per channel."""
-    return (images.float().div_(255) - mean) / std
+def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, out: torch.Tensor | None = None
+              ) -> torch.Tensor:
+    """uint8 → float, scaled to [0, 1], then standardised per channel; into `out` when given (a CPU reuses one
+    buffer: a fresh tensor of a 224 px batch costs more in page faults than the arithmetic)."""
+    if out is None:
+        return (images.float().div_(255) - mean) / std
+    return out.copy_(images).div_(255).sub_(mean).div_(std)  # the same operations in the same order, in place
 
 
 class Preprocess:
@@ -128,17 +165,30 @@ class Preprocess:
         self.flip = augment == "crop-flip" and data.hflip
         self.mean = torch.tensor(data.mean, device=device).view(1, 3, 1, 1)
         self.std = torch.tensor(data.std, device=device).view(1, 3, 1, 1)
-        self.generator = generator
+        self.generator, self.device = generator, device
+        self.buffers: dict[tuple[str, tuple[int, ...]], torch.Tensor] = {}
 
     def train(self, images: torch.Tensor) -> torch.Tensor:
         if self.crop:
-            images = random_crop(images, pad=max(1, images.shape[-1] // 8), generator=self.generator)
+            images = random_crop(images, pad=max(1, images.shape[-1] // 8), generator=self.generator,
+                                 out=self.buffer(images.shape, torch.uint8, "crop"))
         if self.flip:
-            images = random_flip(images, self.generator)
-        return normalize(images, self.mean, self.std)
+            images = random_flip(images if self.crop else images.clone(), self.generator)
+        return normalize(images, self.mean, self.std, out=self.buffer(images.shape, torch.float32, "train"))
 
     def eval(self, images: torch.Tensor) -> torch.Tensor:
-        return normalize(images, self.mean, self.std)
+        return normalize(images, self.mean, self.std, out=self.buffer(images.shape, torch.float32, "eval"))
+
+    def buffer(self, shape: torch.Size, dtype: torch.dtype, use: str) -> torch.Tensor | None:
+        """On a CPU, one output tensor per use and shape, reused from batch to batch (the previous batch's step is
+        over when the next is prepared: CPU work is synchronous); elsewhere None, a fresh tensor each time (the
+        CUDA allocator caches its blocks, and kernels still queued may read the last one)."""
+        if self.device.type != "cpu":
+            return None
+        key = (use, tuple(shape))
+        if key not in self.buffers:
+            self.buffers[key] = torch.empty(shape, dtype=dtype)
+        return self.buffers[key]
 
 
 # ---------------------------------------------------------------- splitting
@@ -172,9 +222,10 @@ def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float,
 def tensor_dataset(name: str, classes: list[str], train_x: torch.Tensor, train_y: torch.Tensor,
                    test_x: torch.Tensor, test_y: torch.Tensor, size: int, seed: int, val_fraction: float,
                    device: torch.device, hflip: bool, synthetic: bool = False, mode: str = "RGB") -> DataSet:
-    """Resize, carve the validation split from train, and move every split to the device."""
+    """Resize, carve the validation split from train, and move every split to the device. Images are uint8
+    N×C×H×W with C = 3, or 1 for gray (made 3-channel after resizing, so the resize works on one channel)."""
     stored = Counter({f"{train_x.shape[-1]}×{train_x.shape[-2]}": len(train_x) + len(test_x)})
-    train_x, test_x = resize_uint8(train_x, size), resize_uint8(test_x, size)
+    train_x, test_x = (resize_uint8(x, size).expand(-1, 3, -1, -1) for x in (train_x, test_x))  # gray: 1 → 3
     kept, held = stratified_split(train_y.numpy(), val_fraction, seed)
     kept_t, held_t = torch.from_numpy(kept), torch.from_numpy(held)
     mean, std = channel_stats(train_x[kept_t])
@@ -267,6 +318,20 @@ def load_cifar(name: str, root: Path, size: int, seed: int, val_fraction: float,
                           test_x, test_y, size, seed, val_fraction, device, hflip=True)
 
 
+def load_idx_set(name: str, root: Path | None, size: int, seed: int, val_fraction: float,
+                 device: torch.device) -> DataSet:
+    """MNIST or Fashion-MNIST from their IDX files: 28 px gray images, resized and made 3-channel like digits."""
+    from .idx import IDX_SETS, load_split, locate
+
+    files = locate(name, root)
+    (train_x, train_y), (test_x, test_y) = load_split(files, "train"), load_split(files, "test")
+
+    spec = IDX_SETS[name]
+    return tensor_dataset(name, list(spec.classes), torch.from_numpy(train_x.copy())[:, None], torch.from_numpy(train_y),
+                          torch.from_numpy(test_x.copy())[:, None], torch.from_numpy(test_y), size, seed, val_fraction,
+                          device, hflip=spec.hflip, mode="L")
+
+
 def existing_dir(path: Path, what: str) -> Path:
     if not path.is_dir():
         raise UsageError(f"data directory '{path}' does not exist; {what}")
@@ -288,7 +353,7 @@ def check_spec(spec: str) -> None:
         existing_dir(Path(arg).expanduser(), "give imagefolder:PATH with PATH/train/<class>/ image folders")
     elif kind == "csv" and arg:
         existing_csv(Path(arg).expanduser())
-    elif spec not in ("digits", "fake", *CIFAR):
+    elif spec not in ("digits", "fake", *CIFAR, *IDX_KINDS):
         close = difflib.get_close_matches(spec, [k.split(":")[0] for k in KINDS], n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise UsageError(f"unknown data set '{spec}'{hint}; choose one of: {', '.join(KINDS)}")
@@ -323,6 +388,12 @@ def data_identity(spec: str, data_root: str | Path | None) -> dict[str, object]:
     kind, _, arg = spec.partition(":")
     if spec in BUILTIN_VERSIONS:
         return {"kind": spec, "version": BUILTIN_VERSIONS[spec]}
+    if spec in IDX_KINDS:
+        from .idx import locate
+
+        files = locate(spec, Path(data_root) if data_root else None)
+        return {"kind": spec, "path": str(next(iter(files.values())).parent.resolve()),
+                "content": digest({stem: file_digest(str(path)) for stem, path in sorted(files.items())})}
     if spec in CIFAR:
         folder, train_files, test_file, meta_file, *_ = CIFAR[spec]
         path = ensure_cifar(spec, Path(data_root) if data_root else Path("data"))
@@ -330,28 +401,34 @@ def data_identity(spec: str, data_root: str | Path | None) -> dict[str, object]:
         listing = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) if f.is_file() else (f.name, "missing")
                    for f in files]
         return {"kind": spec, "path": str(path.resolve()), "content": digest(listing)}
+    from .cache import CACHE_VERSION
+
     path = Path(arg).expanduser().resolve()
+    loader = f"decoded once into the image cache {CACHE_VERSION}, normalised with the training split's statistics"
     if kind == "imagefolder":
         content, count = tree_fingerprint(path)
-        return {"kind": kind, "path": str(path), "content": content, "image_files": count}
+        return {"kind": kind, "path": str(path), "content": content, "image_files": count, "loader": loader}
     content, count = tree_fingerprint(path.parent)
     return {"kind": kind, "path": str(path), "labels_sha256": file_digest(str(path)), "content": content,
-            "image_files": count}
+            "image_files": count, "loader": loader}
 
 
 def load_dataset(spec: str, data_root: Path | None, size: int, seed: int, val_fraction: float,
-                 device: torch.device) -> DataSet:
-    """The data set named by `spec` (see KINDS), with its validation split carved by `seed`."""
+                 device: torch.device, decode: bool = True) -> DataSet:
+    """The data set named by `spec` (see KINDS), with its validation split carved by `seed`. `decode=False` lets
+    image-file sets skip decoding pixels into the image cache (their labels and files are all a check needs)."""
     check_spec(spec)
     kind, _, arg = spec.partition(":")
     if spec == "digits":
         return load_digits(size, seed, val_fraction, device)
     if spec == "fake":
         return load_fake(size, seed, val_fraction, device)
+    if spec in IDX_KINDS:
+        return load_idx_set(spec, Path(data_root) if data_root else None, size, seed, val_fraction, device)
     if spec in CIFAR:
         return load_cifar(spec, Path(data_root) if data_root else Path("data"), size, seed, val_fraction, device)
     from .files import load_csv, load_image_folder
 
     if kind == "imagefolder":
-        return load_image_folder(Path(arg).expanduser(), size, seed, val_fraction, device)
-    return load_csv(Path(arg).expanduser(), size, seed, val_fraction, device)
+        return load_image_folder(Path(arg).expanduser(), size, seed, val_fraction, device, decode)
+    return load_csv(Path(arg).expanduser(), size, seed, val_fraction, device, decode)

@@ -96,21 +96,21 @@ def check_same_classes(train: list[str], test: list[str], where: str) -> None:
                      "give both splits the same class names")
 
 
-def scan_images(files: list[Path]) -> tuple[Counter, Counter]:
-    """Sizes and modes of image files from their headers (no pixels decoded); an unreadable file is named."""
+def scan_images(files: list[Path]) -> tuple[Counter, Counter, list[str]]:
+    """Sizes and modes of image files from their headers (no pixels decoded), counted and per file (in order); an
+    unreadable file is named."""
     from PIL import Image, UnidentifiedImageError
 
-    sizes, modes = Counter(), Counter()
+    sizes, per_file = Counter(), []
     for path in files:
         try:
             with Image.open(path) as img:
                 sizes[f"{img.width}×{img.height}"] += 1
-                mode = img.mode + ("+transparency" if img.mode == "P" and "transparency" in img.info else "")
-                modes[mode] += 1
+                per_file.append(img.mode + ("+transparency" if img.mode == "P" and "transparency" in img.info else ""))
         except (OSError, UnidentifiedImageError, ValueError):
             raise UsageError(f"cannot read image '{path}': not an image file PIL can open; remove or replace it") \
                 from None
-    return sizes, modes
+    return sizes, Counter(per_file), per_file
 
 
 def to_rgb(img):

@@ -1,81 +1,22 @@
 """Image-file data sets: a folder of class folders, or a labels CSV beside its images.
 
-Files are listed (and their headers read) when the data set is loaded; pixels are decoded and resized by
-DataLoader workers, batch by batch, and arrive on the device as uint8 N×3×H×W like the in-memory sets.
+Files are listed (and their headers read) when the data set is loaded; their pixels are decoded and resized once
+into the image cache (bench.cache), whose splits then arrive on the device as uint8 N×3×H×W batches, augmented
+and normalised there like the in-memory sets.
 """
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
 
-from .data import (CARVED_TEST_FRACTION, IMAGE_EXTENSIONS, TEST_SPLIT_SEED, Batch, DataSet, existing_csv,
-                   existing_dir, stratified_split)
-from .datacheck import check_same_classes, scan_images, to_rgb
+from .cache import CachedSource, cached_images
+from .data import (CARVED_TEST_FRACTION, IMAGE_EXTENSIONS, TEST_SPLIT_SEED, DataSet, existing_csv, existing_dir,
+                   stratified_split)
+from .datacheck import check_same_classes, scan_images
 from .errors import UsageError
-
-
-class ImageFiles(torch.utils.data.Dataset):
-    """Image files decoded with PIL and resized to a square; an unreadable file comes back with label -1."""
-
-    def __init__(self, files: list[Path], labels: list[int], size: int) -> None:
-        self.files, self.labels, self.size = files, labels, size
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int]:
-        from PIL import Image
-
-        try:
-            with Image.open(self.files[i]) as img:
-                img = to_rgb(img).resize((self.size, self.size), Image.BILINEAR)
-                array = np.asarray(img, dtype=np.uint8).copy()
-        except (OSError, ValueError):
-            # Raised in a worker this would come back wrapped in a traceback; the main process names the file.
-            return torch.zeros(3, self.size, self.size, dtype=torch.uint8), -1, i
-        return torch.from_numpy(array).permute(2, 0, 1), self.labels[i], i
-
-
-class FileSource:
-    """A split of image files, decoded by DataLoader workers and moved to the device batch by batch."""
-
-    def __init__(self, files: list[Path], labels: list[int], size: int, device: torch.device) -> None:
-        self.dataset, self.device = ImageFiles(files, labels, size), device
-        self.workers = min(4, os.cpu_count() or 1)
-        self._loaders: dict[tuple[int, bool, bool], torch.utils.data.DataLoader] = {}
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def targets(self) -> np.ndarray:
-        return np.asarray(self.dataset.labels, dtype=np.int64)
-
-    def loader(self, batch_size: int, generator: torch.Generator | None, drop_last: bool
-               ) -> torch.utils.data.DataLoader:
-        """One DataLoader per way of batching, made once: its workers persist from epoch to epoch."""
-        key = (batch_size, generator is not None, drop_last)
-        if key not in self._loaders:
-            cpu_generator = None
-            if generator is not None:  # DataLoader shuffles on the CPU: a CPU generator derived from the run's
-                cpu_generator = torch.Generator().manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
-            self._loaders[key] = torch.utils.data.DataLoader(
-                self.dataset, batch_size=batch_size, shuffle=generator is not None, generator=cpu_generator,
-                num_workers=self.workers, drop_last=drop_last, pin_memory=self.device.type == "cuda",
-                persistent_workers=self.workers > 0)
-        return self._loaders[key]
-
-    def batches(self, batch_size: int, generator: torch.Generator | None = None, drop_last: bool = False
-                ) -> Iterator[Batch]:
-        for images, labels, index in self.loader(batch_size, generator, drop_last):
-            if (labels < 0).any():
-                bad = self.dataset.files[int(index[labels < 0][0])]
-                raise UsageError(f"cannot read image '{bad}': not an image file PIL can open; remove or replace it")
-            yield images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
 
 
 def image_files(folder: Path) -> list[Path]:
@@ -96,23 +37,30 @@ def scan_class_folders(folder: Path, classes: list[str]) -> tuple[list[Path], li
 
 def file_dataset(name: str, classes: list[str], train: tuple[list[Path], list[int]],
                  test: tuple[list[Path], list[int]] | None, size: int, seed: int, val_fraction: float,
-                 device: torch.device) -> DataSet:
-    """Split file lists (test carved from train when absent, validation from train) into file sources."""
+                 device: torch.device, decode: bool = True) -> DataSet:
+    """Split file lists (test carved from train when absent, validation from train) into splits of the cache.
+
+    With `decode=False` nothing is decoded: the splits know their files and labels (enough for the checks of
+    bench.datacheck), but hold no pixels and the statistics are NaN."""
     files, labels = train
     if test is None:
         kept, held = stratified_split(np.array(labels), CARVED_TEST_FRACTION, TEST_SPLIT_SEED)
         test = [files[i] for i in held], [labels[i] for i in held]
         files, labels = [files[i] for i in kept], [labels[i] for i in kept]
+    everything = files + test[0]
+    sizes, modes, per_file = scan_images(everything)
+    images = cached_images(everything, per_file, size) if decode else None
+    all_labels = np.array(labels + test[1], dtype=np.int64)
     kept, held = stratified_split(np.array(labels), val_fraction, seed)
+    test_rows = np.arange(len(files), len(everything))
 
-    def source(index: np.ndarray | None, pair: tuple[list[Path], list[int]]) -> FileSource:
-        f, y = pair if index is None else ([pair[0][i] for i in index], [pair[1][i] for i in index])
-        return FileSource(f, y, size, device)
+    def source(rows: np.ndarray) -> CachedSource:
+        return CachedSource(images, rows, all_labels[rows], [everything[i] for i in rows], device)
 
-    sizes, modes = scan_images(files + test[0])
-    # ImageNet statistics: the convention for photographs, and what pretrained weights expect.
-    return DataSet(name, classes, source(kept, (files, labels)), source(held, (files, labels)), source(None, test),
-                   (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), hflip=True, sizes=sizes, modes=modes)
+    train_source = source(kept)
+    mean, std = train_source.channel_stats() if decode else ((float("nan"),) * 3, (float("nan"),) * 3)
+    return DataSet(name, classes, train_source, source(held), source(test_rows), mean, std, hflip=True, sizes=sizes,
+                   modes=modes)
 
 
 def class_folders(split_dir: Path) -> list[str]:
@@ -125,7 +73,8 @@ def class_folders(split_dir: Path) -> list[str]:
     return classes
 
 
-def load_image_folder(root: Path, size: int, seed: int, val_fraction: float, device: torch.device) -> DataSet:
+def load_image_folder(root: Path, size: int, seed: int, val_fraction: float, device: torch.device,
+                      decode: bool = True) -> DataSet:
     """`root/train/<class>/*` and, when present, `root/test/<class>/*` with the same classes."""
     train_dir = existing_dir(root / "train", f"expected {root}/train/<class>/ image folders")
     classes = class_folders(train_dir)
@@ -137,7 +86,7 @@ def load_image_folder(root: Path, size: int, seed: int, val_fraction: float, dev
     if (root / "test").is_dir():
         check_same_classes(classes, class_folders(root / "test"), f"{root}")
         test = scan_class_folders(root / "test", classes)
-    return file_dataset(f"imagefolder:{root}", classes, train, test, size, seed, val_fraction, device)
+    return file_dataset(f"imagefolder:{root}", classes, train, test, size, seed, val_fraction, device, decode)
 
 
 CSV_IMAGE_COLUMNS = ("image", "file", "filename", "path", "id_code", "id")
@@ -163,7 +112,8 @@ def pick_column(path: Path, header: list[str], preferred: tuple[str, ...], what:
     return found
 
 
-def load_csv(path: Path, size: int, seed: int, val_fraction: float, device: torch.device) -> DataSet:
+def load_csv(path: Path, size: int, seed: int, val_fraction: float, device: torch.device,
+             decode: bool = True) -> DataSet:
     """A labels CSV (image, label[, split]) beside an image folder, like Kaggle's retinopathy set."""
     with open(existing_csv(path), newline="") as f:
         rows = list(csv.DictReader(f))
@@ -192,4 +142,4 @@ def load_csv(path: Path, size: int, seed: int, val_fraction: float, device: torc
         split[part][0].append(file)
         split[part][1].append(index[label])
     test = split["test"] if split["test"][0] else None
-    return file_dataset(f"csv:{path}", classes, split["train"], test, size, seed, val_fraction, device)
+    return file_dataset(f"csv:{path}", classes, split["train"], test, size, seed, val_fraction, device, decode)

@@ -16,6 +16,8 @@ if TYPE_CHECKING:  # torch is imported where a function needs it: the report onl
 
 ENTRY_PARTS = ("architecture", "weights")  # what differs between the variants of one experiment
 PER_RUN_PARTS = ("seed",)  # what differs between the runs of one variant
+# How a run with pretrained weights normalises its inputs (models.weights_normalization): part of its identity.
+WEIGHTS_NORMALIZATION = "the weights' own mean/std when they carry it, else the data set's"
 
 
 def digest(value: Any, length: int = 16) -> str:
@@ -48,8 +50,13 @@ def architecture_identity(variant_name: str) -> dict[str, Any]:
 
     variant = models.get_variant(variant_name)
     builder = f"{variant.builder.__module__}.{variant.builder.__qualname__}"
-    return {"variant": variant.name, "builder": builder, "kwargs": normalized(variant.kwargs),
-            "fingerprint": module_fingerprint(variant.build(num_classes=10))}
+    identity = {"variant": variant.name, "builder": builder, "kwargs": normalized(variant.kwargs),
+                "fingerprint": module_fingerprint(variant.build(num_classes=10))}
+    if variant.source != "built-in":  # outside code can change without this project's git sha changing
+        identity["source"] = variant.source
+        identity["origin"] = (file_digest(variant.origin) if variant.source == "module" and variant.origin
+                              else variant.origin)
+    return identity
 
 
 def weights_identity(variant_name: str, weights: str | None) -> dict[str, Any]:
@@ -60,11 +67,13 @@ def weights_identity(variant_name: str, weights: str | None) -> dict[str, Any]:
     if weights is None:
         return {"name": "none"}
     if weights.lower() in IMAGENET_ALIASES:
-        return {"name": "imagenet", "torchvision": models.get_variant(variant_name).weights}
+        return {"name": "imagenet", "torchvision": models.get_variant(variant_name).weights,
+                "normalization": WEIGHTS_NORMALIZATION}
     from pathlib import Path
 
     path = Path(weights).expanduser()
-    return {"name": str(path.resolve()), "sha256": file_digest(str(path)) if path.is_file() else "missing"}
+    return {"name": str(path.resolve()), "sha256": file_digest(str(path)) if path.is_file() else "missing",
+            "normalization": WEIGHTS_NORMALIZATION}
 
 
 def device_identity(device: torch.device) -> dict[str, str]:

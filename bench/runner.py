@@ -20,7 +20,8 @@ from .metrics import BY_COLUMN, header
 from .spec import RunSpec
 from .status import Status
 from .store import RunRow, load_runs, load_table, runs_dir, write_shard
-from .suites import Entry, Suite, get_suite, with_overrides
+from .recipe import Recipe, parse_assignment, with_overrides
+from .suites import Entry, Suite, get_suite
 
 # The paths of the project whose changes can change a result: only these make a row's git sha "+dirty".
 RESULT_SOURCES = ("bench", "models", "pyproject.toml")
@@ -46,6 +47,7 @@ class RunOptions:
     channels_last: bool | None = None
     compile: str | None = None
     run_timeout: float | None = None  # seconds per run, process start included; None = no limit
+    settings: list[str] = field(default_factory=list)  # --set KEY=VALUE, checked against the recipe's fields
 
 
 @dataclass
@@ -70,6 +72,8 @@ def select_entries(suite: Suite, names: list[str] | None) -> list[Entry]:
             try:
                 matches = [Entry(models.get_variant(name).name)]
             except models.UnknownVariantError:
+                if ":" in name:  # an outside model: its own error names the part that failed
+                    raise
                 known = sorted({e.variant for e in suite.entries})
                 candidates = list(dict.fromkeys(known + [v.name for v in models.list_variants()]))
                 close = difflib.get_close_matches(name, candidates, n=3)
@@ -92,10 +96,15 @@ def git_sha(root: Path | None = None) -> str:
         return "unknown"
 
 
-def run_recipe(suite: Suite, options: RunOptions):
-    """The suite's recipe with the command line's overrides."""
-    return with_overrides(suite.recipe, epochs=options.epochs, batch_size=options.batch_size,
-                          precision=options.precision, channels_last=options.channels_last, compile=options.compile)
+def run_recipe(suite: Suite, options: RunOptions) -> Recipe:
+    """The suite's recipe with the command line's overrides: the flags, then every --set KEY=VALUE."""
+    flags = {"epochs": options.epochs, "batch_size": options.batch_size, "precision": options.precision,
+             "channels_last": options.channels_last, "compile": options.compile}
+    settings = dict(parse_assignment(text) for text in options.settings)
+    for key, value in flags.items():
+        if value is not None and key in settings and settings[key] != value:
+            raise UsageError(f"--{key.replace('_', '-')} {value} and --set {key}={settings[key]} disagree; give one")
+    return dataclasses.replace(with_overrides(suite.recipe, **flags), **settings)
 
 
 def plan(suite: Suite, options: RunOptions, device: object) -> list[RunSpec]:
@@ -272,15 +281,21 @@ def results_folder(path: str) -> Path:
 
 
 def check_data(dataset: str, data_root: str | None, recipe) -> None:
-    """Load the data set once here (tiny images: only its labels and files matter) and refuse it, in one line,
-    when its results would mean nothing: before any child starts, not once per run."""
+    """Load the data set once here and refuse it, in one line, when its results would mean nothing: before any
+    child starts, not once per run."""
     import torch
 
     from .data import load_dataset
     from .datacheck import check
 
-    data = load_dataset(dataset, data_root, 1, 0, recipe.val_fraction, torch.device("cpu"))
+    from .data import FILE_KINDS
+
+    # Tiny images and no pixels decoded: only labels and files matter to the checks.
+    data = load_dataset(dataset, data_root, 1, 0, recipe.val_fraction, torch.device("cpu"), decode=False)
     check(data.summary(), recipe.batch_size)
+    if dataset.partition(":")[0] in FILE_KINDS:
+        # Image files: decoded into the image cache here, once, at the runs' input size; every run then reads it.
+        load_dataset(dataset, data_root, recipe.input_size, 0, recipe.val_fraction, torch.device("cpu"))
 
 
 def check_input_size(entries: list[Entry], input_size: int) -> None:

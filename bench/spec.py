@@ -9,7 +9,7 @@ from typing import Any
 
 from .identity import config_hash, experiment_hash
 from .store import slug
-from .suites import Recipe
+from .recipe import Recipe
 
 
 @dataclass(frozen=True)

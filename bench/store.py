@@ -73,6 +73,9 @@ class RunRow:
     val_images: int | None = None
     test_images: int | None = None
     converted_images: int | None = None  # stored in a mode RGB cannot hold as is (16-bit, palette+alpha, CMYK)
+    norm_mean: list[float] = field(default_factory=list)  # per-channel input normalisation, on the [0, 1] scale
+    norm_std: list[float] = field(default_factory=list)
+    norm_source: str | None = None  # where they come from: the training split, or the pretrained weights' own
     epochs: int | None = None  # epochs asked for by the recipe
     epochs_run: int | None = None  # epochs trained (fewer on early stopping or failure)
     best_val_acc: float | None = None
@@ -128,7 +131,7 @@ class RunRow:
 
 
 ARROW_TYPES = {int: pa.int64(), float: pa.float64(), str: pa.string(), bool: pa.bool_(),
-               list[int]: pa.list_(pa.int64()), list[str]: pa.list_(pa.string())}
+               list[int]: pa.list_(pa.int64()), list[str]: pa.list_(pa.string()), list[float]: pa.list_(pa.float64())}
 
 
 def arrow_schema(row_type: type) -> pa.Schema:

@@ -2,38 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from dataclasses import dataclass, field
 
 from .errors import UsageError
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """One training recipe, applied identically to every variant of a suite."""
-
-    epochs: int = 6
-    batch_size: int = 64
-    lr: float = 0.05  # peak learning rate of SGD
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 5e-4
-    schedule: str = "cosine"  # per-step: linear warm-up, then "cosine" to 0, "step" (÷10 at 50% and 75%) or "constant"
-    warmup_epochs: float = 1.0
-    warmup_max_fraction: float = 0.2  # the warm-up never takes more than this share of the run's steps
-    precise_bn_batches: int = 20  # before each evaluation, BatchNorm statistics recomputed over this many
-    # training batches (un-augmented, in order) under the current weights; 0 = keep the running averages
-    label_smoothing: float = 0.1
-    zero_init_residual: bool = False  # each residual block starts as the identity (models.zero_init_residual)
-    augment: str = "crop-flip"  # "none", "crop" (pad-4 random crop) or "crop-flip" (+ flips where the data set allows)
-    patience: int | None = None  # early stopping: epochs without a better validation accuracy; None = off
-    input_size: int = 32
-    val_fraction: float = 0.2
-    latency_batch: int = 32  # the larger batch of the forward-latency measurement (batch 1 is always measured)
-    # Speed settings (bench.speed): part of the identity like every other field. fp32 means TF32 off, so a
-    # default run computes the same on every GPU generation as on the CPU.
-    precision: str = "fp32"  # fp32 | tf32 | bf16 (autocast) | fp16 (autocast + gradient scaler)
-    channels_last: bool = False  # NHWC memory format for the model and its input batches
-    compile: str = "off"  # torch.compile mode of the training step: off | default | reduce-overhead | max-autotune
+from .recipe import Recipe
 
 
 @dataclass(frozen=True)
@@ -207,13 +180,15 @@ SUITES: dict[str, Suite] = {
 
 
 def get_suite(name: str) -> Suite:
-    """The suite called `name`, or an error listing the suites there are."""
-    try:
+    """The built-in suite called `name`, or the suite a TOML file describes; else an error listing the suites."""
+    from .suitefile import is_suite_file, load_suite
+
+    if name in SUITES:
         return SUITES[name]
-    except KeyError:
-        raise UsageError(f"unknown suite '{name}'; choose one of: {', '.join(SUITES)} (see `bench suites`)") from None
+    if is_suite_file(name):
+        return load_suite(name)
+    close = difflib.get_close_matches(name, list(SUITES), n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    raise UsageError(f"unknown suite '{name}'{hint}; choose one of: {', '.join(SUITES)} (see `bench suites`), "
+                     "or give a suite file path.toml")
 
-
-def with_overrides(recipe: Recipe, **changes: object) -> Recipe:
-    """`recipe` with the non-None `changes` applied (from command-line flags)."""
-    return dataclasses.replace(recipe, **{k: v for k, v in changes.items() if v is not None})

@@ -17,7 +17,7 @@ from torch import nn
 from .data import Batch, DataSet, Preprocess
 from .device import Stopwatch, synchronize, untouched_rng
 from .speed import Speed
-from .suites import Recipe
+from .recipe import Recipe
 
 WARMUP_STEPS = 3  # untimed training steps before epoch 1 (see warm_up)
 NO_CONTEXT: Callable[[], ContextManager] = contextlib.nullcontext

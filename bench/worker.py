@@ -187,6 +187,10 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
         models.zero_init_residual(model)
     if spec.weights:
         print(f"{spec.label}: {models.load_pretrained(model, variant, spec.weights).summary()}", file=sys.stderr)
+        own = models.weights_normalization(variant, spec.weights)  # weights bring the preprocessing they learnt with
+        if own is not None:
+            data.mean, data.std, data.stats = own
+    row.norm_mean, row.norm_std, row.norm_source = list(data.mean), list(data.std), data.stats
     profile = profile_model(model, recipe.input_size, data.num_classes)
     for name in ("params", "trainable_params", "macs", "flops", "other_ops", "activations"):
         setattr(row, name, getattr(profile, name))

@@ -1,7 +1,7 @@
 """Architecture variants for `bench`: blocks, a configurable ResNet, CIFAR nets, MobileNetV2, and their registry."""
 from .init import zero_init_residual
 from .registry import UnknownVariantError, Variant, build, closest_names, get_variant, list_variants, register
-from .weights import LoadReport, WeightsNotFoundError, load_pretrained
+from .weights import LoadReport, WeightsNotFoundError, load_pretrained, weights_normalization
 
 __all__ = [
     "LoadReport",
@@ -13,6 +13,7 @@ __all__ = [
     "get_variant",
     "list_variants",
     "load_pretrained",
+    "weights_normalization",
     "register",
     "zero_init_residual",
 ]

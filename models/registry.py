@@ -21,6 +21,8 @@ class Variant:
     weights: str | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
     min_input_size: int = 1  # the smallest input side (px) its forward pass accepts
+    source: str = "built-in"  # built-in | entry point | module | timm (models.outside)
+    origin: str | None = None  # where an outside variant comes from: its source file, package or timm version
 
     def build(self, num_classes: int = 10) -> nn.Module:
         """A freshly initialised model with `num_classes` outputs."""
@@ -28,6 +30,8 @@ class Variant:
 
 
 _REGISTRY: dict[str, Variant] = {}
+_OUTSIDE: dict[str, Variant] = {}  # outside variants resolved so far, by the name they were asked for
+_LOADED: list[bool] = []  # the built-in table and the entry points, imported once
 
 
 class UnknownVariantError(LookupError):
@@ -48,23 +52,34 @@ def closest_names(name: str, n: int = 3) -> list[str]:
 
 
 def get_variant(name: str) -> Variant:
-    """The registered variant called `name`, or an error naming the closest ones."""
+    """The registered variant called `name`, an outside one (`timm:NAME`, `package.module:function`), or an error
+    naming the closest ones."""
     _ensure_loaded()
-    try:
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        raise UnknownVariantError(_unknown_message(name)) from None
+    if name not in _OUTSIDE:
+        from .outside import resolve
+
+        found = resolve(name)
+        if found is None:
+            raise UnknownVariantError(_unknown_message(name))
+        _OUTSIDE[name] = found
+    return _OUTSIDE[name]
 
 
 def _unknown_message(name: str) -> str:
     close = closest_names(name)
     hint = f"; closest: {', '.join(close)}" if close else ""
-    return f"no registered variant matches '{name}'{hint} (see `bench models`)"
+    return (f"no registered variant matches '{name}'{hint} (see `bench models`; outside models: "
+            "package.module:function or timm:NAME)")
 
 
 def list_variants(pattern: str | None = None, tag: str | None = None) -> list[Variant]:
     """Variants whose name matches the glob `pattern` (all when None) and that carry `tag`, in registration order."""
     _ensure_loaded()
+    if pattern is not None and ":" in pattern:  # an outside model is named, never globbed
+        variant = get_variant(pattern)
+        return [variant] if tag is None or tag in variant.tags else []
     if tag is not None and tag not in all_tags():
         raise UnknownVariantError(f"no variant has the tag '{tag}'; the tags are: {', '.join(all_tags())}")
     found = [
@@ -95,5 +110,18 @@ def build(name: str, num_classes: int = 10, weights: str | None = None) -> nn.Mo
 
 
 def _ensure_loaded() -> None:
-    """Import the modules that register the built-in variants (once)."""
+    """Register the built-in variants, then those of installed packages' `bench.variants` entry points (once).
+    An entry point whose name is taken is skipped with a warning: it cannot replace a variant."""
+    if _LOADED:
+        return
+    _LOADED.append(True)
+    import warnings
+
     from . import zoo  # noqa: F401  (registers on import)
+    from .outside import entry_point_variants
+
+    for variant in entry_point_variants():
+        if variant.name in _REGISTRY:
+            warnings.warn(f"entry point variant '{variant.name}' ({variant.origin}) skipped: the name is taken")
+        else:
+            register(variant)

@@ -93,3 +93,22 @@ def load_pretrained(model: nn.Module, variant: Variant, weights: str) -> LoadRep
     """Load `weights` ("imagenet" or a file path) into `model`; a classifier of another size keeps its fresh init."""
     path = resolve_weights_file(variant, weights)
     return load_matching(model, read_state_dict(path), source=str(path))
+
+
+def weights_normalization(variant: Variant, weights: str) -> tuple[tuple[float, ...], tuple[float, ...], str] | None:
+    """The per-channel mean and std the weights were trained with, and where that comes from: torchvision weights
+    bring their own (`transforms()`), a checkpoint bench wrote records its own; a plain state dict says nothing
+    (None: the data set's statistics stay)."""
+    if weights.lower() in IMAGENET_ALIASES:
+        if variant.weights is None:
+            return None
+        from torchvision.models import get_weight
+
+        preset = get_weight(variant.weights).transforms()
+        return tuple(preset.mean), tuple(preset.std), f"{variant.weights}.transforms()"
+    path = Path(weights).expanduser()
+    if path.is_file():
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(obj, dict) and isinstance(obj.get("mean"), (list, tuple)) and isinstance(obj.get("std"), (list, tuple)):
+            return tuple(float(v) for v in obj["mean"]), tuple(float(v) for v in obj["std"]), f"checkpoint {path.name}"
+    return None

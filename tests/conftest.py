@@ -7,14 +7,29 @@ import pytest
 import torch
 
 
+CACHE: list[str] = []  # the tests' image cache folder, removed at the end
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Under `pytest -n N`, each worker (and every run it starts, through OMP_NUM_THREADS) gets cores / N
-    threads, so N workers do not oversubscribe the machine."""
+    threads, so N workers do not oversubscribe the machine. The image cache of the tests (and of the runs they
+    start) lives in a temporary folder, never in the user's ~/.cache/bench."""
+    import tempfile
+
+    CACHE.append(tempfile.mkdtemp(prefix="bench-cache-"))
+    os.environ["BENCH_CACHE_DIR"] = CACHE[0]
     workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
     if workers:
         threads = str(max(1, (os.cpu_count() or 1) // int(workers)))
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = threads
         torch.set_num_threads(int(threads))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import shutil
+
+    for folder in CACHE:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -37,6 +37,22 @@ def corrupt(tmp: Path) -> str:
     return spec
 
 
+def suite_file(tmp: Path, text: str) -> str:
+    (tmp / "mine.toml").write_text(text)
+    return str(tmp / "mine.toml")
+
+
+def idx_set(tmp: Path, truncate: bool = False) -> str:
+    """MNIST's four IDX files (20 train, 10 test images) in torchvision's layout; optionally one cut short."""
+    from tests.test_idx import write_idx_set
+
+    write_idx_set(tmp / "MNIST" / "raw", train=20, test=10)
+    if truncate:
+        images = tmp / "MNIST" / "raw" / "train-images-idx3-ubyte"
+        images.write_bytes(images.read_bytes()[:16 + 100])
+    return str(tmp)
+
+
 # (id, setup → extra arguments, expected exit status, fragment of the one-line message)
 CASES = [
     ("epochs-0", lambda t: [*RUN[:-4], "--epochs", "0"], 2, "--epochs: 0 is too small: it must be at least 1"),
@@ -91,6 +107,37 @@ CASES = [
      "image 'nope' listed in"),
     ("cifar-missing-offline", lambda t: [*RUN, "--dataset", "cifar10", "--data-root", str(t)], 2,
      "cifar10 not found: put the extracted cifar-10-python.tar.gz"),
+    ("mnist-missing", lambda t: [*RUN, "--dataset", "mnist", "--data-root", str(t)], 2,
+     "mnist not found: put its four IDX files"),
+    ("idx-truncated", lambda t: [*RUN, "--dataset", "mnist", "--data-root", idx_set(t, truncate=True)], 2,
+     "train-images-idx3-ubyte' holds 100 bytes of data but its header promises 15680"),
+    ("set-no-equals", lambda t: [*RUN, "--set", "lr"], 2, "--set 'lr': write KEY=VALUE"),
+    ("set-unknown-field", lambda t: [*RUN, "--set", "learning_rate=0.1"], 2, "no recipe field 'learning_rate'"),
+    ("set-bad-value", lambda t: [*RUN, "--set", "schedule=linear"], 2,
+     "'linear' is not allowed for schedule, which takes one of cosine, step, constant"),
+    ("set-out-of-range", lambda t: [*RUN, "--set", "val_fraction=1.5"], 2, "a number > 0 and < 1"),
+    ("set-disagrees", lambda t: [*RUN[:-4], "--epochs", "2", "--set", "epochs=3"], 2,
+     "--epochs 2 and --set epochs=3 disagree"),
+    ("set-input-size-too-small", lambda t: [*RUN, "--set", "input_size=0"], 2, "input_size, which takes a whole number ≥ 1"),
+    ("suite-file-missing", lambda t: ["run", "--suite", str(t / "mine.toml")], 2, "mine.toml' does not exist"),
+    ("suite-file-bad-toml", lambda t: ["run", "--suite", suite_file(t, "name = \n")], 2, "is not valid TOML"),
+    ("suite-file-unknown-key", lambda t: ["run", "--suite", suite_file(t, 'seed = 3\n[[entries]]\nvariant = "plain32"\n')],
+     2, "unknown key 'seed' (did you mean seeds?)"),
+    ("suite-file-unknown-recipe-key", lambda t: ["run", "--suite", suite_file(
+        t, '[recipe]\nepoch = 3\n[[entries]]\nvariant = "plain32"\n')], 2, "no recipe field 'epoch' (did you mean epochs?)"),
+    ("suite-file-bad-recipe-value", lambda t: ["run", "--suite", suite_file(
+        t, '[recipe]\nlr = "fast"\n[[entries]]\nvariant = "plain32"\n')], 2, "'fast' is not allowed for lr"),
+    ("suite-file-no-entries", lambda t: ["run", "--suite", suite_file(t, 'seeds = 2\n')], 2, "has no [[entries]]"),
+    ("suite-file-unknown-variant", lambda t: ["run", "--suite", suite_file(t, '[[entries]]\nvariant = "resnet19"\n')],
+     2, "no registered variant matches 'resnet19'"),
+    ("outside-module-missing", lambda t: [*RUN[:4], "nosuchpackage.models:net", *RUN[5:]], 2,
+     "cannot import module 'nosuchpackage.models'"),
+    ("outside-function-missing", lambda t: [*RUN[:4], "tests.toy_models:tiny_cn", *RUN[5:]], 2,
+     "has no 'tiny_cn' (named by 'tests.toy_models:tiny_cn'); closest: tiny_cnn"),
+    ("outside-not-callable", lambda t: [*RUN[:4], "tests.toy_models:NOT_A_FACTORY", *RUN[5:]], 2,
+     "is not a function (it is int 42)"),
+    ("timm-unknown", lambda t: [*RUN[:4], "timm:resnet18dd", *RUN[5:]], 2,
+     "timm has no model 'resnet18dd'; closest: timm:resnet18d"),
     ("results-is-a-file", lambda t: [*RUN, "--dataset", "fake", "--results", str(t / "file.txt")], 2,
      "is a file, not a folder"),
     ("results-read-only", lambda t: [*RUN, "--dataset", "fake", "--results", "/sys/fs"], 2, "cannot be written"),

@@ -110,12 +110,16 @@ def test_unreadable_image_is_named(tmp_path):
     bad.write_bytes(b"this is not a png")
     with pytest.raises(UsageError, match=f"cannot read image '{bad}'"):  # its header: named when loading
         load_dataset(f"imagefolder:{tmp_path}", None, 8, seed=0, val_fraction=0.0, device=CPU)
-    # A file whose header reads but whose pixels are cut off is named when a batch decodes it.
+    # A file whose header reads but whose pixels are cut off is named when the image cache decodes it, also
+    # before any training; so is a second one, counted.
     write_image(bad, COLORS[0], size=64)
     bad.write_bytes(bad.read_bytes()[:60])
-    ds = load_dataset(f"imagefolder:{tmp_path}", None, 8, seed=0, val_fraction=0.0, device=CPU)
-    with pytest.raises(UsageError, match=f"cannot read image '{bad}'"):
-        everything(ds.train)
+    with pytest.raises(UsageError, match=f"cannot decode image '{bad}': .*; remove or replace it"):
+        load_dataset(f"imagefolder:{tmp_path}", None, 8, seed=0, val_fraction=0.0, device=CPU)
+    other = tmp_path / "train" / "admiral" / "cut.png"
+    other.write_bytes(bad.read_bytes())
+    with pytest.raises(UsageError, match=r"\(and 1 more\); remove or replace it"):
+        load_dataset(f"imagefolder:{tmp_path}", None, 8, seed=0, val_fraction=0.0, device=CPU)
 
 
 def test_missing_folder_and_unknown_spec_are_one_line_errors(tmp_path):
@@ -142,10 +146,25 @@ def test_random_crop_is_a_shifted_window_of_the_padded_image():
     assert len(offsets) > 1  # the offsets differ per image
 
 
+def test_the_cpu_crop_flip_and_normalisation_give_the_gpu_formulas_bytes():
+    from bench.data import crop_offsets, gathered_crop, normalize
+
+    images = torch.randint(0, 256, (64, 3, 20, 20), dtype=torch.uint8)
+    buffer = torch.full_like(images, 7)  # a reused buffer's old contents must not leak into the padding
+    cpu = random_crop(images, pad=5, generator=torch.Generator().manual_seed(1), out=buffer)
+    dy, dx = crop_offsets(images, 5, torch.Generator().manual_seed(1))
+    assert cpu is buffer and torch.equal(cpu, gathered_crop(images, 5, dy, dx))
+    flip = torch.rand(64, generator=torch.Generator().manual_seed(2)) < 0.5
+    expected = torch.where(flip[:, None, None, None], cpu.flip(3), cpu)
+    assert torch.equal(random_flip(cpu.clone(), torch.Generator().manual_seed(2)), expected)
+    mean, std = torch.tensor([0.4, 0.5, 0.6]).view(1, 3, 1, 1), torch.tensor([0.2, 0.25, 0.3]).view(1, 3, 1, 1)
+    assert torch.equal(normalize(images, mean, std, out=torch.empty(images.shape)), normalize(images, mean, std))
+
+
 def test_random_flip_mirrors_some_images_and_keeps_the_rest():
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (32, 3, 4, 4), dtype=torch.uint8)
-    out = random_flip(images, g)
+    out = random_flip(images.clone(), g)  # on a CPU the flip is in place
     flipped = [torch.equal(o, i.flip(2)) for o, i in zip(out, images)]
     kept = [torch.equal(o, i) for o, i in zip(out, images)]
     assert all(f or k for f, k in zip(flipped, kept)) and any(flipped) and any(kept)
@@ -236,9 +255,9 @@ def test_16_bit_pngs_are_scaled_not_clipped(tmp_path):
             values[str(path)] = raw
     data = load_dataset(f"imagefolder:{tmp_path / 'data'}", None, 12, 0, 0.2, CPU)
     assert data.summary().modes == {"I;16": 6}
-    for source in (data.train, data.val, data.test):
-        for i, path in enumerate(source.dataset.files):
-            image, _, _ = source.dataset[i]
+    for source in (data.train, data.test):  # (3 images a class leave the validation split empty)
+        images, _ = everything(source)  # in the split's order, as source.files lists them
+        for image, path in zip(images, source.files, strict=True):
             expected = np.round(values[str(path)].astype(np.float64) * 255 / 65535)  # independent conversion
             for channel in image.numpy():
                 assert np.abs(channel.astype(int) - expected).max() <= 1

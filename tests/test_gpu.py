@@ -56,7 +56,7 @@ def test_a_run_on_the_last_gpu_records_its_index_settings_and_use(tmp_path):
 
 def test_reduce_overhead_compiles_in_the_warm_up_on_the_gpu():
     from bench.data import load_dataset
-    from bench.suites import Recipe
+    from bench.recipe import Recipe
     from bench.train import fit
     from tests.test_speed import tiny_net
 

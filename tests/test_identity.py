@@ -12,7 +12,8 @@ import models
 from bench import runner
 from bench.runner import RunOptions, dry_run, git_sha, run_suite
 from bench.store import load_runs
-from bench.suites import SUITES, Entry, Recipe, Suite
+from bench.recipe import Recipe
+from bench.suites import SUITES, Entry, Suite
 from tests.helpers import bench, write_image_folder
 
 # The options of the shared two-seed fixture (conftest.two_seed_run): plain32 + resnet32, fake, 2 epochs, batch 32.

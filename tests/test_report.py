@@ -11,7 +11,7 @@ from PIL import Image
 from scipy import stats
 
 from bench.store import load_runs
-from tests.helpers import bench, write_image, write_image_folder
+from tests.helpers import bench, write_image_folder
 
 SMALL = ["--dataset", "fake", "--epochs", "2", "--batch-size", "32"]
 
@@ -21,14 +21,12 @@ def report(two_seed_results, tmp_path_factory):
     """The shared two-seed shortcut results, plus one run that fails for real, reported into a fresh folder."""
     results = tmp_path_factory.mktemp("report") / "results"
     shutil.copytree(two_seed_results, results)
-    # A run that fails for real while training: an image whose header reads but whose pixels are cut off.
+    # A run that fails for real while training: a learning rate of 1e30 makes the loss NaN in its first steps.
     images = results.parent / "images"
     write_image_folder(images, per_class=4)
-    truncated = images / "train" / "admiral" / "0.png"
-    write_image(truncated, (250, 10, 10), size=64)
-    truncated.write_bytes(truncated.read_bytes()[:60])
     failing = bench("run", "--device", "cpu", "--suite", "shortcut", "--variants", "resnet47-bottleneck", "--dataset",
-                    f"imagefolder:{images}", "--epochs", "1", "--batch-size", "2", "--results", str(results))
+                    f"imagefolder:{images}", "--epochs", "1", "--batch-size", "2", "--set", "lr=1e30",
+                    "--set", "warmup_epochs=0", "--results", str(results))
     assert failing.returncode == 1, failing.stderr
     out = results.parent / "reports"
     done = bench("report", "--results", str(results), "--out", str(out))
@@ -114,13 +112,13 @@ def test_every_linked_picture_exists_and_opens(report):
 
 def test_failed_run_is_listed_with_its_error(report):
     results, _, markdown = report
-    failed = load_runs(results, "shortcut").query("status == 'failed'")
+    failed = load_runs(results, "shortcut").query("status == 'diverged'")
     assert len(failed) == 1
     # The image folder is another experiment than the ok runs' fake data: its own section, never mixed in.
     assert "All 4 runs finished with status `ok`." in section(markdown, "fake, batch 32")
     listed = parse_table(section(markdown, "imagefolder"), "### Runs that did not finish")
-    assert listed[["variant", "seed", "status"]].values.tolist() == [["resnet47-bottleneck", "0", "failed"]]
-    assert listed["error"].iloc[0] == failed["error"].iloc[0] and "cannot read image" in listed["error"].iloc[0]
+    assert listed[["variant", "seed", "status"]].values.tolist() == [["resnet47-bottleneck", "0", "diverged"]]
+    assert listed["error"].iloc[0] == failed["error"].iloc[0] and "nan" in listed["error"].iloc[0].lower()
 
 
 def test_header_names_the_machine_recipe_and_data(report):

@@ -18,7 +18,8 @@ import torch
 from bench.runner import RunOptions, plan
 from bench.spec import RunSpec
 from bench.store import RunRow, load_epochs, load_runs, predictions_dir, write_shard
-from bench.suites import Entry, Recipe, Suite
+from bench.recipe import Recipe
+from bench.suites import Entry, Suite
 from tests.helpers import ROOT, bench, running, wait_for_shards
 
 SMALL = ["--dataset", "fake", "--epochs", "2", "--batch-size", "32", "--device", "cpu"]  # CPU facts below

@@ -16,7 +16,8 @@ from bench.data import load_dataset
 from bench.runner import RunOptions, plan
 from bench.speed import Speed
 from bench.store import load_epochs, load_runs, peak_tflops_path
-from bench.suites import Recipe, get_suite
+from bench.recipe import Recipe
+from bench.suites import get_suite
 from bench.train import fit, make_optimizer, warm_up
 from bench.utilization import Sampler, mfu, peak_key, train_tflops
 from tests.helpers import bench

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from bench.device import Stopwatch
-from bench.suites import Recipe
+from bench.recipe import Recipe
 from bench.train import (Diverged, evaluate, lr_factor, make_optimizer, make_scheduler, recompute_batchnorm, timed,
                          train_epoch)
 

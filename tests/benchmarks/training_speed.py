@@ -24,7 +24,7 @@ import torch.nn.functional as F
 import models
 from bench.data import DataSet, TensorSource, normalize
 from bench.device import device_name, resolve_device, synchronize
-from bench.suites import Recipe
+from bench.recipe import Recipe
 from bench.train import fit
 
 VARIANTS = ["resnet18", "resnet18-stem3", "resnet18-cifar", "mobilenet_v2"]

@@ -1,0 +1,15 @@
+"""Outside models for the tests: factories a suite file or `--variants` names as `tests.toy_models:NAME`."""
+from __future__ import annotations
+
+from torch import nn
+
+
+def tiny_cnn(num_classes: int = 10) -> nn.Module:
+    """A two-convolution CNN: 3→8→16 channels, global average pool, linear classifier."""
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(inplace=True),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, num_classes))
+
+
+NOT_A_FACTORY = 42
