@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BENCH := $(VENV)/bin/bench
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test reports latency latency-check latency-224 speed data-speed venv clean
+.PHONY: run test reports latency latency-check latency-224 latency-compare instructions instructions-check valgrind speed data-speed venv clean
 
 # pytest-benchmark settings shared by the latency targets: medians over at least 10 rounds of at least 2 s.
 BENCHMARK_OPTS := tests/benchmarks --benchmark-only --benchmark-min-rounds=10 --benchmark-max-time=2 \
@@ -54,6 +54,28 @@ latency-check: $(STAMP)
 	$(PY) -m pytest $(BENCHMARK_OPTS) --benchmark-compare --benchmark-compare-fail=median:$(LATENCY_THRESHOLD) \
 		--benchmark-json=.benchmarks/last-check.json
 	$(PY) -m tests.benchmarks.compare_latency .benchmarks/last-check.json --threshold $(LATENCY_OVERALL_THRESHOLD)
+
+# Instructions executed by one forward pass of every variant (Callgrind; batch 1, 32 px, one thread), saved as
+# the new baseline under .benchmarks/instructions/; instructions-check collects again and fails when a variant
+# executes more than INSTRUCTIONS_THRESHOLD % more. A/A on this machine: within 0.1 % (README).
+INSTRUCTIONS_THRESHOLD ?= 2
+instructions: $(STAMP) valgrind
+	$(PY) -m tests.benchmarks.instructions record
+
+instructions-check: $(STAMP) valgrind
+	$(PY) -m tests.benchmarks.instructions check --threshold $(INSTRUCTIONS_THRESHOLD)
+
+# Debian's valgrind, installed when missing (needs root, as in CI; otherwise it says what to install).
+valgrind:
+	@command -v valgrind >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; } || \
+		{ echo "valgrind is not installed: install it (Debian: sudo apt-get install valgrind)" >&2; exit 2; }
+
+# Interleaved A/B: the working tree against BASE (default: the merge base with main) in a temporary worktree,
+# round by round; fails when a variant's head/base ratio interval lies above LATENCY_COMPARE_THRESHOLD.
+LATENCY_COMPARE_THRESHOLD ?= 1.3
+latency-compare: $(STAMP)
+	$(PY) -m tests.benchmarks.latency_compare $(if $(BASE),--base $(BASE)) --threshold $(LATENCY_COMPARE_THRESHOLD)
 
 # Also 224 px for the ImageNet-style variants (minutes on a CPU).
 latency-224: $(STAMP)
