@@ -65,9 +65,10 @@ def test_bootstrap_interval_matches_scipy(shift):
     base = list(rng.lognormal(np.log(0.010), 0.08, 20))
     head = list(shift * rng.lognormal(np.log(0.010), 0.08, 20))
     ratio, low, high = latency_compare.bootstrap_ratio(base, head)
-    reference = stats.bootstrap((np.array(head), np.array(base)),
+    reference = stats.bootstrap((np.array(head), np.array(base)),  # paired: rounds resampled as wholes
                                 lambda h, b, axis=-1: np.median(h, axis=axis) / np.median(b, axis=axis),
-                                n_resamples=4000, method="percentile", random_state=0).confidence_interval
+                                paired=True, n_resamples=4000, method="percentile",
+                                random_state=0).confidence_interval
     assert ratio == pytest.approx(np.median(head) / np.median(base))
     assert low == pytest.approx(reference.low, abs=0.02) and high == pytest.approx(reference.high, abs=0.02)
     verdict = latency_compare.judge({"base": {"v": base}, "head": {"v": head}}, threshold=1.3)[0]
@@ -133,3 +134,13 @@ def test_latency_compare_refuses_an_unknown_ref(tmp_path):
     done = subprocess.run([sys.executable, "-m", "tests.benchmarks.latency_compare", "--repo", str(tmp_path),
                            "--base", "no-such-ref"], capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no-such-ref" in done.stderr, done.stderr
+
+
+def test_machine_drift_shared_by_a_round_does_not_hide_a_slowdown():
+    rng = np.random.default_rng(2)
+    drift = np.where(np.arange(20) % 3 == 0, 3.0, 1.0)  # every third round the machine is 3x slower for both
+    base = drift * rng.lognormal(np.log(0.010), 0.03, 20)
+    head = 1.5 * drift * rng.lognormal(np.log(0.010), 0.03, 20)
+    ratio, low, high = latency_compare.bootstrap_ratio(list(base), list(head))
+    assert 1.3 < low < ratio < high < 1.7
+    assert latency_compare.judge({"base": {"v": list(base)}, "head": {"v": list(base)}}, 1.3)[0].ratio == 1.0

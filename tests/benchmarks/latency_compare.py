@@ -8,7 +8,7 @@ uncommitted edits included. Each side runs `ab_worker.py` in its own process wit
 keeps its models built between rounds.
 
 Per variant the verdict is the ratio of the head's median to the base's over the rounds, with a 95 %
-percentile-bootstrap interval; a variant fails when the whole interval lies above `--threshold`. A summary
+percentile-bootstrap interval over the rounds; a variant fails when the whole interval lies above `--threshold`. A summary
 table and the geometric mean close the run; exit 1 on a failure, 2 on bad input.
 """
 from __future__ import annotations
@@ -47,12 +47,15 @@ class Verdict:
 
 def bootstrap_ratio(base: list[float], head: list[float], seed: int = 0,
                     resamples: int = BOOTSTRAP_RESAMPLES) -> tuple[float, float, float]:
-    """Ratio of medians head/base and its 95 % percentile-bootstrap interval (each side resampled alone)."""
+    """Ratio of medians head/base and its 95 % percentile-bootstrap interval.
+
+    Round i of the base and round i of the head ran back to back, so the bootstrap resamples whole rounds
+    (pairs): a round the machine slowed down weighs on both sides at once, as it did when it was measured.
+    """
     rng = np.random.default_rng(seed)
     b, h = np.asarray(base, dtype=float), np.asarray(head, dtype=float)
-    b_med = np.median(b[rng.integers(0, len(b), (resamples, len(b)))], axis=1)
-    h_med = np.median(h[rng.integers(0, len(h), (resamples, len(h)))], axis=1)
-    low, high = np.percentile(h_med / b_med, [2.5, 97.5])
+    rounds = rng.integers(0, len(b), (resamples, len(b)))
+    low, high = np.percentile(np.median(h[rounds], axis=1) / np.median(b[rounds], axis=1), [2.5, 97.5])
     return float(np.median(h) / np.median(b)), float(low), float(high)
 
 
