@@ -49,6 +49,17 @@ def name_list(text: str) -> list[str]:
     return names
 
 
+def gpu_list(text: str) -> list[int]:
+    """An argparse type: comma-separated GPU indices, e.g. 0,1."""
+    try:
+        gpus = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a list of GPU indices like 0,1") from None
+    if not gpus or min(gpus) < 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a list of GPU indices like 0,1")
+    return gpus
+
+
 def version_line() -> str:
     """The package, torch and torchvision versions, read from the installed metadata (no torch import)."""
     from importlib.metadata import PackageNotFoundError, version
@@ -78,8 +89,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     from . import commands
     from .runner import RunOptions
 
-    return commands.run(commands.from_namespace(commands.RunCommand, args),
-                        commands.from_namespace(RunOptions, args))
+    from .slurm import SlurmOptions
+
+    options = commands.from_namespace(RunOptions, args)
+    options.slurm = SlurmOptions(**{k.removeprefix("slurm_"): v for k, v in vars(args).items()
+                                    if k.startswith("slurm_")}, detach=args.detach)
+    return commands.run(commands.from_namespace(commands.RunCommand, args), options)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from . import commands
+
+    return commands.status(commands.from_namespace(commands.StatusOptions, args))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -132,6 +153,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch.compile the training step (its time is the compile_s column, never in an epoch)")
     p.add_argument("--run-timeout", type=positive_seconds, metavar="SECONDS",
                    help="stop a run that takes longer (status timeout) and go on with the next")
+    p.add_argument("--jobs", type=at_least(1), default=1, metavar="N",
+                   help="run up to N runs at once: one GPU each on CUDA, cores // N threads each on the CPU "
+                        "(rows record the sharing as `contended`)")
+    p.add_argument("--gpus", type=gpu_list, metavar="0,1,...", help="the GPUs --jobs may use (default: all visible)")
+    p.add_argument("--launcher", choices=("local", "slurm"), default="local",
+                   help="local: this machine (--jobs at once); slurm: one SLURM job array through submitit")
+    p.add_argument("--slurm-partition", metavar="NAME", help="SLURM partition (default: the cluster's default)")
+    p.add_argument("--slurm-time", dest="slurm_time_min", type=at_least(1), default=60, metavar="MINUTES",
+                   help="time limit per task in minutes (default 60); a run past it gets status timeout")
+    p.add_argument("--slurm-gpus-per-task", type=at_least(0), metavar="N", help="GPUs per task")
+    p.add_argument("--slurm-cpus-per-task", type=at_least(1), metavar="N",
+                   help="CPU cores per task (also the run's thread count)")
+    p.add_argument("--slurm-mem", metavar="SIZE", help="memory per task, as sbatch takes it (e.g. 8G)")
+    p.add_argument("--slurm-array-parallelism", type=at_least(1), default=256, metavar="N",
+                   help="at most N tasks of the array at once (default 256)")
+    p.add_argument("--slurm-extra", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other sbatch parameter, passed to submitit's additional parameters (repeatable)")
+    p.add_argument("--detach", action="store_true",
+                   help="with --launcher slurm: submit, print the job id and how to follow it, and return")
     p.add_argument("--results", default="results", help="output folder (default results/)")
     p.add_argument("--force", action="store_true", help="re-run runs that already finished (older rows are kept)")
     p.add_argument("--dry-run", action="store_true",
@@ -139,6 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard scalars and histograms under DIR")
     p.add_argument("--checkpoints", action="store_true", help="keep each run's best-validation weights")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("status", help="runs per status for each suite, the newest failures, SLURM jobs still queued")
+    p.add_argument("--results", default="results", help="where `bench run` wrote (default results/)")
+    p.add_argument("--suite", help="only this suite (default: every suite found)")
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("report", help="write markdown comparison tables and plots from the parquet results")
     p.add_argument("--suite", help="only this suite (default: every suite found)")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .errors import EXIT_INTERRUPTED
+from .errors import EXIT_INTERRUPTED, UsageError
 
 MODEL_COLUMNS = ["variant", "source", "params", "trainable_params", "macs", "flops", "other_ops", "activations", "size_mb",
                  "input_size", "num_classes", "skipped_ops"]
@@ -128,15 +128,26 @@ def run(command: RunCommand, options) -> int:
     if command.dry_run:
         print("\n".join(dry_run(command.suite, options)))
         return 0
+    if options.slurm.detach and options.launcher != "slurm":
+        raise UsageError("--detach needs --launcher slurm: a local run ends with this command")
+    if options.launcher == "slurm" and (options.jobs != 1 or options.gpus is not None):
+        raise UsageError("--jobs and --gpus are for --launcher local; SLURM places the tasks "
+                         "(--slurm-array-parallelism, --slurm-gpus-per-task)")
     outcome = run_suite(command.suite, options)
+    results = "" if options.results == "results" else f" --results {options.results}"
+    name = outcome.specs[0].suite if outcome.specs else command.suite
+    if outcome.detached:
+        print(f"submitted SLURM job {outcome.detached}; it runs without this command.\n"
+              f"follow it:      bench status --suite {name}{results}   (or squeue -j {outcome.detached})\n"
+              f"when it is done: bench report --suite {name}{results}\n"
+              f"cancel it:      scancel {outcome.detached}; the same bench run command resumes what is not done")
+        return 0
     table = summary_table(outcome)
     print()
     print_frame(table, "table")
     if outcome.interrupted:
         print("\ninterrupted: finished runs are kept; run the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
-    results = "" if options.results == "results" else f" --results {options.results}"
-    name = outcome.specs[0].suite if outcome.specs else command.suite
     print(f"\nnext: bench report --suite {name}{results}")
     return 0 if (table["status"] == Status.OK.value).all() else 1
 
@@ -161,3 +172,50 @@ def report(options: ReportOptions) -> int:
         print("\n".join(f"bench: strict: {p}" for p in problems), file=sys.stderr)
         return 1
     return 0
+
+
+@dataclass
+class StatusOptions:
+    results: str = "results"
+    suite: str | None = None
+
+
+NEWEST_FAILURES = 5
+
+
+def status(options: StatusOptions) -> int:
+    """Per suite: runs per status, the newest failures with their errors, and its SLURM jobs still queued."""
+    from pathlib import Path
+
+    from . import slurm
+    from .store import load_runs, suites_in
+
+    results = Path(options.results)
+    submitted = sorted(p.parent.name for p in results.glob("*/slurm")) if results.is_dir() else []
+    suites = [options.suite] if options.suite else sorted(set(suites_in(results)) | set(submitted))
+    if not suites or (options.suite and not (results / options.suite).is_dir()):
+        raise UsageError(f"no results in {results}/" + (f" for suite {options.suite}" if options.suite else "")
+                         + ": run `bench run --suite NAME` first")
+    for suite in suites:
+        manifests = sorted(slurm.slurm_folder(results, suite).glob("*.json"))
+        for path in manifests:  # tasks SLURM ended since: their rows say so before they are counted
+            if shutil_which("scontrol") or shutil_which("sacct"):
+                slurm.reconcile(path)
+        runs = load_runs(results, suite)
+        counts = runs["status"].value_counts().to_dict() if not runs.empty else {}
+        print(f"{suite}: {len(runs)} run row(s): " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
+        failed = runs[runs["status"] != "ok"].sort_values("finished_at", ascending=False, na_position="last") \
+            if not runs.empty else runs
+        for _, row in failed.head(NEWEST_FAILURES).iterrows():
+            print(f"  {row['status']}: {row['label']} seed {row['seed']} ({row['run_id']}): {row['error'] or '-'}")
+        if manifests and (shutil_which("squeue") or shutil_which("scontrol")):
+            for array_id, live in slurm.pending_jobs(results, suite):
+                states = pd.Series(list(live.values())).value_counts().to_dict()
+                print(f"  SLURM job {array_id}: " + ", ".join(f"{n} {s.lower()}" for s, n in states.items()))
+    return 0
+
+
+def shutil_which(tool: str) -> str | None:
+    import shutil
+
+    return shutil.which(tool)

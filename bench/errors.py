@@ -16,3 +16,11 @@ def user_error_types() -> tuple[type[Exception], ...]:
     from .device import DeviceError
 
     return UsageError, UnknownVariantError, WeightsNotFoundError, DeviceError
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM reached the runner: handled like Ctrl-C (finished runs kept), and passed on to the running child."""
+
+
+def raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated

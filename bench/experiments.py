@@ -44,7 +44,7 @@ def fill_keys(runs: pd.DataFrame) -> pd.DataFrame:
     """Experiment and entry keys for every row; rows written before identities existed get keys from their columns."""
     runs = runs.copy()
     legacy = ["dataset", "recipe", "device", "device_name", "torch_version", "torchvision_version"]
-    fallback = runs[legacy].astype(str).agg("|".join, axis=1).map(digest)
+    fallback = runs[legacy].astype(object).where(runs[legacy].notna(), "None").astype(str).agg("|".join, axis=1).map(digest)
     runs["experiment_hash"] = runs["experiment_hash"].where(runs["experiment_hash"].notna(), fallback)
     identities = [parsed_identity(r) for _, r in runs.iterrows()]
     runs["entry_key"] = [entry_hash(i) if i else f"{v}|{w}" for i, v, w in zip(identities, runs["variant"], runs["weights"])]

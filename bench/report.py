@@ -25,6 +25,7 @@ from .store import load_epochs, load_predictions, load_runs, slug, suites_in
 
 NOISE_MARK = "⚠"
 UNCONVERGED_MARK = "†"  # a variant that did not plateau or stayed near chance
+CONTENDED_MARK = "‡"  # a timing with runs that shared their device or cores with another run (bench.isolation)
 
 
 def near_chance(chance: float) -> float:
@@ -71,8 +72,11 @@ def comparison(exp: Experiment) -> str:
     base_acc = ok[ok["label"] == base].set_index("seed")["test_acc"].astype(float) * 100
     rows, notes = [], []
     unconverged = convergence_problems(exp)
+    shared = contended(ok)
+    every_run_shared = bool(shared.all())
     for label in exp.labels:
         mine = ok[ok["label"] == label]
+        alone = mine if every_run_shared else mine[~shared[mine.index]]
         n = int(mine["test_acc"].notna().sum())
         if label == base:
             diff = "baseline" if n else "baseline (no ok run)"
@@ -81,10 +85,16 @@ def comparison(exp: Experiment) -> str:
         else:
             diff = format_difference(paired_difference(mine.set_index("seed")["test_acc"].astype(float) * 100, base_acc))
         rows.append([label, str(n), converged_cell(mine, unconverged.get(label))]
-                    + [format_cell(mine[m.column], m, n) for m in metrics] + [diff])
+                    + [format_cell((alone if m.timing else mine)[m.column], m, n)
+                       + (f" {CONTENDED_MARK}" if m.timing and shared[mine.index].any() else "") for m in metrics]
+                    + [diff])
     if any(NOISE_MARK in c for r in rows for c in r):
         notes.append(f"{NOISE_MARK} a time whose spread over seeds exceeds {NOISY_SPREAD:.0%} of its mean: "
                      "differences in it are noise, not architecture.")
+    if shared.any() and not every_run_shared:
+        notes.append(f"{CONTENDED_MARK} {int(shared.sum())} run(s) trained while another run of this harness used the "
+                     "same device or cores (`contended`; the runs table names them): their times and throughput are "
+                     "left out of these means, so a marked cell averages fewer runs.")
     if base_acc.empty:
         notes.append(f"The baseline **{base}** has no `ok` run in this experiment, so Δ is left empty "
                      "rather than measured against another variant.")
@@ -101,7 +111,19 @@ def comparison(exp: Experiment) -> str:
                          f"{', '.join(map(str, base_seeds))}; Δ pairs only {', '.join(map(str, paired)) or 'none'}, "
                          "while each mean covers its own seeds.")
     warning = overhead_warning(ok, exp.labels)
+    if every_run_shared:
+        warning = (f"**{CONTENDED_MARK} Every run of this experiment shared its device or cores with another run "
+                   "of this harness while it trained (`contended`, e.g. `--jobs 2` on one CPU): the times and "
+                   "throughput below are of shared hardware, not of each variant alone.**"
+                   + (f"\n\n{warning}" if warning else ""))
     return (f"{warning}\n\n" if warning else "") + markdown_table(headers, rows) + "".join(f"\n\n{n}" for n in notes)
+
+
+def contended(rows: pd.DataFrame) -> pd.Series:
+    """True for each row whose run shared its device or cores with another run (older rows: False)."""
+    if "contended" not in rows:
+        return pd.Series(False, index=rows.index)
+    return rows["contended"].astype("boolean").fillna(False).astype(bool)
 
 
 def converged_cell(mine: pd.DataFrame, problem: str | None) -> str:

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import EXIT_INTERRUPTED, UsageError
+from .errors import EXIT_INTERRUPTED, Terminated, UsageError, raise_terminated
 from .identity import (architecture_identity, device_identity, differences, normalized, software_identity,
                        weights_identity)
 from .metrics import BY_COLUMN, header
+from .pool import run_all, slots
+from .slurm import SlurmOptions
 from .spec import RunSpec
 from .status import Status
 from .store import RunRow, load_runs, load_table, runs_dir, write_shard
@@ -48,6 +50,10 @@ class RunOptions:
     compile: str | None = None
     run_timeout: float | None = None  # seconds per run, process start included; None = no limit
     settings: list[str] = field(default_factory=list)  # --set KEY=VALUE, checked against the recipe's fields
+    launcher: str = "local"  # local (this machine, --jobs at once) or slurm (one job array through submitit)
+    slurm: SlurmOptions = field(default_factory=SlurmOptions)
+    jobs: int = 1  # runs at once (the local pool)
+    gpus: list[int] | None = None  # the GPUs the pool may use (default: all visible)
 
 
 @dataclass
@@ -57,6 +63,7 @@ class Outcome:
     specs: list[RunSpec]
     skipped: list[RunSpec] = field(default_factory=list)
     interrupted: bool = False
+    detached: str | None = None  # the SLURM job id when --detach returned before the runs ended
 
 
 def select_entries(suite: Suite, names: list[str] | None) -> list[Entry]:
@@ -107,16 +114,33 @@ def run_recipe(suite: Suite, options: RunOptions) -> Recipe:
     return dataclasses.replace(with_overrides(suite.recipe, **flags), **settings)
 
 
+def run_threads(options: RunOptions, device: object) -> int | None:
+    """The thread count each CPU run will train with (None on a GPU): SLURM's cores per task (1 unless
+    --slurm-cpus-per-task), the pool's share of the cores, or this process's own count."""
+    import torch
+
+    if getattr(device, "type", str(device)) != "cpu":
+        return None
+    if options.launcher == "slurm":
+        return options.slurm.cpus_per_task or 1
+    if options.jobs > 1:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return max(1, cores // options.jobs)
+    return torch.get_num_threads()
+
+
 def plan(suite: Suite, options: RunOptions, device: object) -> list[RunSpec]:
     """Every variant × seed of the suite, as run specs under one recipe, each with its full identity."""
     from .data import data_identity
+
+    threads = run_threads(options, device)
 
     recipe = run_recipe(suite, options)
     dataset = options.dataset or suite.dataset
     seeds = range(options.seeds if options.seeds is not None else suite.seeds)
     entries = select_entries(suite, options.variants)
     shared = {"data": data_identity(dataset, options.data_root), "recipe": normalized(dataclasses.asdict(recipe)),
-              "device": device_identity(device), "software": software_identity()}
+              "device": device_identity(device, threads), "software": software_identity()}
     per_entry = {e: {"architecture": architecture_identity(e.variant), "weights": weights_identity(e.variant, e.weights)}
                  for e in entries}
     labels = tuple(dict.fromkeys([e.label for e in suite.entries] + [e.label for e in entries]))
@@ -128,7 +152,7 @@ def plan(suite: Suite, options: RunOptions, device: object) -> list[RunSpec]:
                 options.results, sha, options.tensorboard, options.checkpoints,
                 identity={**per_entry[e], **shared, "seed": seed}, suite_description=suite.description,
                 suite_labels=labels, suite_published=published,
-                min_test_acc=e.min_test_acc if on_defaults else None)
+                min_test_acc=e.min_test_acc if on_defaults else None, threads=threads)
         for seed in seeds for e in entries
     ]
 
@@ -177,14 +201,6 @@ def record_missing_row(spec: RunSpec, returncode: int, interrupted: bool) -> Non
         row.status = Status.FAILED.value
         row.error = f"worker exited with status {returncode} without recording a result"
     write_shard([row], runs_dir(Path(spec.results), spec.suite), spec.run_id)
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM reached the runner: handled like Ctrl-C (finished runs kept), and passed on to the running child."""
-
-
-def raise_terminated(signum: int, frame: object) -> None:
-    raise Terminated
 
 
 @dataclass
@@ -241,8 +257,9 @@ def stop(child: subprocess.Popen, first: int, grace_s: float) -> int:
     return child.wait()
 
 
-def record_timeout(spec: RunSpec, timeout_s: float) -> None:
-    """Mark the run `timeout`: its own row (written when it was stopped) keeps the epochs it finished."""
+def record_ending(spec: RunSpec, status: str, why: str) -> None:
+    """Give the run `status`, with `why` and the epochs it finished as its error: its own row (written when it
+    was stopped) keeps what it measured; a run that left none gets a fresh one."""
     path = runs_dir(Path(spec.results), spec.suite) / f"{spec.run_id}.parquet"
     if path.is_file():
         row = RunRow(**{k: none_if_missing(v) for k, v in load_table(path.parent, RunRow, [spec.run_id])
@@ -251,9 +268,14 @@ def record_timeout(spec: RunSpec, timeout_s: float) -> None:
         from .worker import new_row
 
         row = new_row(spec)
-    row.status = Status.TIMEOUT.value
-    row.error = f"ran past --run-timeout {timeout_s:g} s and was stopped after {row.epochs_run or 0} epoch(s)"
+    row.status = status
+    row.error = f"{why}; stopped after {row.epochs_run or 0} epoch(s)"
     write_shard([row], path.parent, spec.run_id)
+
+
+def record_timeout(spec: RunSpec, timeout_s: float) -> None:
+    """Mark the run `timeout` after --run-timeout."""
+    record_ending(spec, Status.TIMEOUT.value, f"ran past --run-timeout {timeout_s:g} s")
 
 
 def none_if_missing(value: object) -> object:
@@ -332,27 +354,54 @@ def dry_run(suite_name: str, options: RunOptions) -> list[str]:
             for i, s in enumerate(specs, 1)]
 
 
+def settle(spec: RunSpec, ended: Ended, number: int, total: int, timeout_s: float | None) -> bool:
+    """Make sure an ended run has its row (timeout, or written here if the child left none). True: stop the suite."""
+    if ended.timed_out:
+        record_timeout(spec, timeout_s)
+        print(f"[{number}/{total}] {spec.label} seed {spec.seed}: stopped after --run-timeout {timeout_s:g} s; "
+              "going on", file=sys.stderr)
+        return False
+    if not (runs_dir(Path(spec.results), spec.suite) / f"{spec.run_id}.parquet").is_file():
+        record_missing_row(spec, ended.code, ended.interrupted)
+    return ended.interrupted or ended.code in (EXIT_INTERRUPTED, -signal.SIGINT)
+
+
 def run_suite(suite_name: str, options: RunOptions) -> Outcome:
     """Run every planned spec not yet finished; stop at Ctrl-C with every finished shard kept."""
     suite, specs = planned(suite_name, options)
+    pool = slots(options.jobs, specs[0].device if specs else "cpu", options.gpus)
     finished = finished_runs(options.results, suite.name)
     outcome = Outcome(specs)
+    todo = []
     for i, spec in enumerate(specs, 1):
         what = decision(spec, finished, options.force)
         if what.startswith("skip"):
             outcome.skipped.append(spec)
             print(f"[{i}/{len(specs)}] {spec.label} seed {spec.seed}: {what}; --force re-runs it", file=sys.stderr)
-            continue
+        else:
+            todo.append((i, spec))
+    if options.launcher == "slurm" and todo:
+        from . import slurm
+
+        chosen = [spec for _, spec in todo]
+        array_id, jobs = slurm.submit(chosen, options.slurm)
+        print(f"submitted SLURM job array {array_id}: {len(chosen)} run(s); logs in "
+              f"{slurm.slurm_folder(Path(options.results), suite.name)}/{array_id}*/", file=sys.stderr)
+        if options.slurm.detach:
+            outcome.detached = array_id
+            return outcome
+        outcome.interrupted = slurm.wait(array_id, jobs, chosen)
+        return outcome
+    if options.jobs > 1 or options.gpus is not None:  # the pool, also for one run on a chosen GPU
+        if pool[0].env.get("CUDA_VISIBLE_DEVICES") is not None:  # the slot's GPU is the child's only GPU
+            todo = [(i, dataclasses.replace(spec, device="cuda")) for i, spec in todo]
+        outcome.interrupted = run_all(
+            todo, len(specs), pool, options.run_timeout, STOP_GRACE_S,
+            lambda spec, ended, i: settle(spec, ended, i, len(specs), options.run_timeout))
+        return outcome
+    for i, spec in todo:
         print(f"[{i}/{len(specs)}] {spec.label} seed {spec.seed} on {spec.dataset}, {spec.device}", file=sys.stderr)
-        ended = launch(spec, options.run_timeout)
-        if ended.timed_out:
-            record_timeout(spec, options.run_timeout)
-            print(f"[{i}/{len(specs)}] {spec.label} seed {spec.seed}: stopped after --run-timeout "
-                  f"{options.run_timeout:g} s; going on", file=sys.stderr)
-            continue
-        if not (runs_dir(Path(spec.results), spec.suite) / f"{spec.run_id}.parquet").is_file():
-            record_missing_row(spec, ended.code, ended.interrupted)
-        if ended.interrupted or ended.code in (EXIT_INTERRUPTED, -signal.SIGINT):
+        if settle(spec, launch(spec, options.run_timeout), i, len(specs), options.run_timeout):
             outcome.interrupted = True
             break
     return outcome

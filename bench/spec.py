@@ -39,6 +39,7 @@ class RunSpec:
     suite_labels: tuple[str, ...] = ()
     suite_published: str = "[]"  # the suite's published references, as JSON (bench.suites.Published)
     min_test_acc: float | None = None  # the suite's promise for this entry; set only on the suite's own defaults
+    threads: int | None = None  # CPU runs: torch's thread count for this run (part of the device identity)
 
     def __post_init__(self) -> None:
         if not self.run_id:

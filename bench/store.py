@@ -110,6 +110,10 @@ class RunRow:
     device: str | None = None
     device_name: str | None = None
     num_threads: int | None = None
+    host: str | None = None  # the machine it trained on
+    device_slot: str | None = None  # cuda:<physical index>, or cpu:<core set> (bench.isolation)
+    contended: bool | None = None  # another run of this harness trained on the same slot meanwhile: timings shared
+    contended_with: list[str] = field(default_factory=list)  # those runs' ids
     torch_version: str | None = None
     torchvision_version: str | None = None
     git_sha: str | None = None

@@ -58,6 +58,7 @@ from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 
+from . import isolation
 from .errors import EXIT_INTERRUPTED
 from .spec import RunSpec
 from .status import Status
@@ -127,6 +128,10 @@ def execute(spec: RunSpec) -> int:
 
     row, epochs = new_row(spec), []
     code = 0
+    results = Path(spec.results)
+    marker = isolation.Marker(spec.run_id, isolation.host(), isolation.slot(spec.device), os.getpid(),
+                              datetime.now(timezone.utc).isoformat())
+    isolation.write_marker(results, marker)
     try:
         if EARLY_SIGNALS:
             raise KeyboardInterrupt
@@ -146,7 +151,11 @@ def execute(spec: RunSpec) -> int:
         extra = cuda_extra_memory(device)
         row.peak_reserved_mb, row.nvml_used_mb = extra.get("peak_reserved_mb"), extra.get("nvml_used_mb")
         row.finished_at = now()
-        results = Path(spec.results)
+        marker.finished_at = datetime.now(timezone.utc).isoformat()
+        isolation.write_marker(results, marker)
+        row.host, row.device_slot = marker.host, marker.slot
+        row.contended_with = isolation.overlapping(marker, isolation.read_markers(results))
+        row.contended = bool(row.contended_with)
         if epochs:
             write_shard(epochs, epochs_dir(results, spec.suite), spec.run_id)
         write_shard([row], runs_dir(results, spec.suite), spec.run_id)
@@ -317,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, raise_interrupt)  # a terminated run is recorded as interrupted
     spec = RunSpec.from_json((argv or sys.argv[1:])[0])
+    if spec.threads:  # the thread count its identity names (the pool's share of the cores, SLURM's cores per task)
+        torch.set_num_threads(spec.threads)
     return execute(spec)
 
 

@@ -75,3 +75,31 @@ def pytest_benchmark_update_machine_info(config, machine_info: dict) -> None:
     machine_info["torch_threads"] = torch.get_num_threads()
     machine_info["cuda_version"] = torch.version.cuda
     machine_info["gpu_name"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory):
+    """A real single-node SLURM cluster (scripts/slurm-cluster.sh) for the session; yields the environment that
+    points SLURM's commands at it. Skipped, with the reason, where Debian's slurm-wlm and munge are missing."""
+    import shutil
+    import subprocess
+
+    from tests.helpers import ROOT
+
+    missing = [tool for tool in ("slurmctld", "slurmd", "munged", "sbatch") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"SLURM not installed ({', '.join(missing)} missing): apt-get install -y slurm-wlm munge")
+    if os.geteuid() != 0:
+        pytest.skip("the test cluster's daemons need root")
+    folder = tmp_path_factory.mktemp("slurm")
+    script = str(ROOT / "scripts" / "slurm-cluster.sh")
+    started = subprocess.run([script, "start", str(folder)], capture_output=True, text=True, timeout=120)
+    if started.returncode:
+        pytest.fail(f"the test cluster did not start: {started.stderr.strip()}")
+    env = {"SLURM_CONF": str(folder / "slurm.conf")}
+    os.environ.update(env)  # for the squeue / scancel the tests run themselves
+    try:
+        yield env
+    finally:
+        subprocess.run([script, "stop", str(folder)], capture_output=True, timeout=120)
+        os.environ.pop("SLURM_CONF", None)
