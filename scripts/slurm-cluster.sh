@@ -86,6 +86,14 @@ CONF
 
 stop() {
     local dir=$1 pidfile pid
+    if [ -s "$dir/slurmctld.pid" ] && kill -0 "$(cat "$dir/slurmctld.pid")" 2>/dev/null; then
+        # jobs still running would leave their step daemons behind once slurmd is gone: cancel them first
+        SLURM_CONF=$dir/slurm.conf scancel --quiet --user "$(id -un)" 2>/dev/null || true
+        for _ in $(seq 1 40); do
+            [ -z "$(SLURM_CONF=$dir/slurm.conf squeue -h 2>/dev/null)" ] && break
+            sleep 0.25
+        done
+    fi
     for pidfile in "$dir/slurmd.pid" "$dir/slurmctld.pid" "$dir/munge/munged.pid"; do
         [ -s "$pidfile" ] || continue
         pid=$(cat "$pidfile")
