@@ -245,6 +245,11 @@ def seconds(value: object) -> str:
     return "–" if pd.isna(value) else f"{float(value):.1f}"
 
 
+def when(stamp: pd.Timestamp) -> str:
+    """A time as the report writes it; "–" where no row says (runs that SLURM or a signal ended before they began)."""
+    return "–" if pd.isna(stamp) else stamp.strftime("%Y-%m-%d %H:%M")
+
+
 def failures_section(exp: Experiment) -> str:
     """Runs that did not finish (and have no ok re-run), listed with their error; never averaged in."""
     bad = exp.rows[exp.rows["status"].isin(NOT_OK)]
@@ -268,8 +273,8 @@ def header_facts(exp: Experiment) -> list[tuple[str, str]]:
         dataset += f"; {int(first['num_classes'])} classes, {int(first['input_size'])} px"
     if exp.facts.get("data.content"):
         dataset += f"; content fingerprint {exp.facts['data.content']}"
-    started = pd.to_datetime(rows["started_at"]).min().strftime("%Y-%m-%d %H:%M")
-    finished = pd.to_datetime(rows["finished_at"]).max().strftime("%Y-%m-%d %H:%M")
+    started, finished = (when(pd.to_datetime(rows[column]).agg(how))
+                         for column, how in (("started_at", "min"), ("finished_at", "max")))
     return [
         ("data set", dataset),
         ("recipe", recipe),

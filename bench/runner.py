@@ -21,7 +21,7 @@ from .pool import run_all, slots
 from .slurm import SlurmOptions
 from .spec import RunSpec
 from .status import Status
-from .store import RunRow, load_runs, load_table, runs_dir, write_shard
+from .store import RunRow, load_runs, load_table, now, runs_dir, write_shard
 from .recipe import Recipe, parse_assignment, with_overrides
 from .suites import Entry, Suite, get_suite
 
@@ -200,6 +200,7 @@ def record_missing_row(spec: RunSpec, returncode: int, interrupted: bool) -> Non
     else:
         row.status = Status.FAILED.value
         row.error = f"worker exited with status {returncode} without recording a result"
+    row.finished_at = now()
     write_shard([row], runs_dir(Path(spec.results), spec.suite), spec.run_id)
 
 
@@ -270,6 +271,7 @@ def record_ending(spec: RunSpec, status: str, why: str) -> None:
         row = new_row(spec)
     row.status = status
     row.error = f"{why}; stopped after {row.epochs_run or 0} epoch(s)"
+    row.finished_at = row.finished_at or now()
     write_shard([row], path.parent, spec.run_id)
 
 

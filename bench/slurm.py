@@ -26,7 +26,7 @@ from pathlib import Path
 from .errors import Terminated, UsageError
 from .spec import RunSpec
 from .status import Status
-from .store import load_runs, runs_dir, write_shard
+from .store import load_runs, now, runs_dir, write_shard
 
 POLL_S = 2.0
 ACTIVE_STATES = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "RESIZING", "SUSPENDED"}
@@ -205,6 +205,7 @@ def reconcile(manifest_path: Path) -> list[str]:
         fresh = RunRow(**{k: none_if_missing(v) for k, v in row.items()}) if row is not None else new_row(spec)
         epochs = fresh.epochs_run or 0
         fresh.status = status
+        fresh.finished_at = fresh.finished_at or now()
         fresh.error = (f"SLURM state {state} (task {task_id}) after {epochs} epoch(s)"
                        + (f"; the run had recorded: {row['error']}" if row is not None and row.get("error") else ""))
         write_shard([fresh], runs_dir(Path(spec.results), spec.suite), spec.run_id)
@@ -262,6 +263,7 @@ def write_missing(specs: list[RunSpec], why: str) -> None:
             row = new_row(spec)
             row.status = Status.INTERRUPTED.value if why.startswith("interrupted") else Status.FAILED.value
             row.error = why
+            row.finished_at = now()
             write_shard([row], runs_dir(results, suite), spec.run_id)
 
 

@@ -20,6 +20,13 @@ import pyarrow.parquet as pq
 from .status import STATUSES  # noqa: F401  (the parquet `status` vocabulary, re-exported for readers of the schema)
 
 
+def now() -> str:
+    """The time a row records (started_at, finished_at): ISO 8601, UTC, to the second."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
 @dataclass
 class EpochRow:
     """One epoch of one run. Accuracies are fractions in [0, 1]; times in seconds."""

@@ -62,7 +62,7 @@ from . import isolation
 from .errors import EXIT_INTERRUPTED
 from .spec import RunSpec
 from .status import Status
-from .store import (EpochRow, PredictionRow, RunRow, checkpoint_path, epochs_dir, predictions_dir, runs_dir,
+from .store import (EpochRow, PredictionRow, RunRow, checkpoint_path, epochs_dir, now, predictions_dir, runs_dir,
                     write_shard)
 
 from .train import WARMUP_STEPS  # noqa: E402
@@ -79,10 +79,6 @@ def process_started() -> float:
         return time.time() - age
     except (OSError, ValueError, IndexError, AttributeError):
         return STARTED
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def new_row(spec: RunSpec) -> RunRow:
