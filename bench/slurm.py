@@ -244,16 +244,17 @@ def wait(array_id: str, jobs: list, specs: list[RunSpec]) -> bool:
         deadline = time.time() + 60  # running tasks' workers get SIGTERM and write their own rows
         while time.time() < deadline and any(s in ACTIVE_STATES for s in states(task_ids).values()):
             time.sleep(1)
-        write_missing(specs, "interrupted: the waiting `bench run` was stopped and cancelled the SLURM job")
+        write_missing(specs, Status.INTERRUPTED, "the waiting `bench run` was stopped and cancelled the SLURM job")
         return True
     bar.close()
     for line in reconcile(manifest_path):
         print(line, file=sys.stderr)
-    write_missing(specs, f"SLURM job {array_id}: the task ended without a row")
+    write_missing(specs, Status.FAILED, f"SLURM job {array_id}: the task ended without a row")
     return False
 
 
-def write_missing(specs: list[RunSpec], why: str) -> None:
+def write_missing(specs: list[RunSpec], status: Status, why: str) -> None:
+    """A row with `status` and `why` for each spec that has none (a task cancelled or killed before its worker wrote)."""
     from .worker import new_row
 
     results, suite = Path(specs[0].results), specs[0].suite
@@ -261,7 +262,7 @@ def write_missing(specs: list[RunSpec], why: str) -> None:
     for spec in specs:
         if spec.run_id not in have:
             row = new_row(spec)
-            row.status = Status.INTERRUPTED.value if why.startswith("interrupted") else Status.FAILED.value
+            row.status = status.value
             row.error = why
             row.finished_at = now()
             write_shard([row], runs_dir(results, suite), spec.run_id)
