@@ -40,9 +40,11 @@ reports: $(STAMP)
 		$(BENCH) report --suite $$suite --strict || status=1; \
 	done; exit $$status
 
-# The latency benchmarks run once each, untimed, as correctness checks.
+# The import contracts first (pyproject.toml, [tool.importlinter]), then the tests on every core (pytest-xdist;
+# each worker and the runs it starts get cores / workers threads); the latency benchmarks run once each, untimed.
 test: $(STAMP)
-	$(PY) -m pytest --benchmark-disable
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -n auto --benchmark-disable
 
 # Time every variant's forward pass and save the result as the new baseline under .benchmarks/.
 latency: $(STAMP)

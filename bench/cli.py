@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from typing import Callable, NoReturn, Sequence
 
-from .errors import EXIT_INTERRUPTED, EXIT_USAGE
+from .core.argtypes import default_of
+from .core.errors import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 
 
 class Parser(argparse.ArgumentParser):
@@ -13,51 +15,6 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
-
-
-def at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an integer no smaller than `minimum`."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value} is too small: it must be at least {minimum}")
-        return value
-
-    return parse
-
-
-def positive_seconds(text: str) -> float:
-    """An argparse type: a number of seconds above zero."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text} must be more than 0 seconds")
-    return value
-
-
-def name_list(text: str) -> list[str]:
-    """An argparse type: a comma-separated list with at least one name."""
-    names = [v.strip() for v in text.split(",") if v.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError(f"'{text}' names nothing: give one or more comma-separated variants")
-    return names
-
-
-def gpu_list(text: str) -> list[int]:
-    """An argparse type: comma-separated GPU indices, e.g. 0,1."""
-    try:
-        gpus = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a list of GPU indices like 0,1") from None
-    if not gpus or min(gpus) < 0:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a list of GPU indices like 0,1")
-    return gpus
 
 
 def version_line() -> str:
@@ -74,125 +31,106 @@ def version_line() -> str:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from . import commands
+    from .commands import models
 
-    return commands.models(commands.from_namespace(commands.ModelsOptions, args))
+    return models.models(from_namespace(models.ModelsOptions, args))
 
 
 def cmd_suites(args: argparse.Namespace) -> int:
-    from . import commands
+    from .commands import suites
 
-    return commands.suites(commands.from_namespace(commands.SuitesOptions, args))
+    return suites.suites(from_namespace(suites.SuitesOptions, args))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from . import commands
-    from .runner import RunOptions
+    from .commands import run
+    from .launch.base import launcher_options, launchers
+    from .plan.options import RunOptions
 
-    from .slurm import SlurmOptions
-
-    options = commands.from_namespace(RunOptions, args)
-    options.slurm = SlurmOptions(**{k.removeprefix("slurm_"): v for k, v in vars(args).items()
-                                    if k.startswith("slurm_")}, detach=args.detach)
-    return commands.run(commands.from_namespace(commands.RunCommand, args), options)
+    options = from_namespace(RunOptions, args)
+    kinds = launchers()
+    for kind in kinds.values():  # another launcher's flag would be ignored: refused instead
+        if kind.name != options.launcher and kind.options is not None:
+            given = launcher_options(kind, vars(args))
+            for f in dataclasses.fields(kind.options):
+                if getattr(given, f.name) != default_of(f):
+                    flag = f.metadata.get("flag") or f"--{kind.name}-{f.name.replace('_', '-')}"
+                    raise UsageError(f"{flag} needs --launcher {kind.name} (it is one of that launcher's options)")
+    options.launcher_options = launcher_options(kinds[options.launcher], vars(args))
+    return run.run(options)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from . import commands
+    from .commands import status
 
-    return commands.status(commands.from_namespace(commands.StatusOptions, args))
+    return status.status(from_namespace(status.StatusOptions, args))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from . import commands
+    from .commands import report
 
-    return commands.report(commands.from_namespace(commands.ReportOptions, args))
+    return report.report(from_namespace(report.ReportOptions, args))
+
+
+def from_namespace(cls: type, namespace: argparse.Namespace) -> object:
+    """An options dataclass filled, field by field, from the parsed arguments of the same names; a field the parser
+    did not declare is a bug, not a default."""
+    return cls(**{f.name: getattr(namespace, f.name) for f in dataclasses.fields(cls) if "help" in f.metadata})
+
+
+def add_option(parser: argparse.ArgumentParser, f: dataclasses.Field, prefix: str | None = None) -> None:
+    """The flag of one field declared with bench.core.argtypes.option: `--<name>` (`--<prefix>-<name>`, stored as
+    `<prefix>_<name>`, for a launcher's options) unless the declaration names its flag."""
+    meta = f.metadata
+    kwargs = {k: meta[k] for k in ("type", "metavar", "action", "choices", "required", "nargs") if meta.get(k) is not None}
+    name = f"{prefix}-{f.name}" if prefix else f.name
+    flag = meta.get("flag") or f"--{name.replace('_', '-')}"
+    if flag.startswith("-"):
+        kwargs["dest"] = name.replace("-", "_")
+    parser.add_argument(flag, default=default_of(f), help=meta["help"], **kwargs)
+
+
+def add_options(parser: argparse.ArgumentParser, options: type) -> None:
+    """A flag for each option field of `options`, in field order; after `launcher`, its choices (the launchers
+    found in bench.launch) and each launcher's own flags."""
+    for f in dataclasses.fields(options):
+        if "help" not in f.metadata:
+            continue
+        if f.name != "launcher":
+            add_option(parser, f)
+            continue
+        from .launch.base import launchers
+
+        kinds = launchers()
+        parser.add_argument("--launcher", choices=list(kinds), default=default_of(f),
+                            help="; ".join(f"{k.name}: {k.help}" for k in kinds.values()))
+        for kind in kinds.values():
+            for own in dataclasses.fields(kind.options) if kind.options else ():
+                add_option(parser, own, kind.name)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for every subcommand."""
-    from .speed import COMPILE_MODES, PRECISIONS
+    """The argument parser for every subcommand, built from each command's options dataclass."""
+    from .commands.models import ModelsOptions
+    from .commands.report import ReportOptions
+    from .commands.status import StatusOptions
+    from .commands.suites import SuitesOptions
+    from .plan.options import RunOptions
 
     parser = Parser(prog="bench", description="Train, measure and compare CNN architecture variants.")
     parser.add_argument("--version", action="version", version=version_line())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("models", help="list registered variants with params, MACs, FLOPs and activations")
-    p.add_argument("pattern", nargs="?", help="variant name or glob pattern, e.g. 'resnet18*'")
-    p.add_argument("--tag", help="only variants with this tag (stem, depth, mobile, shortcut, resnet, cifar)")
-    p.add_argument("--input-size", type=at_least(1), default=32, help="input side in pixels (default 32)")
-    p.add_argument("--num-classes", type=at_least(1), default=10, help="classifier outputs (default 10)")
-    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    p.set_defaults(func=cmd_models)
-
-    p = sub.add_parser("suites", help="list the suites with their variants and recipe")
-    p.add_argument("--names", action="store_true", help="only the suite names, one per line (for scripts)")
-    p.add_argument("--show", metavar="SUITE", help="print SUITE as a TOML suite file, ready to copy and edit")
-    p.set_defaults(func=cmd_suites)
-
-    p = sub.add_parser("run", help="train and measure every variant × seed of a suite into parquet")
-    p.add_argument("--suite", required=True, help="a built-in suite (see `bench suites`) or a suite file path.toml")
-    p.add_argument("--variants", type=name_list,
-                   help="comma-separated subset of the suite's variants (or other registered ones)")
-    p.add_argument("--dataset", help="digits (default), mnist, fashion-mnist, cifar10, cifar100, fake, "
-                                     "imagefolder:PATH or csv:PATH (default: the suite's)")
-    p.add_argument("--data-root", help="folder holding (or receiving) cifar10/cifar100, and holding mnist / "
-                                       "fashion-mnist IDX files (default ./data for CIFAR)")
-    p.add_argument("--epochs", type=at_least(1), help="override the recipe's epochs")
-    p.add_argument("--seeds", type=at_least(1), help="number of seeds, 0..N-1 (default: the suite's)")
-    p.add_argument("--batch-size", type=at_least(1), help="override the recipe's batch size")
-    p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any recipe field, e.g. --set lr=0.1 --set schedule=step (repeatable; "
-                        "`bench suites --show NAME` lists the fields)")
-    p.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda or cuda:N (GPU N)")
-    p.add_argument("--precision", choices=list(PRECISIONS),
-                   help="override the recipe's precision: fp32 (TF32 off; the default), tf32, bf16 or fp16 (autocast)")
-    p.add_argument("--channels-last", action="store_true", default=None,
-                   help="train and measure in the channels_last (NHWC) memory format")
-    p.add_argument("--compile", choices=list(COMPILE_MODES),
-                   help="torch.compile the training step (its time is the compile_s column, never in an epoch)")
-    p.add_argument("--run-timeout", type=positive_seconds, metavar="SECONDS",
-                   help="stop a run that takes longer (status timeout) and go on with the next")
-    p.add_argument("--jobs", type=at_least(1), default=1, metavar="N",
-                   help="run up to N runs at once: one GPU each on CUDA, cores // N threads each on the CPU "
-                        "(rows record the sharing as `contended`)")
-    p.add_argument("--gpus", type=gpu_list, metavar="0,1,...", help="the GPUs --jobs may use (default: all visible)")
-    p.add_argument("--launcher", choices=("local", "slurm"), default="local",
-                   help="local: this machine (--jobs at once); slurm: one SLURM job array through submitit")
-    p.add_argument("--slurm-partition", metavar="NAME", help="SLURM partition (default: the cluster's default)")
-    p.add_argument("--slurm-time", dest="slurm_time_min", type=at_least(1), default=60, metavar="MINUTES",
-                   help="time limit per task in minutes (default 60); a run past it gets status timeout")
-    p.add_argument("--slurm-gpus-per-task", type=at_least(0), metavar="N", help="GPUs per task")
-    p.add_argument("--slurm-cpus-per-task", type=at_least(1), metavar="N",
-                   help="CPU cores per task (also the run's thread count)")
-    p.add_argument("--slurm-mem", metavar="SIZE", help="memory per task, as sbatch takes it (e.g. 8G)")
-    p.add_argument("--slurm-array-parallelism", type=at_least(1), default=256, metavar="N",
-                   help="at most N tasks of the array at once (default 256)")
-    p.add_argument("--slurm-extra", action="append", default=[], metavar="KEY=VALUE",
-                   help="any other sbatch parameter, passed to submitit's additional parameters (repeatable)")
-    p.add_argument("--detach", action="store_true",
-                   help="with --launcher slurm: submit, print the job id and how to follow it, and return")
-    p.add_argument("--results", default="results", help="output folder (default results/)")
-    p.add_argument("--force", action="store_true", help="re-run runs that already finished (older rows are kept)")
-    p.add_argument("--dry-run", action="store_true",
-                   help="print the plan: each run, skip (done at ...) or run, and what changed since the closest finished run")
-    p.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard scalars and histograms under DIR")
-    p.add_argument("--checkpoints", action="store_true", help="keep each run's best-validation weights")
-    p.set_defaults(func=cmd_run)
-
-    p = sub.add_parser("status", help="runs per status for each suite, the newest failures, SLURM jobs still queued")
-    p.add_argument("--results", default="results", help="where `bench run` wrote (default results/)")
-    p.add_argument("--suite", help="only this suite (default: every suite found)")
-    p.set_defaults(func=cmd_status)
-
-    p = sub.add_parser("report", help="write markdown comparison tables and plots from the parquet results")
-    p.add_argument("--suite", help="only this suite (default: every suite found)")
-    p.add_argument("--results", default="results", help="where `bench run` wrote (default results/)")
-    p.add_argument("--out", default="reports", help="output folder (default reports/)")
-    p.add_argument("--strict", action="store_true",
-                   help="exit 1, naming each one, when a variant did not plateau, stayed near chance, or fell under "
-                        "the test accuracy its suite promises on its defaults (the report is written all the same)")
-    p.set_defaults(func=cmd_report)
+    for name, help, options, func in (
+            ("models", "list registered variants with params, MACs, FLOPs and activations", ModelsOptions, cmd_models),
+            ("suites", "list the suites with their variants and recipe", SuitesOptions, cmd_suites),
+            ("run", "train and measure every variant × seed of a suite into parquet", RunOptions, cmd_run),
+            ("status", "runs per status for each suite, the newest failures, SLURM jobs still queued", StatusOptions,
+             cmd_status),
+            ("report", "write markdown comparison tables and plots from the parquet results", ReportOptions,
+             cmd_report)):
+        p = sub.add_parser(name, help=help)
+        add_options(p, options)
+        p.set_defaults(func=func)
     return parser
 
 
@@ -211,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
         return 0
     except Exception as exc:  # only the user's errors are caught here; bugs keep their traceback
-        from .errors import user_error_types
+        from .plan.errors import user_error_types
 
         if not isinstance(exc, user_error_types()):
             raise

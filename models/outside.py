@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from torch import nn
 
-from .registry import UnknownVariantError, Variant
+from .variant import UnknownVariantError, Variant
 
 ENTRY_POINT_GROUP = "bench.variants"
 TIMM_PREFIX = "timm:"

@@ -3,39 +3,15 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from dataclasses import dataclass, field
-from typing import Any, Callable
 
 from torch import nn
 
-
-@dataclass(frozen=True)
-class Variant:
-    """One registered architecture variant: how to build it and what it is."""
-
-    name: str
-    builder: Callable[..., nn.Module]
-    description: str
-    tags: tuple[str, ...] = ()
-    # torchvision weights this variant can start from, as "EnumName.MEMBER" (e.g. "ResNet18_Weights.IMAGENET1K_V1").
-    weights: str | None = None
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    min_input_size: int = 1  # the smallest input side (px) its forward pass accepts
-    source: str = "built-in"  # built-in | entry point | module | timm (models.outside)
-    origin: str | None = None  # where an outside variant comes from: its source file, package or timm version
-
-    def build(self, num_classes: int = 10) -> nn.Module:
-        """A freshly initialised model with `num_classes` outputs."""
-        return self.builder(num_classes=num_classes, **self.kwargs)
+from .variant import UnknownVariantError, Variant
 
 
 _REGISTRY: dict[str, Variant] = {}
 _OUTSIDE: dict[str, Variant] = {}  # outside variants resolved so far, by the name they were asked for
 _LOADED: list[bool] = []  # the built-in table and the entry points, imported once
-
-
-class UnknownVariantError(LookupError):
-    """A variant name or pattern that matches nothing in the registry."""
 
 
 def register(variant: Variant) -> Variant:
@@ -117,9 +93,11 @@ def _ensure_loaded() -> None:
     _LOADED.append(True)
     import warnings
 
-    from . import zoo  # noqa: F401  (registers on import)
     from .outside import entry_point_variants
+    from .zoo import VARIANTS
 
+    for variant in VARIANTS:
+        register(variant)
     for variant in entry_point_variants():
         if variant.name in _REGISTRY:
             warnings.warn(f"entry point variant '{variant.name}' ({variant.origin}) skipped: the name is taken")

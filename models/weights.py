@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 if TYPE_CHECKING:
-    from .registry import Variant
+    from .variant import Variant
 
 # Names a user may give for "the torchvision weights this variant lists".
 IMAGENET_ALIASES = {"imagenet", "default", "pretrained"}

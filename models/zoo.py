@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from .cifar import CifarNet
 from .mobilenet import mobilenet_v2
-from .registry import Variant, register
+from .variant import Variant
 from .resnet import ResNet
 
 R18 = {"depths": (2, 2, 2, 2), "block": "basic"}
 
 # (name, builder, kwargs, description, tags, torchvision weights)
-VARIANTS = [
+TABLE = [
     ("resnet18", ResNet, R18, "ResNet-18 as in torchvision / He et al. 2015: 7×7/2 stem, max-pool, 4 BasicBlock stages",
      ("resnet", "depth", "stem", "shortcut"), "ResNet18_Weights.IMAGENET1K_V1"),
     ("resnet34", ResNet, {"depths": (3, 4, 6, 3), "block": "basic"}, "ResNet-34 as in torchvision / He et al. 2015",
@@ -50,5 +50,5 @@ VARIANTS = [
      ("cifar", "shortcut"), None),
 ]
 
-for _name, _builder, _kwargs, _description, _tags, _weights in VARIANTS:
-    register(Variant(_name, _builder, _description, _tags, _weights, _kwargs))
+VARIANTS = [Variant(name, builder, description, tags, weights, kwargs)
+            for name, builder, kwargs, description, tags, weights in TABLE]

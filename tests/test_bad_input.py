@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.store import load_runs, suites_in
+from bench.store.shards import load_runs, suites_in
 from tests.helpers import bench, write_image
 
 RUN = ["run", "--suite", "shortcut", "--variants", "plain32", "--epochs", "1", "--device", "cpu"]

@@ -8,10 +8,11 @@ import os
 import pytest
 import torch
 
-from bench.recipe import FIELDS
-from bench.store import load_runs
-from bench.suitefile import load_suite
-from bench.suites import SUITES, get_suite
+from bench.config.recipe import FIELDS
+from bench.store.shards import load_runs
+from bench.config.suitefile import load_suite
+from bench.config.builtin import SUITES
+from bench.config.lookup import get_suite
 from tests.helpers import bench
 from tests.test_report import parse_table
 

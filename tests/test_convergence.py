@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from bench.convergence import plateaued, time_to_near_best
-from bench.store import EpochRow, RunRow
-from bench.worker import summarize_epochs
+from bench.measure.convergence import plateaued, time_to_near_best
+from bench.store.schema import EpochRow, RunRow
+from bench.worker.run import summarize_epochs
 from tests.test_experiments import BASE, OTHER, report_of, write_run
 from tests.test_report import parse_table
 

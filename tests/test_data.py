@@ -6,8 +6,10 @@ from PIL import Image
 import pytest
 import torch
 
-from bench.data import (Preprocess, load_dataset, random_crop, random_flip, resize_uint8, stratified_split)
-from bench.errors import UsageError
+from bench.data.augment import Preprocess, random_crop, random_flip
+from bench.data.base import resize_uint8, stratified_split
+from bench.data.registry import load_dataset
+from bench.core.errors import UsageError
 from tests.helpers import COLORS, write_cifar10, write_cifar100, write_image, write_image_folder
 
 CPU = torch.device("cpu")
@@ -147,7 +149,7 @@ def test_random_crop_is_a_shifted_window_of_the_padded_image():
 
 
 def test_the_cpu_crop_flip_and_normalisation_give_the_gpu_formulas_bytes():
-    from bench.data import crop_offsets, gathered_crop, normalize
+    from bench.data.augment import crop_offsets, gathered_crop, normalize
 
     images = torch.randint(0, 256, (64, 3, 20, 20), dtype=torch.uint8)
     buffer = torch.full_like(images, 7)  # a reused buffer's old contents must not leak into the padding
@@ -224,7 +226,7 @@ def test_digits_summary_equals_counts_from_scikit_learn():
 
 
 def test_image_folder_summary_is_recorded_in_the_row(tmp_path):
-    from bench.store import load_runs
+    from bench.store.shards import load_runs
     from tests.helpers import bench
 
     write_image_folder(tmp_path / "data", per_class=10)  # 3 classes × 10 train (12×12 PNG), × 2 test (JPEG)
@@ -265,7 +267,7 @@ def test_16_bit_pngs_are_scaled_not_clipped(tmp_path):
 
 
 def test_palette_with_transparency_and_cmyk_decode_like_pil_through_rgba(tmp_path):
-    from bench.datacheck import to_rgb
+    from bench.data.check import to_rgb
 
     palette = Image.new("P", (6, 6))
     palette.putpalette([200, 10, 10, 10, 200, 10] + [0] * 762)

@@ -14,8 +14,10 @@ import pandas as pd
 import pytest
 from scipy.stats import binomtest
 
-from bench.identity import config_hash, experiment_hash
-from bench.store import EpochRow, PredictionRow, RunRow, epochs_dir, predictions_dir, runs_dir, write_shard
+from bench.store.identity import config_hash, experiment_hash
+from bench.store.paths import epochs_dir, predictions_dir, runs_dir
+from bench.store.schema import EpochRow, PredictionRow, RunRow
+from bench.store.shards import write_shard
 from tests.helpers import bench
 from tests.test_report import parse_table, section
 
@@ -205,7 +207,7 @@ def test_a_noisy_timing_is_marked(tmp_path):
     [(0.02, 10.0), (0.02, 10.0), (1.5, 97.0), (0.9, 96.9)],
 ])
 def test_point_labels_never_overlap_each_other_the_axes_or_the_legend(points):
-    from bench import plots
+    from bench.report import plots
 
     summary = pd.DataFrame({"label": [f"variant-number-{i}" for i in range(len(points))],
                             "gmacs": [x for x, _ in points], "test_acc": [y for _, y in points],
@@ -228,7 +230,7 @@ def test_point_labels_never_overlap_each_other_the_axes_or_the_legend(points):
 
 
 def test_near_chance_is_twice_chance_at_most_halfway_to_perfect():
-    from bench.report import near_chance
+    from bench.report.judge import near_chance
 
     assert near_chance(1 / 10) == pytest.approx(0.2) and near_chance(1 / 2) == pytest.approx(0.75)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bench.device import Stopwatch, cuda_extra_memory, peak_memory, reset_peak_memory, resolve_device
-from bench.store import load_runs
+from bench.core.device import Stopwatch, cuda_extra_memory, peak_memory, reset_peak_memory, resolve_device
+from bench.store.shards import load_runs
 
 pytestmark = pytest.mark.gpu
 
@@ -55,9 +55,9 @@ def test_a_run_on_the_last_gpu_records_its_index_settings_and_use(tmp_path):
 
 
 def test_reduce_overhead_compiles_in_the_warm_up_on_the_gpu():
-    from bench.data import load_dataset
-    from bench.recipe import Recipe
-    from bench.train import fit
+    from bench.data.registry import load_dataset
+    from bench.config.recipe import Recipe
+    from bench.train.loop import fit
     from tests.test_speed import tiny_net
 
     device = torch.device("cuda", 0)

@@ -9,11 +9,14 @@ import pytest
 import torch
 
 import models
-from bench import runner
-from bench.runner import RunOptions, dry_run, git_sha, run_suite
-from bench.store import load_runs
-from bench.recipe import Recipe
-from bench.suites import SUITES, Entry, Suite
+from bench.plan import prepare as runner
+from bench.commands.run import dry_run, run_suite
+from bench.plan.options import RunOptions
+from bench.plan.prepare import git_sha
+from bench.store.shards import load_runs
+from bench.config.recipe import Recipe
+from bench.config.builtin import SUITES
+from bench.config.suite import Entry, Suite
 from tests.helpers import bench, write_image_folder
 
 # The options of the shared two-seed fixture (conftest.two_seed_run): plain32 + resnet32, fake, 2 epochs, batch 32.
@@ -39,7 +42,7 @@ def test_a_recipe_change_reruns_and_says_what_changed(two_seed_results, change, 
 
 
 def test_another_device_name_reruns(two_seed_results, monkeypatch):
-    monkeypatch.setattr("bench.device.device_model", lambda device: "Another CPU 9000")
+    monkeypatch.setattr("bench.core.device.device_model", lambda device: "Another CPU 9000")
     lines = plan_lines(two_seed_results)
     assert all(": run" in line and "device.name:" in line and "Another CPU 9000" in line for line in lines)
 

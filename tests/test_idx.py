@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from bench.data import data_identity, load_dataset
-from bench.errors import UsageError
-from bench.idx import DEBIAN_FASHION, read_idx
+from bench.data.registry import data_identity, load_dataset
+from bench.core.errors import UsageError
+from bench.data.kinds.idx import DEBIAN_FASHION, read_idx
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

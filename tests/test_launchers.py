@@ -10,8 +10,8 @@ import time
 import pandas as pd
 import pytest
 
-from bench.isolation import Marker, clash, overlapping, parse_ranges, ranges
-from bench.store import load_runs
+from bench.measure.isolation import Marker, clash, overlapping, parse_ranges, ranges
+from bench.store.shards import load_runs
 from tests.helpers import bench, running
 
 SMALL = ["--dataset", "fake", "--epochs", "1", "--batch-size", "32", "--device", "cpu"]

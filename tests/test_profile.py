@@ -7,7 +7,7 @@ from torch import nn
 from torchvision.models import get_weight
 
 import models
-from bench.profile import count_params, measure_latency, profile_model
+from bench.measure.profile import count_params, measure_latency, profile_model
 
 # Variants that claim to be torchvision's architectures: those whose name torchvision also registers.
 TORCHVISION_EQUIVALENT = [v for v in models.list_variants() if v.name in torchvision.models.list_models()]

@@ -10,9 +10,12 @@ import pytest
 import torch
 import torchvision.models as tvm
 
-from bench.metrics import BY_COLUMN
-from bench.runner import RunOptions, plan
-from bench.suites import SUITES, Published, get_suite
+from bench.store.metrics import BY_COLUMN
+from bench.plan.options import RunOptions
+from bench.plan.prepare import plan
+from bench.config.builtin import SUITES
+from bench.config.lookup import get_suite
+from bench.config.suite import Published
 from tests.helpers import bench
 from tests.test_experiments import BASE, OTHER, SUITE, write_run
 from tests.test_report import parse_table
@@ -152,7 +155,7 @@ def test_torchvision_figures_equal_torchvisions_own_metadata():
 
 
 def test_a_reversed_ordering_names_three_pairs_and_counts_the_rest():
-    from bench.published import verdict
+    from bench.report.published import verdict
 
     published = {"a": 5.0, "b": 4.0, "c": 3.0, "d": 2.0, "e": 1.0}
     measured = {"a": 1.0, "b": 2.0, "c": 3.0, "d": 4.0, "e": 5.0}  # every one of the 10 pairs reversed

@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 from bench.cli import build_parser
-from bench.store import EpochRow, PredictionRow, RunRow
-from bench.suites import SUITES
+from bench.store.schema import EpochRow, PredictionRow, RunRow
+from bench.config.builtin import SUITES
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
@@ -26,3 +26,42 @@ def test_every_suite_and_command_is_documented():
     for command in commands:
         assert f"bench {command}" in README
     assert "make run" in README and "make test" in README
+
+
+def subcommand(name: str):
+    return build_parser()._subparsers._group_actions[0].choices[name]
+
+
+def flag_rows() -> dict[str, str]:
+    """`bench run`'s flag table in the README: each flag it names → the text of its row."""
+    rows = {}
+    for line in README.splitlines():
+        if line.startswith("| `--"):
+            for flag in re.findall(r"`(--[a-z0-9-]+)", line.split(" | ")[0]):
+                rows[flag] = line
+    return rows
+
+
+def test_every_run_flag_is_in_the_readme_table_with_its_default_and_choices():
+    """The parser is built from the options' declarations (bench.plan.options, each launcher's options), so this
+    holds the README's table to the one home of each flag, its default and its choices."""
+    rows = flag_rows()
+    for action in subcommand("run")._actions:
+        flags = [f for f in action.option_strings if f.startswith("--") and f != "--help"]
+        if not flags:
+            continue
+        (flag,) = flags
+        assert flag in rows, f"{flag} is missing from the README's `bench run` table"
+        for choice in action.choices or ():
+            assert choice in rows[flag], f"{flag}: choice {choice} is missing from its README row"
+        if action.default not in (None, False, [], "local") or flag == "--launcher":
+            shown = str(action.default)
+            assert shown in rows[flag], f"{flag}: its default {shown!r} is missing from its README row"
+
+
+def test_every_flag_of_the_other_commands_is_in_the_readme():
+    for command in ("models", "suites", "status", "report"):
+        for action in subcommand(command)._actions:
+            for flag in action.option_strings:
+                if flag.startswith("--") and flag != "--help":
+                    assert f"bench {command}" in README and flag in README, f"bench {command} {flag}"

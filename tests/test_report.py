@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from scipy import stats
 
-from bench.store import load_runs
+from bench.store.shards import load_runs
 from tests.helpers import bench, write_image_folder
 
 SMALL = ["--dataset", "fake", "--epochs", "2", "--batch-size", "32"]

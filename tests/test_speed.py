@@ -12,14 +12,17 @@ import pytest
 import torch
 from torch import nn
 
-from bench.data import load_dataset
-from bench.runner import RunOptions, plan
-from bench.speed import Speed
-from bench.store import load_epochs, load_runs, peak_tflops_path
-from bench.recipe import Recipe
-from bench.suites import get_suite
-from bench.train import fit, make_optimizer, warm_up
-from bench.utilization import Sampler, mfu, peak_key, train_tflops
+from bench.data.registry import load_dataset
+from bench.plan.options import RunOptions
+from bench.plan.prepare import plan
+from bench.train.speed import Speed
+from bench.store.paths import peak_tflops_path
+from bench.store.shards import load_epochs, load_runs
+from bench.config.recipe import Recipe
+from bench.config.lookup import get_suite
+from bench.train.loop import fit, warm_up
+from bench.train.schedule import make_optimizer
+from bench.measure.utilization import Sampler, mfu, peak_key, train_tflops
 from tests.helpers import bench
 from tests.test_experiments import report_of, write_run
 from tests.test_report import section

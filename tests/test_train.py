@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from bench.device import Stopwatch
-from bench.recipe import Recipe
-from bench.train import (Diverged, evaluate, lr_factor, make_optimizer, make_scheduler, recompute_batchnorm, timed,
-                         train_epoch)
+from bench.core.device import Stopwatch
+from bench.config.recipe import Recipe
+from bench.train.loop import Diverged, evaluate, recompute_batchnorm, timed, train_epoch
+from bench.train.schedule import lr_factor, make_optimizer, make_scheduler
 
 CPU = torch.device("cpu")
 

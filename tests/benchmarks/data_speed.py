@@ -61,7 +61,7 @@ def torchvision_epoch(root: Path, workers: int) -> float:
 
 
 def bench_pass(data, generator: torch.Generator) -> int:
-    from bench.data import Preprocess
+    from bench.data.augment import Preprocess
 
     prepare = Preprocess(data, "crop-flip", torch.device("cpu"), generator)
     seen = 0
@@ -72,7 +72,7 @@ def bench_pass(data, generator: torch.Generator) -> int:
 
 def bench_epochs(root: Path, cache: Path) -> tuple[float, float, int]:
     """Images/s of bench's epoch 1 (cache built from nothing, then a pass) and of a cached epoch; images."""
-    from bench.data import load_dataset
+    from bench.data.registry import load_dataset
 
     shutil.rmtree(cache, ignore_errors=True)
     os.environ["BENCH_CACHE_DIR"] = str(cache)

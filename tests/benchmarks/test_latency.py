@@ -14,8 +14,8 @@ import pytest
 import torch
 
 import models
-from bench.device import resolve_device
-from bench.profile import make_forward, profile_model
+from bench.core.device import resolve_device
+from bench.measure.profile import make_forward, profile_model
 
 BATCHES = (1, 32)
 SIZES = (32, 224) if os.environ.get("BENCH_LATENCY_224") else (32,)

@@ -22,10 +22,11 @@ import torch
 import torch.nn.functional as F
 
 import models
-from bench.data import DataSet, TensorSource, normalize
-from bench.device import device_name, resolve_device, synchronize
-from bench.recipe import Recipe
-from bench.train import fit
+from bench.data.augment import normalize
+from bench.data.base import DataSet, TensorSource
+from bench.core.device import device_name, resolve_device, synchronize
+from bench.config.recipe import Recipe
+from bench.train.loop import fit
 
 VARIANTS = ["resnet18", "resnet18-stem3", "resnet18-cifar", "mobilenet_v2"]
 # A setting: precision, then "+cl" for channels_last, "+ro" for torch.compile(mode="reduce-overhead").

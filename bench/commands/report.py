@@ -1,0 +1,32 @@
+"""`bench report`: the markdown report of each suite found; with --strict, exit 1 naming each shortfall."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from ..core.argtypes import option
+from ..store.paths import DEFAULT_REPORTS, DEFAULT_RESULTS
+
+
+@dataclass
+class ReportOptions:
+    suite: str | None = option(None, "only this suite (default: every suite found)")
+    results: str = option(DEFAULT_RESULTS, "where `bench run` wrote (default %(default)s/)")
+    out: str = option(DEFAULT_REPORTS, "output folder (default %(default)s/)")
+    strict: bool = option(False, "exit 1, naming each one, when a variant did not plateau, stayed near chance, or fell "
+                          "under the test accuracy its suite promises on its defaults (the report is written all the "
+                          "same)", action="store_true")
+
+
+def report(options: ReportOptions) -> int:
+    """Write the markdown report and pictures of each suite found; with --strict, exit 1 naming each shortfall."""
+    from ..report.write import write_reports
+
+    problems = []
+    for written in write_reports(options.results, options.out, options.suite):
+        print(f"wrote {written.path} (pictures in {written.path.with_suffix('')}/)")
+        problems += written.shortfalls
+    if options.strict and problems:
+        print("\n".join(f"bench: strict: {p}" for p in problems), file=sys.stderr)
+        return 1
+    return 0

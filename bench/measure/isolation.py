@@ -1,0 +1,120 @@
+"""Timing isolation, recorded: where a run trained, and whether another run of this harness shared it meanwhile.
+
+Two timed runs on one GPU, or on the same CPU cores, slow each other down; the harness never hides that. Each
+run leaves a small marker in `<results>/.markers/<run_id>.json` (host, the slot it trained on, pid, start and
+end), written around the training, never inside it. When a run ends it reads the markers of the same host:
+any other run on the same slot whose time overlapped its own makes it `contended`, with their run ids.
+The markers live in the results folder, so runs of other `bench run` invocations, other suites and SLURM
+tasks that share a node are seen as well as the runner's own.
+
+A slot is `cuda:<index>` (the physical GPU, through CUDA_VISIBLE_DEVICES) or `cpu:<set>` (the cores the
+process may run on). Two CPU slots clash when their core sets meet; GPU runs clash on the same index.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+
+from ..store.paths import marker_path, markers_dir
+
+
+@dataclass
+class Marker:
+    run_id: str
+    host: str
+    slot: str
+    pid: int
+    started_at: str
+    finished_at: str | None = None
+
+
+def host() -> str:
+    return socket.gethostname()
+
+
+def cpu_set() -> list[int]:
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+
+
+def ranges(cores: list[int]) -> str:
+    """0,1,2,5 -> "0-2,5", as taskset and SLURM write core lists."""
+    parts, start = [], None
+    for i, core in enumerate(cores):
+        if start is None:
+            start = core
+        if i + 1 == len(cores) or cores[i + 1] != core + 1:
+            parts.append(f"{start}-{core}" if core != start else f"{core}")
+            start = None
+    return ",".join(parts)
+
+
+def parse_ranges(text: str) -> set[int]:
+    cores: set[int] = set()
+    for part in filter(None, text.split(",")):
+        low, _, high = part.partition("-")
+        cores.update(range(int(low), int(high or low) + 1))
+    return cores
+
+
+def slot(device: str) -> str:
+    """Where a run on `device` trains: the physical GPU index, or this process's CPU set."""
+    if device.startswith("cuda"):
+        index = int(device.partition(":")[2] or 0)
+        visible = [v for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
+        return f"cuda:{visible[index].strip() if index < len(visible) else index}"
+    return f"cpu:{ranges(cpu_set())}"
+
+
+def clash(a: str, b: str) -> bool:
+    kind_a, _, where_a = a.partition(":")
+    kind_b, _, where_b = b.partition(":")
+    if kind_a != kind_b:
+        return False
+    return where_a == where_b if kind_a == "cuda" else bool(parse_ranges(where_a) & parse_ranges(where_b))
+
+
+def write_marker(results: Path, marker: Marker) -> None:
+    path = marker_path(results, marker.run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(marker)))
+    os.replace(tmp, path)
+
+
+def read_markers(results: Path) -> list[Marker]:
+    markers = []
+    for path in markers_dir(results).glob("*.json"):
+        try:
+            markers.append(Marker(**json.loads(path.read_text())))
+        except (OSError, ValueError, TypeError):
+            continue  # being replaced, or not ours
+    return markers
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def overlapping(mine: Marker, others: list[Marker]) -> list[str]:
+    """Run ids of the other runs on this host and a clashing slot whose time met `mine`'s (an ISO interval)."""
+    start, end = datetime.fromisoformat(mine.started_at), datetime.fromisoformat(mine.finished_at or mine.started_at)
+    found = []
+    for other in others:
+        if other.run_id == mine.run_id or other.host != mine.host or not clash(mine.slot, other.slot):
+            continue
+        if other.finished_at is None and not alive(other.pid):
+            continue  # killed without finishing: its end is unknown, so it is not counted
+        other_end = datetime.fromisoformat(other.finished_at) if other.finished_at else end
+        if datetime.fromisoformat(other.started_at) < end and other_end > start:
+            found.append(other.run_id)
+    return sorted(found)

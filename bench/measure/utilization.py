@@ -1,0 +1,168 @@
+"""How well a run used its device: achieved training TFLOP/s, the device's measured peak, their ratio (MFU),
+and on CUDA the GPU's busy share sampled by NVML while training.
+
+Convention: a training step costs 3 × the forward FLOPs (forward, plus a backward pass that costs about twice
+the forward: gradients with respect to activations and to weights), where forward FLOPs = 2 × MACs of the
+convolutions, linear layers and matrix products (the `flops` column).
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+TRAIN_FLOPS_PER_FORWARD = 3
+
+
+def train_tflops(forward_flops_per_image: float, images_per_s: float) -> float:
+    """Achieved training throughput in TFLOP/s."""
+    return TRAIN_FLOPS_PER_FORWARD * forward_flops_per_image * images_per_s / 1e12
+
+
+def mfu(achieved_tflops: float, peak_tflops: float) -> float | None:
+    """Model FLOPs utilisation: the achieved share of the measured peak (a fraction)."""
+    return achieved_tflops / peak_tflops if peak_tflops > 0 else None
+
+
+# ---------------------------------------------------------------- the peak, measured once per device
+
+def peak_key(device_name: str, precision: str, torch_version: str) -> str:
+    return f"{device_name} | {precision} | torch {torch_version}"
+
+
+def measure_peak_tflops(speed, seconds: float = 0.5) -> tuple[float, str]:
+    """The best dense matrix-product throughput of the run's device at the run's precision (`speed`, its backends
+    already set), in TFLOP/s, and how it was measured.
+
+    Two kernels that do the same arithmetic, since the libraries behind them differ in speed (on AMD CPUs MKL's
+    matmul reaches about half of what oneDNN's convolutions do): a square matmul (cuBLAS / MKL) and a 1×1
+    convolution in channels_last (cuDNN / oneDNN), in the precision's compute dtype (fp32 with TF32 off or on,
+    bf16 or fp16). Each is timed in 5 blocks of at least `seconds`/5 after two untimed calls; the best block of
+    either counts."""
+    import torch
+    import torch.nn.functional as F
+
+    from ..core.device import synchronize
+    from ..store.speed import PRECISIONS
+
+    device, precision = speed.device, speed.precision
+    dtype = getattr(torch, PRECISIONS[precision].autocast or "float32")
+    gpu = device.type == "cuda"
+    n = 8192 if gpu else 1024
+    batch, channels, side = (16, 4096, 32) if gpu else (1, 2048, 32)
+    a, b = (torch.randn(n, n, device=device).to(dtype) for _ in range(2))
+    x = torch.randn(batch, channels, side, side, device=device).to(dtype).contiguous(memory_format=torch.channels_last)
+    w = torch.randn(channels, channels, 1, 1, device=device).to(dtype).contiguous(memory_format=torch.channels_last)
+    kernels = {f"{n}×{n} @ {n}×{n} matmul": (lambda: a @ b, 2 * n**3),
+               f"1×1 convolution of {batch}×{channels}×{side}×{side} to {channels} channels":
+                   (lambda: F.conv2d(x, w), 2 * batch * channels**2 * side**2)}
+    block_s = seconds / 5
+    best: dict[str, float] = {}
+    with torch.no_grad():
+        for name, (call, flops) in kernels.items():
+            for _ in range(2):
+                call()
+            synchronize(device)
+            for _ in range(5):
+                calls, start = 0, time.perf_counter()
+                while True:
+                    call()
+                    calls += 1
+                    synchronize(device)
+                    elapsed = time.perf_counter() - start
+                    if elapsed >= block_s:
+                        break
+                best[name] = max(best.get(name, 0.0), flops * calls / elapsed / 1e12)
+    threads = "" if gpu else f", {torch.get_num_threads()} threads"
+    method = (f"best 5-block rate (blocks ≥ {block_s:.2f} s) of two dense kernels in {str(dtype).split('.')[-1]} "
+              f"({PRECISIONS[precision].description}{threads}): "
+              + "; ".join(f"{name} {tflops:.3g} TFLOP/s" for name, tflops in best.items()))
+    return max(best.values()), method
+
+
+def peak_tflops(path: Path, speed, device_name: str) -> float:
+    """The peak for this device name, precision and torch version: read from the cache file at `path`, or
+    measured now and added to it (written atomically; a lost race only means one more measurement)."""
+    import torch
+
+    key = peak_key(device_name, speed.precision, torch.__version__)
+    cache = read_cache(path)
+    if key not in cache:
+        tflops, method = measure_peak_tflops(speed)
+        cache = read_cache(path)
+        cache[key] = {"tflops": tflops, "method": method,
+                      "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(cache, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+    return float(cache[key]["tflops"])
+
+
+def read_cache(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+# ---------------------------------------------------------------- GPU utilisation while training
+
+class Sampler:
+    """Calls `read` every `interval_s` on a background thread between `start` and `stop`, over any number of
+    start/stop windows; `mean` is the mean over every sample taken (None before any)."""
+
+    def __init__(self, read: Callable[[], float], interval_s: float = 0.05) -> None:
+        self.read, self.interval_s = read, interval_s
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.samples.append(float(self.read()))
+            except Exception:  # a failing reader must never end the run; it just stops contributing
+                return
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def __call__(self) -> Sampler:
+        """As `fit`'s `around_training`: each `with sampler():` is one sampling window."""
+        return self
+
+    def __enter__(self) -> Sampler:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def mean(self) -> float | None:
+        return sum(self.samples) / len(self.samples) if self.samples else None
+
+
+def gpu_utilization_reader(device) -> Callable[[], float] | None:
+    """NVML's "percent of time a kernel ran" for this GPU over its last sample period; None off CUDA or
+    without NVML."""
+    if device.type != "cuda":
+        return None
+    import torch
+
+    try:
+        torch.cuda.utilization(device)
+    except Exception:
+        return None
+    return lambda: torch.cuda.utilization(device)

@@ -1,0 +1,47 @@
+"""What `bench run` does with each planned run: skip it (an `ok` row of its identity exists) or run it, and why."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ..core.hashing import differences
+from ..store.shards import load_runs
+from ..store.status import Status
+from .spec import RunSpec
+
+
+def finished_runs(results: str, suite: str) -> pd.DataFrame:
+    """The suite's `ok` rows, newest first."""
+    runs = load_runs(Path(results), suite)
+    return runs[runs["status"] == Status.OK.value].sort_values("finished_at", ascending=False)
+
+
+def decision(spec: RunSpec, finished: pd.DataFrame, force: bool) -> str:
+    """What `bench run` will do with `spec`: "skip (done at …)", or "run" and why."""
+    done = finished[finished["config_hash"] == spec.config_hash]
+    if not done.empty:
+        when = pd.to_datetime(done["finished_at"].iloc[0]).strftime("%Y-%m-%d %H:%M UTC")
+        return f"run again (--force; done at {when})" if force else f"skip (done at {when})"
+    return "run" + change_note(spec, finished)
+
+
+def change_note(spec: RunSpec, finished: pd.DataFrame) -> str:
+    """Which part of the identity differs from the closest finished row (same label and seed first)."""
+    candidates = finished[finished["identity"].notna()]
+    if candidates.empty:
+        return " (no finished run to compare with)"
+
+    def distance(row: pd.Series) -> tuple[int, int, int]:
+        return (row["label"] != spec.label, row["seed"] != spec.seed,
+                len(differences(json.loads(row["identity"]), spec.identity)))
+    closest = min((row for _, row in candidates.iterrows()), key=distance)
+    changed = differences(json.loads(closest["identity"]), spec.identity)
+    return f" — differs from {closest['run_id']} in: {'; '.join(changed)}"
+
+
+def plan_lines(specs: list[RunSpec], finished: pd.DataFrame, force: bool) -> list[str]:
+    """`--dry-run`: one line per planned run, what `bench run` would do with it, and why."""
+    return [f"[{i}/{len(specs)}] {s.label} seed {s.seed}: {decision(s, finished, force)}"
+            for i, s in enumerate(specs, 1)]

@@ -1,0 +1,103 @@
+"""The plan of one `bench run`: every check that needs no training (arguments, results folder, data), then one
+run spec per entry × seed, each with its full identity."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+from pathlib import Path
+from typing import Callable
+
+from ..config.lookup import get_suite
+from ..config.suite import Suite
+from ..core.hashing import normalized
+from ..store.paths import results_folder
+from .identity import architecture_identity, device_identity, software_identity, weights_identity
+from .options import RunOptions
+from .select import check_input_size, run_recipe, select_entries
+from .spec import RunSpec
+
+# The paths of the project whose changes can change a result: only these make a row's git sha "+dirty".
+RESULT_SOURCES = ("bench", "models", "pyproject.toml")
+
+
+def git_sha(root: Path | None = None) -> str:
+    """The checked-out commit (+dirty when the package sources or pyproject have uncommitted changes), or "unknown"."""
+    root = root or Path(__file__).resolve().parents[2]
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *RESULT_SOURCES],
+                               cwd=root, capture_output=True, text=True).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def own_threads(device: object) -> int | None:
+    """The thread count a CPU run trains with when the launcher says nothing: this process's own (None on a GPU)."""
+    import torch
+
+    return torch.get_num_threads() if getattr(device, "type", str(device)) == "cpu" else None
+
+
+def plan(suite: Suite, options: RunOptions, device: object, threads: int | None = None) -> list[RunSpec]:
+    """Every variant × seed of the suite, as run specs under one recipe, each with its full identity. `threads`:
+    what each CPU run will train with (the launcher decides; default this process's count)."""
+    from ..data.registry import data_identity
+
+    threads = threads if threads is not None else own_threads(device)
+    recipe = run_recipe(suite, options)
+    dataset = options.dataset or suite.dataset
+    seeds = range(options.seeds if options.seeds is not None else suite.seeds)
+    entries = select_entries(suite, options.variants)
+    shared = {"data": data_identity(dataset, options.data_root), "recipe": normalized(dataclasses.asdict(recipe)),
+              "device": device_identity(device, threads), "software": software_identity()}
+    per_entry = {e: {"architecture": architecture_identity(e.variant), "weights": weights_identity(e.variant, e.weights)}
+                 for e in entries}
+    labels = tuple(dict.fromkeys([e.label for e in suite.entries] + [e.label for e in entries]))
+    published = json.dumps([p.to_dict() for p in suite.published])
+    on_defaults = recipe == suite.recipe and dataset == suite.dataset  # where the suite's promises hold
+    sha = git_sha()
+    return [
+        RunSpec(suite.name, e.variant, e.weights, e.label, dataset, options.data_root, recipe, seed, str(device),
+                options.results, sha, options.tensorboard, options.checkpoints,
+                identity={**per_entry[e], **shared, "seed": seed}, suite_description=suite.description,
+                suite_labels=labels, suite_published=published,
+                min_test_acc=e.min_test_acc if on_defaults else None, threads=threads)
+        for seed in seeds for e in entries
+    ]
+
+
+def check_data(dataset: str, data_root: str | None, recipe) -> None:
+    """Load the data set once here and refuse it, in one line, when its results would mean nothing: before any
+    child starts, not once per run."""
+    import torch
+
+    from ..data.check import check
+    from ..data.registry import is_image_files, load_dataset
+
+    # Tiny images and no pixels decoded: only labels and files matter to the checks.
+    data = load_dataset(dataset, data_root, 1, 0, recipe.val_fraction, torch.device("cpu"), decode=False)
+    check(data.summary(), recipe.batch_size)
+    if is_image_files(dataset):
+        # Image files: decoded into the image cache here, once, at the runs' input size; every run then reads it.
+        load_dataset(dataset, data_root, recipe.input_size, 0, recipe.val_fraction, torch.device("cpu"))
+
+
+def planned(suite_name: str, options: RunOptions, threads: Callable[[object], int | None] = own_threads
+            ) -> tuple[Suite, list[RunSpec]]:
+    """The suite and its run specs, after every check that needs no training (arguments, results folder, data).
+    `threads(device)`: the thread count of each CPU run under the chosen launcher."""
+    from ..core.device import resolve_device
+    from ..data.registry import check_spec  # before any child starts: one error, not one per run
+
+    suite = get_suite(suite_name)
+    dataset = options.dataset or suite.dataset
+    check_spec(dataset)
+    device = resolve_device(options.device)
+    recipe = run_recipe(suite, options)
+    check_input_size(select_entries(suite, options.variants), recipe.input_size)
+    results_folder(options.results)
+    check_data(dataset, options.data_root, recipe)
+    return suite, plan(suite, options, device, threads(device))

@@ -1,0 +1,105 @@
+"""Which rows of a results folder count, and how they group: one experiment = rows equal in all but seed and entry.
+
+Rules: per identity (`config_hash`) the newest `ok` row counts, else the newest row; within an experiment, a
+label whose definition changed keeps only the rows of its newest definition. Every other row is set aside:
+kept in the folder, counted in the report, never averaged.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..core.hashing import digest, flatten
+from ..store.identity import ENTRY_PARTS, PER_RUN_PARTS, entry_hash
+from ..store.status import Status
+
+
+@dataclass
+class Experiment:
+    """The current rows of one experiment, with what the report needs to present them."""
+
+    key: str
+    rows: pd.DataFrame  # one row per identity: ok rows and the failures that have no ok row
+    set_aside: int  # older or superseded rows of this experiment left out
+    labels: list[str]  # display order; labels[0] is the baseline
+    baseline_from_suite: bool  # False when the rows carry no suite order (the first label found stands in)
+    description: str
+    facts: dict[str, object]  # the flattened shared identity (data, recipe, device, software)
+
+    @property
+    def ok(self) -> pd.DataFrame:
+        return self.rows[self.rows["status"] == Status.OK.value]
+
+    @property
+    def baseline(self) -> str:
+        return self.labels[0]
+
+
+def parsed_identity(row: pd.Series) -> dict:
+    return json.loads(row["identity"]) if isinstance(row.get("identity"), str) and row["identity"] else {}
+
+
+def fill_keys(runs: pd.DataFrame) -> pd.DataFrame:
+    """Experiment and entry keys for every row; rows written before identities existed get keys from their columns."""
+    runs = runs.copy()
+    legacy = ["dataset", "recipe", "device", "device_name", "torch_version", "torchvision_version"]
+    fallback = runs[legacy].astype(object).where(runs[legacy].notna(), "None").astype(str).agg("|".join, axis=1).map(digest)
+    runs["experiment_hash"] = runs["experiment_hash"].where(runs["experiment_hash"].notna(), fallback)
+    identities = [parsed_identity(r) for _, r in runs.iterrows()]
+    runs["entry_key"] = [entry_hash(i) if i else f"{v}|{w}" for i, v, w in zip(identities, runs["variant"], runs["weights"])]
+    runs["newest_first"] = runs["finished_at"].fillna(runs["started_at"]).fillna("")
+    return runs.sort_values(["newest_first", "run_id"], ascending=False)
+
+
+def current_rows(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per identity: the newest ok row, else the newest row (runs sorted newest first)."""
+    ok_first = runs.assign(_not_ok=runs["status"] != Status.OK.value).sort_values(
+        ["_not_ok", "newest_first", "run_id"], ascending=[True, False, False], kind="stable")
+    current = ok_first.drop_duplicates("config_hash").drop(columns="_not_ok")
+    # A label whose definition changed: only the rows of its newest definition count.
+    newest_entry = current.drop_duplicates(["experiment_hash", "label"])[["experiment_hash", "label", "entry_key"]]
+    current = current.merge(newest_entry, on=["experiment_hash", "label", "entry_key"])
+    return current.sort_values(["newest_first", "run_id"], ascending=False)
+
+
+def experiments(runs: pd.DataFrame) -> list[Experiment]:
+    """The experiments of one suite's rows, newest first."""
+    runs = fill_keys(runs)
+    current = current_rows(runs)
+    found = []
+    for key in dict.fromkeys(current["experiment_hash"]):  # newest first
+        rows = current[current["experiment_hash"] == key]
+        newest = rows.iloc[0]
+        suite_labels = list(newest["suite_labels"]) if len(newest["suite_labels"]) else []
+        present = list(dict.fromkeys(rows.sort_values(["seed", "newest_first"])["label"]))
+        labels = list(dict.fromkeys(suite_labels + present))
+        labels = [label for label in labels if label in present or label == (suite_labels or present)[0]]
+        identity = parsed_identity(newest)
+        shared = {k: v for k, v in identity.items() if k not in ENTRY_PARTS + PER_RUN_PARTS}
+        facts = flatten(shared) if shared else {"data.kind": newest["dataset"], "device.kind": newest["device"]}
+        found.append(Experiment(key, rows, int((runs["experiment_hash"] == key).sum()) - len(rows), labels,
+                                bool(suite_labels), newest["suite_description"] or "", facts))
+    return found
+
+
+# Facts every title names, and how.
+TITLE_FACTS = {"data.kind": "{}", "recipe.batch_size": "batch {}", "device.kind": "{}"}
+# Facts that differ by construction when another differs, or say nothing to a reader.
+UNTITLED = {"data.path", "data.version", "data.image_files"}
+
+
+def titles(suite: str, found: list[Experiment]) -> list[str]:
+    """Each experiment's title: data set, batch and device, plus whatever else tells it from the suite's others."""
+    keys = set().union(*(e.facts for e in found)) if found else set()
+    differing = sorted(k for k in keys if len({json.dumps(e.facts.get(k), default=str) for e in found}) > 1
+                       and k not in TITLE_FACTS and k not in UNTITLED)
+    out = []
+    for e in found:
+        parts = [fmt.format(e.facts[k]) for k, fmt in TITLE_FACTS.items() if k in e.facts]
+        if e.facts.get("data.path") and any(o.facts.get("data.path") != e.facts["data.path"] for o in found):
+            parts[0] = f"{parts[0]} ({e.facts['data.path']})"
+        parts += [f"{k.split('.', 1)[-1]} {e.facts.get(k, '–')}" for k in differing]
+        out.append(f"{suite} — {', '.join(parts)}")
+    return out

@@ -1,0 +1,96 @@
+"""The report's judgements, apart from how they are written: which variants stayed near chance or did not
+plateau, what `--strict` fails on, when timings measure overhead rather than architectures, which runs shared
+their hardware."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..measure.convergence import PLATEAU_GAIN
+from ..store.metrics import OVERHEAD_FLAT_THROUGHPUT, OVERHEAD_GPU_UTIL_PCT, OVERHEAD_MACS_RATIO
+from .experiments import Experiment
+
+NOISE_MARK = "⚠"
+UNCONVERGED_MARK = "†"  # a variant that did not plateau or stayed near chance
+CONTENDED_MARK = "‡"  # a timing with runs that shared their device or cores with another run (bench.measure.isolation)
+
+
+def near_chance(chance: float) -> float:
+    """The best validation accuracy under which a variant counts as not having learned: twice chance, but never
+    more than halfway from chance to perfect (with two classes, twice chance would be 100%)."""
+    return min(2 * chance, (1 + chance) / 2)
+
+
+def contended(rows: pd.DataFrame) -> pd.Series:
+    """True for each row whose run shared its device or cores with another run (older rows: False)."""
+    if "contended" not in rows:
+        return pd.Series(False, index=rows.index)
+    return rows["contended"].astype("boolean").fillna(False).astype(bool)
+
+
+def convergence_problems(exp: Experiment) -> dict[str, str]:
+    """Per variant that stayed near chance or did not plateau, one sentence on why its ranking means nothing yet."""
+    problems = {}
+    for label in exp.labels:
+        mine = exp.ok[exp.ok["label"] == label]
+        if mine.empty or mine["num_classes"].isna().all():
+            continue
+        chance = 1 / float(mine["num_classes"].iloc[0])
+        threshold = near_chance(chance)
+        best = float(mine["best_val_acc"].astype(float).mean())
+        rising = sorted(int(s) for s, p in zip(mine["seed"], mine["plateaued"]) if p is False or p is np.False_)
+        if best < threshold:
+            problems[label] = (f"best validation accuracy {best:.1%} stayed near chance ({chance:.1%}; under "
+                               f"{threshold:.1%}): it has not learned, so its ranking means nothing; train longer "
+                               "(--epochs) or change the recipe.")
+        elif rising:
+            problems[label] = (f"did not plateau (its best validation accuracy still rose more than "
+                               f"{PLATEAU_GAIN * 100:g} percentage point over the last third of the epochs, seed(s) "
+                               f"{', '.join(map(str, rising))}): its ranking is not meaningful yet; train longer "
+                               "(--epochs) or raise the learning rate.")
+    return problems
+
+
+def shortfalls(exp: Experiment) -> list[str]:
+    """What `bench report --strict` fails on, one sentence each: a variant that did not plateau or stayed near
+    chance, and an entry under the test accuracy its suite promises on its own defaults (or with no ok run)."""
+    out = [f"{label}: {why}" for label, why in convergence_problems(exp).items()]
+    for label in exp.labels:
+        promised = exp.rows.loc[exp.rows["label"] == label, "min_test_acc"].dropna()
+        if promised.empty:
+            continue
+        floor = float(promised.max())
+        mine = exp.ok[exp.ok["label"] == label]
+        if mine.empty:
+            out.append(f"{label}: no ok run, but its suite promises at least {floor:.0%} test accuracy")
+        for _, run in mine[mine["test_acc"].astype(float) < floor].iterrows():
+            out.append(f"{label}: test accuracy {float(run['test_acc']):.1%} (seed {run['seed']}) is under the "
+                       f"{floor:.0%} its suite promises on its own data set and recipe")
+    return out
+
+
+def overhead_warning(ok: pd.DataFrame, labels: list[str]) -> str:
+    """A warning when the timings compare overhead rather than architectures (see bench.metrics), naming the fix."""
+    per = pd.DataFrame({label: {"macs": ok.loc[ok["label"] == label, "macs"].astype(float).mean(),
+                                "images_per_s": ok.loc[ok["label"] == label, "images_per_s"].astype(float).mean(),
+                                "gpu_util_pct": ok.loc[ok["label"] == label, "gpu_util_pct"].astype(float).mean()}
+                        for label in labels}).T.dropna(subset=["macs", "images_per_s"])
+    reasons = []
+    idle = per[per["gpu_util_pct"] < OVERHEAD_GPU_UTIL_PCT]
+    if not idle.empty:
+        reasons.append("the GPU was busy only " + ", ".join(f"{u:.0f}% ({label})" for label, u
+                                                             in idle["gpu_util_pct"].items())
+                       + f" of the training time (under {OVERHEAD_GPU_UTIL_PCT}%)")
+    flat = [(a, b) for a in per.index for b in per.index
+            if per.loc[b, "macs"] >= OVERHEAD_MACS_RATIO * per.loc[a, "macs"] > 0
+            and abs(per.loc[a, "images_per_s"] / per.loc[b, "images_per_s"] - 1) <= OVERHEAD_FLAT_THROUGHPUT]
+    if flat:
+        a, b = flat[0]
+        reasons.append(f"images/s stay within {OVERHEAD_FLAT_THROUGHPUT:.0%} ({per.loc[a, 'images_per_s']:.0f} vs "
+                       f"{per.loc[b, 'images_per_s']:.0f}) although {b} costs "
+                       f"{per.loc[b, 'macs'] / per.loc[a, 'macs']:.1f}× the MACs of {a}")
+    if not reasons:
+        return ""
+    return (f"{NOISE_MARK} **Overhead-bound:** {'; and '.join(reasons)}. Epoch time and images/s here measure Python "
+            "and kernel-launch overhead more than the architectures. Fix: a larger batch (`--batch-size`), or on a "
+            "GPU `--compile reduce-overhead` (CUDA graphs).")

@@ -1,0 +1,136 @@
+"""One experiment's section of a report: its header, tables, published figures, pictures, failures; and the
+units-and-statistics note every report ends with."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..core.hashing import slug
+from ..store.speed import describe as describe_speed
+from .experiments import Experiment
+from .markdown import facts_table
+from .published import published_section
+from .stats import mean_sd
+from .tables import comparison, failures_section, per_image_section, runs_table, when
+
+
+def header_facts(exp: Experiment) -> list[tuple[str, str]]:
+    """What was run, how, on what and when."""
+    rows = exp.rows
+    first = rows.iloc[0]
+    recipe = ", ".join(f"{k}={v}" for k, v in json.loads(first["recipe"]).items()) if first["recipe"] else "–"
+    devices = "; ".join(sorted({f"{r['device']}: {r['device_name']}" for _, r in rows.iterrows() if r["device_name"]}))
+    speeds = "; ".join(sorted({describe_speed(r["precision"], bool(r["channels_last"]), r["compile"],
+                                              str(r["device"]).split(":")[0])
+                               for _, r in rows.iterrows() if isinstance(r["precision"], str)}))
+    dataset = first["dataset"] + (" (synthetic random data: accuracies mean nothing)" if first["synthetic_data"] else "")
+    if pd.notna(first["num_classes"]):
+        dataset += f"; {int(first['num_classes'])} classes, {int(first['input_size'])} px"
+    if exp.facts.get("data.content"):
+        dataset += f"; content fingerprint {exp.facts['data.content']}"
+    started, finished = (when(pd.to_datetime(rows[column]).agg(how))
+                         for column, how in (("started_at", "min"), ("finished_at", "max")))
+    return [
+        ("data set", dataset),
+        ("recipe", recipe),
+        ("speed settings", speeds or "–"),
+        ("seeds", ", ".join(str(s) for s in sorted(rows["seed"].unique()))),
+        ("device", devices or "–"),
+        ("libraries", ", ".join(sorted({f"torch {r['torch_version']}, torchvision {r['torchvision_version']}"
+                                        for _, r in rows.iterrows() if r["torch_version"]}))),
+        ("git sha", ", ".join(sorted(set(rows["git_sha"].dropna())))),
+        ("runs made", f"{started} – {finished} UTC"),
+        ("experiment", f"`{exp.key}` (rows equal in everything but variant and seed)"),
+    ]
+
+
+def summarize(ok: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """Per variant: the mean (and sd) of each plotted metric over its ok runs."""
+    rows = []
+    for label in labels:
+        mine = ok[ok["label"] == label]
+        row = {"label": label, "n": len(mine), "gmacs": mine["macs"].astype(float).mean() / 1e9}
+        for col, scale in (("test_acc", 100), ("epoch_time_s", 1)):
+            mean, sd, _ = mean_sd(mine[col].astype(float) * scale)
+            row[col], row[f"{col}_sd"] = mean, sd
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def pictures(exp: Experiment, epochs: pd.DataFrame, folder: Path, link: str) -> list[str]:
+    """The experiment's plots under `folder` and the markdown that shows them (`link` = folder as the report sees it)."""
+    from . import plots
+
+    ok = exp.ok
+    labels = [label for label in exp.labels if label in set(ok["label"])]
+    ok_epochs = epochs.merge(ok[["run_id", "label"]], on="run_id")
+    plots.learning_curves(ok_epochs, labels, folder / "curves.png")
+    plots.accuracy_vs_cost(summarize(ok, labels), folder / "accuracy-vs-cost.png")
+    confusion_links = []
+    for label in labels:
+        best = ok[ok["label"] == label].sort_values(["best_val_acc", "seed"], ascending=[False, True]).iloc[0]
+        k = len(best["classes"])
+        name = f"confusion-{slug(label)}.png"
+        plots.confusion_matrix(np.asarray(best["confusion"]).reshape(k, k), list(best["classes"]),
+                               f"{label}, seed {best['seed']}: test acc {100 * best['test_acc']:.2f}%", folder / name)
+        confusion_links.append(f"![Row-normalised test confusion matrix of {label}]({link}/{name})")
+    return [
+        "### Learning curves\n\nAccuracy and loss per epoch, mean over seeds: solid validation, dashed train.\n\n"
+        f"![Accuracy and loss per epoch]({link}/curves.png)",
+        "### Accuracy against cost\n\nTest accuracy (mean ± sd over seeds) against GMACs per image and against "
+        "epoch time; the black step line and circles mark the Pareto front (nothing is both cheaper and "
+        f"more accurate).\n\n![Test accuracy against GMACs and epoch time]({link}/accuracy-vs-cost.png)",
+        "### Confusion matrices\n\nEach variant's best run (highest validation accuracy), on the test split, "
+        "rows normalised to 100%.\n\n" + "\n".join(confusion_links),
+    ]
+
+
+def experiment_section(suite: str, title: str, exp: Experiment, epochs: pd.DataFrame, predictions: pd.DataFrame,
+                       out: Path) -> str:
+    """One experiment: its header, comparison, per-image test, runs, pictures and failures."""
+    parts = [f"## {title}", facts_table(header_facts(exp))]
+    if exp.ok.empty:
+        parts.append("No run finished with status `ok`: nothing to compare.")
+    else:
+        where = "the suite's first variant" if exp.baseline_from_suite else \
+            "the first variant found: these rows carry no suite order"
+        parts.append(f"### Comparison\n\nBaseline: **{exp.baseline}** ({where}).\n\n{comparison(exp)}")
+        published = published_section(exp)
+        parts += [published] if published else []
+        parts += [f"### Per-image comparison with {exp.baseline}\n\n{per_image_section(exp, predictions)}",
+                  f"### Runs\n\n{runs_table(exp)}"]
+        link = f"{suite}/{slug(title.split(' — ', 1)[-1])}-{exp.key[:6]}"
+        parts += pictures(exp, epochs, out / link, link)
+    parts.append(f"### Runs that did not finish\n\n{failures_section(exp)}")
+    return "\n\n".join(parts)
+
+
+UNITS = """## Units and statistics
+
+- `macs`: multiply-adds of convolutions, linear layers and matrix products per image, at the input size shown
+  (torchvision's `_ops` convention); 1 MAC = 2 FLOPs. What fvcore counts beyond that (batch norm, pooling) is
+  the run table's `other_ops`.
+- Peak memory: `cuda_allocated` is the peak of `torch.cuda.max_memory_allocated` during training; `cpu_rss`
+  is the peak resident set of the run's own process (it includes the Python and PyTorch libraries).
+- Epoch time is training only (evaluation excluded), the median over epochs, after untimed warm-up steps;
+  images/s likewise.
+- Latency: median eval-mode forward pass under `torch.inference_mode()`, at batch 1 and the larger batch shown,
+  over at least 10 calls and 0.2 s at a fixed thread count, in the run's precision and memory format (eager).
+- MFU: achieved training FLOP/s (3 × forward FLOPs per image × images/s: a backward pass costs about twice the
+  forward) over the device's dense matmul peak at the run's precision, measured on this device
+  (`peak_tflops.json` in the results folder says how). GPU util: NVML's share of time a kernel ran, sampled
+  every 50 ms during the training epochs (CUDA only).
+- Speed settings: `fp32` computes in full fp32 (TF32 off); `tf32` lets convolutions and matmuls use TF32;
+  `bf16`/`fp16` autocast (fp16 with a gradient scaler). compile_s (runs table) is the time the untimed warm-up
+  spent compiling, never part of an epoch; setup_s is process start to the first timed training step.
+- Accuracies in %. Best val acc: the highest validation accuracy; test acc: the test split read once, with the
+  weights of that best-validation epoch.
+- n: the number of values averaged. With two or more, a cell is mean ± sample standard deviation over them.
+  Δ is the paired difference in test accuracy to the baseline over the seeds both ran, in percentage points,
+  with a 95% Student-t confidence interval and the number of pairs: an interval that contains 0 is a
+  difference within seed-to-seed noise.
+- Each section is one experiment: rows equal in data (content included), recipe, device and library versions,
+  differing only in variant and seed. Rows of different experiments are never averaged together."""

@@ -1,0 +1,165 @@
+"""The report's tables: the comparison (mean ± sd over seeds, paired Δ to the baseline, and the notes that qualify
+it), the per-image test, the runs that count and the runs that did not finish."""
+from __future__ import annotations
+
+import pandas as pd
+
+from ..measure.convergence import PLATEAU_GAIN
+from ..store.metrics import METRICS, NOISY_SPREAD, Metric, header
+from ..store.status import NOT_OK
+from .experiments import Experiment
+from .judge import (CONTENDED_MARK, NOISE_MARK, UNCONVERGED_MARK, contended, convergence_problems,
+                    overhead_warning)
+from .markdown import markdown_table
+from .stats import Difference, PerImage, mean_sd, paired_difference, per_image
+
+
+def format_cell(values: pd.Series, metric: Metric, n: int) -> str:
+    """`mean ± sd` over seeds (the mean alone for one value or a seed-independent column); `(n=k)` when fewer
+    values than the row's n went in; a noise mark on a timing whose sd exceeds NOISY_SPREAD of its mean."""
+    mean, sd, count = mean_sd(values.astype(float) * metric.scale)
+    if count == 0:
+        return "–"
+    cell = f"{mean:.{metric.digits}f}"
+    if metric.spread and sd is not None:
+        cell += f" ± {sd:.{metric.digits}f}"
+        if metric.timing and mean > 0 and sd > NOISY_SPREAD * mean:
+            cell += f" {NOISE_MARK}"
+    return cell + (f" (n={count})" if count != n else "")
+
+
+def format_difference(diff: Difference | None) -> str:
+    """A paired test-accuracy difference in percentage points, its 95% CI from two pairs on, and the pair count."""
+    if diff is None:
+        return "– (no paired seed)"
+    if diff.low is None:
+        return f"{diff.mean:+.2f}, 1 pair (no CI)"
+    return f"{diff.mean:+.2f} [{diff.low:+.2f}, {diff.high:+.2f}], {diff.n} pairs"
+
+
+def seeds_of(rows: pd.DataFrame, label: str) -> list[int]:
+    return sorted(int(s) for s in rows.loc[(rows["label"] == label) & rows["test_acc"].notna(), "seed"])
+
+
+def comparison(exp: Experiment) -> str:
+    """The main table (mean ± sd over seeds, paired Δ to the baseline) and the notes that qualify it."""
+    ok, base = exp.ok, exp.baseline
+    first = ok.iloc[0]
+    mem_kind = "/".join(sorted(ok["mem_kind"].dropna().unique())) or "n/a"
+    metrics = [m for m in METRICS if not (m.optional and ok[m.column].isna().all())]
+    headers = ["variant", "n", "converged"] + [header(m, int(first["input_size"]), int(first["latency_batch"]), mem_kind)
+                                  for m in metrics] + [f"Δ test vs {base} (pp, 95% CI)"]
+    base_acc = ok[ok["label"] == base].set_index("seed")["test_acc"].astype(float) * 100
+    rows, notes = [], []
+    unconverged = convergence_problems(exp)
+    shared = contended(ok)
+    every_run_shared = bool(shared.all())
+    for label in exp.labels:
+        mine = ok[ok["label"] == label]
+        alone = mine if every_run_shared else mine[~shared[mine.index]]
+        n = int(mine["test_acc"].notna().sum())
+        if label == base:
+            diff = "baseline" if n else "baseline (no ok run)"
+        elif base_acc.empty:
+            diff = "–"
+        else:
+            diff = format_difference(paired_difference(mine.set_index("seed")["test_acc"].astype(float) * 100, base_acc))
+        rows.append([label, str(n), converged_cell(mine, unconverged.get(label))]
+                    + [format_cell((alone if m.timing else mine)[m.column], m, n)
+                       + (f" {CONTENDED_MARK}" if m.timing and shared[mine.index].any() else "") for m in metrics]
+                    + [diff])
+    if any(NOISE_MARK in c for r in rows for c in r):
+        notes.append(f"{NOISE_MARK} a time whose spread over seeds exceeds {NOISY_SPREAD:.0%} of its mean: "
+                     "differences in it are noise, not architecture.")
+    if shared.any() and not every_run_shared:
+        notes.append(f"{CONTENDED_MARK} {int(shared.sum())} run(s) trained while another run of this harness used the "
+                     "same device or cores (`contended`; the runs table names them): their times and throughput are "
+                     "left out of these means, so a marked cell averages fewer runs.")
+    if base_acc.empty:
+        notes.append(f"The baseline **{base}** has no `ok` run in this experiment, so Δ is left empty "
+                     "rather than measured against another variant.")
+    notes += [f"{UNCONVERGED_MARK} {label}: {why}" for label, why in unconverged.items()]
+    if not unconverged and ok["plateaued"].notna().any():
+        notes.append("converged: every variant's best validation accuracy rose by at most "
+                     f"{PLATEAU_GAIN * 100:g} percentage point over the last third of its epochs, and none stayed near chance.")
+    base_seeds = seeds_of(ok, base)
+    for label in exp.labels[1:]:
+        mine = seeds_of(ok, label)
+        if base_seeds and mine and mine != base_seeds:
+            paired = sorted(set(mine) & set(base_seeds))
+            notes.append(f"Unequal seeds: {label} has seeds {', '.join(map(str, mine)) or '–'}, the baseline "
+                         f"{', '.join(map(str, base_seeds))}; Δ pairs only {', '.join(map(str, paired)) or 'none'}, "
+                         "while each mean covers its own seeds.")
+    warning = overhead_warning(ok, exp.labels)
+    if every_run_shared:
+        warning = (f"**{CONTENDED_MARK} Every run of this experiment shared its device or cores with another run "
+                   "of this harness while it trained (`contended`, e.g. `--jobs 2` on one CPU): the times and "
+                   "throughput below are of shared hardware, not of each variant alone.**"
+                   + (f"\n\n{warning}" if warning else ""))
+    return (f"{warning}\n\n" if warning else "") + markdown_table(headers, rows) + "".join(f"\n\n{n}" for n in notes)
+
+
+def converged_cell(mine: pd.DataFrame, problem: str | None) -> str:
+    """`yes`, `no †` (the note under the table says why), or `–` where no run says (one epoch, older rows)."""
+    if problem:
+        return f"no {UNCONVERGED_MARK}"
+    return "yes" if mine["plateaued"].notna().any() else "–"
+
+
+def per_image_section(exp: Experiment, predictions: pd.DataFrame) -> str:
+    """Per variant against the baseline: test images only one of them gets right, pooled over paired seeds."""
+    ok = exp.ok
+    preds = predictions.merge(ok[["run_id", "label", "seed"]].rename(columns={"label": "entry"}), on="run_id")
+    base = preds[preds["entry"] == exp.baseline]
+    rows = []
+    for label in exp.labels[1:]:
+        mine = preds[preds["entry"] == label]
+        result: PerImage | None = per_image(mine, base) if not (mine.empty or base.empty) else None
+        if result is None:
+            rows.append([label, "–", "–", "–", "–", "–"])
+        else:
+            rows.append([label, str(result.pairs), str(result.images), str(result.only_variant),
+                         str(result.only_baseline), f"{result.p_value:.3g}"])
+    explain = (
+        "Two kinds of evidence: the Δ column above asks whether the difference exceeds the **seed-to-seed "
+        "spread** (it needs several seeds), while this table asks, on the **same test images**, whether one model "
+        "gets more of them right than the other (McNemar's exact test on the images only one model gets right, "
+        "pooled over the paired seeds; – where a run has no predictions).")
+    return markdown_table(["variant", "paired seeds", "test images compared", "only variant right",
+                           f"only {exp.baseline} right", "McNemar p"], rows) + "\n\n" + explain
+
+
+def runs_table(exp: Experiment) -> str:
+    """Every run that counts, one row each: what the means above are made of."""
+    rows = []
+    for label in exp.labels:
+        for _, r in exp.ok[exp.ok["label"] == label].sort_values("seed").iterrows():
+            rows.append([label, str(r["seed"]), f"{100 * r['test_acc']:.2f}", f"{100 * r['best_val_acc']:.2f}",
+                         f"{r['best_epoch']}/{r['epochs_run']}", f"{r['epoch_time_s']:.2f}", f"{r['train_time_s']:.1f}",
+                         seconds(r["setup_s"]), seconds(r["compile_s"]), str(r["git_sha"]), r["run_id"]])
+    table = markdown_table(["variant", "seed", "test acc (%)", "best val acc (%)", "best epoch", "epoch time (s)",
+                            "train time (s)", "setup (s)", "compile (s)", "git sha", "run_id"], rows)
+    if exp.set_aside:
+        table += (f"\n\n{exp.set_aside} older row(s) of this experiment were set aside (an earlier run of the same "
+                  "identity and seed, or of an older definition of a variant): the newest `ok` row counts. "
+                  "They are still in the results folder.")
+    return table
+
+
+def seconds(value: object) -> str:
+    return "–" if pd.isna(value) else f"{float(value):.1f}"
+
+
+def when(stamp: pd.Timestamp) -> str:
+    """A time as the report writes it; "–" where no row says (runs that SLURM or a signal ended before they began)."""
+    return "–" if pd.isna(stamp) else stamp.strftime("%Y-%m-%d %H:%M")
+
+
+def failures_section(exp: Experiment) -> str:
+    """Runs that did not finish (and have no ok re-run), listed with their error; never averaged in."""
+    bad = exp.rows[exp.rows["status"].isin(NOT_OK)]
+    if bad.empty:
+        return f"All {len(exp.rows)} runs finished with status `ok`."
+    rows = [[r["label"], str(r["seed"]), r["status"], str(r["error"] or "")] for _, r in bad.iterrows()]
+    return ("These runs are excluded from every table and picture above.\n\n"
+            + markdown_table(["variant", "seed", "status", "error"], rows))

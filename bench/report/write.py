@@ -1,0 +1,85 @@
+"""`bench report`: one markdown file per suite, one section per experiment, pictures beside it.
+
+Reads the results folder only: the rows carry their suite's order, baseline, description and published figures.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..core.errors import UsageError
+from ..store.shards import load_epochs, load_predictions, load_runs, suites_in
+from .experiments import experiments, titles
+from .judge import shortfalls
+from .sections import UNITS, experiment_section
+
+
+@dataclass
+class Written:
+    """One suite's report file, and what `--strict` fails on in it ("<section title>: <label>: <why>")."""
+
+    path: Path
+    shortfalls: list[str]
+
+
+def build_report(suite: str, runs: pd.DataFrame, epochs: pd.DataFrame, results: Path, out: Path
+                 ) -> tuple[str, list[str]]:
+    """The markdown of one suite's report and its shortfalls; its pictures are written under `out/<suite>/`."""
+    found = experiments(runs)
+    description = found[0].description if found else ""
+    parts = [f"# {suite}", description] if description else [f"# {suite}"]
+    if len(found) > 1:
+        parts.append(f"This results folder holds {len(found)} experiments of this suite; each has its own section, "
+                     "and no numbers are averaged across them.")
+    problems = []
+    for title, exp in zip(titles(suite, found), found):
+        predictions = load_predictions(results, suite, list(exp.ok["run_id"]))
+        parts.append(experiment_section(suite, title, exp, epochs, predictions, out))
+        problems += [f"{title}: {why}" for why in shortfalls(exp)]
+    parts.append(UNITS)
+    return "\n\n".join(parts) + "\n", problems
+
+
+def read_tables(results: Path, suite: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A suite's run and epoch tables, or a one-sentence error when they cannot be read."""
+    try:
+        return load_runs(results, suite), load_epochs(results, suite)
+    except Exception as exc:  # pyarrow raises several types for a broken file; all mean the same to the user
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UsageError(f"cannot read the results of suite '{suite}' under {results}/{suite}: {first}; "
+                         "delete the broken file or re-run the suite") from None
+
+
+def remove_pictures(folder: Path) -> None:
+    """The PNGs of an earlier report of this suite (and folders they leave empty): no stale picture survives."""
+    if not folder.is_dir():
+        return
+    for png in folder.rglob("*.png"):
+        png.unlink()
+    for directory in sorted((d for d in folder.rglob("*") if d.is_dir()), key=lambda d: len(d.parts), reverse=True):
+        if not any(directory.iterdir()):
+            directory.rmdir()
+
+
+def write_reports(results: Path, out: Path, suite: str | None = None) -> list[Written]:
+    """Write `<out>/<suite>.md` and `<out>/<suite>/**.png` for the given suite, or for every suite found."""
+    results, out = Path(results), Path(out)
+    found = suites_in(results)
+    if not found:
+        raise UsageError(f"no results under '{results}': run `bench run --suite NAME` first")
+    if suite is not None and suite not in found:
+        raise UsageError(f"no results for suite '{suite}' under '{results}'; found: {', '.join(found)}")
+    written = []
+    for name in [suite] if suite else found:
+        runs, epochs = read_tables(results, name)
+        if runs.empty:
+            raise UsageError(f"no runs recorded for suite '{name}' under '{results}'")
+        out.mkdir(parents=True, exist_ok=True)
+        remove_pictures(out / name)
+        path = out / f"{name}.md"
+        markdown, problems = build_report(name, runs, epochs, results, out)
+        path.write_text(markdown)
+        written.append(Written(path, problems))
+    return written

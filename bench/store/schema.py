@@ -1,0 +1,151 @@
+"""The parquet schema: one dataclass per table (runs, epochs, predictions), each column with its type and unit.
+
+The arrow schema of a table follows from its dataclass's type hints (bench.store.shards writes and reads it).
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from .status import STATUSES  # noqa: F401  (the parquet `status` vocabulary, re-exported for readers of the schema)
+
+
+def now() -> str:
+    """The time a row records (started_at, finished_at): ISO 8601, UTC, to the second."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class EpochRow:
+    """One epoch of one run. Accuracies are fractions in [0, 1]; times in seconds."""
+
+    run_id: str
+    epoch: int  # 1-based
+    train_loss: float
+    train_acc: float
+    val_loss: float
+    val_acc: float
+    lr: float  # learning rate at the end of the epoch
+    epoch_time_s: float  # training only (data + compute), evaluation excluded
+    data_time_s: float  # of which: fetching and augmenting batches
+    images_per_s: float  # training images / epoch_time_s
+
+
+@dataclass
+class PredictionRow:
+    """One test image of one run, scored by the best-validation weights: what per-image paired tests need."""
+
+    run_id: str
+    index: int  # position in the test split (the same images in the same order for every run of an experiment)
+    label: int
+    predicted: int
+    probability: float  # softmax probability of the predicted class
+
+
+@dataclass
+class RunRow:
+    """One run: variant × weights × data set × recipe × seed. Accuracies are fractions in [0, 1]."""
+
+    run_id: str
+    suite: str
+    variant: str
+    label: str  # what reports show: the variant, plus its starting weights when pretrained
+    weights: str  # "none" (from scratch), "imagenet" or a file path
+    dataset: str
+    synthetic_data: bool
+    seed: int
+    status: str  # one of STATUSES
+    error: str | None = None
+    params: int | None = None
+    trainable_params: int | None = None
+    macs: int | None = None  # multiply-adds per image of convolutions, linear layers and matrix products
+    flops: int | None = None  # 2 × macs
+    other_ops: int | None = None  # what fvcore counts beyond macs: batch norm, pooling, element-wise ops
+    activations: int | None = None
+    input_size: int | None = None  # pixels per side
+    num_classes: int | None = None
+    train_images: int | None = None  # images per split, as the run saw them
+    val_images: int | None = None
+    test_images: int | None = None
+    converted_images: int | None = None  # stored in a mode RGB cannot hold as is (16-bit, palette+alpha, CMYK)
+    norm_mean: list[float] = field(default_factory=list)  # per-channel input normalisation, on the [0, 1] scale
+    norm_std: list[float] = field(default_factory=list)
+    norm_source: str | None = None  # where they come from: the training split, or the pretrained weights' own
+    epochs: int | None = None  # epochs asked for by the recipe
+    epochs_run: int | None = None  # epochs trained (fewer on early stopping or failure)
+    best_val_acc: float | None = None
+    best_epoch: int | None = None
+    test_acc: float | None = None  # at best_epoch: the test set never chooses anything
+    final_val_acc: float | None = None
+    plateaued: bool | None = None  # best val acc rose ≤ 1 point over the last third of the epochs (bench.measure.convergence)
+    epochs_to_95pct: int | None = None  # epochs until val acc first reached 95% of the run's best
+    time_to_95pct_s: float | None = None  # training seconds (sum of epoch times) until then
+    epoch_time_s: float | None = None  # median over epochs
+    train_time_s: float | None = None  # sum of epoch times
+    data_time_s: float | None = None  # sum over epochs
+    images_per_s: float | None = None  # median over epochs
+    peak_mem_mb: float | None = None
+    mem_kind: str | None = None  # cuda_allocated | cpu_rss
+    peak_reserved_mb: float | None = None  # CUDA only: torch's allocator reservation
+    nvml_used_mb: float | None = None  # CUDA only: device memory in use per NVML at the end of the run
+    latency_ms_b1: float | None = None  # median forward pass, batch 1, eval mode
+    latency_ms_bN: float | None = None  # median forward pass at latency_batch
+    latency_ms_b1_iqr: float | None = None  # interquartile range of the batch-1 calls
+    latency_ms_bN_iqr: float | None = None
+    latency_batch: int | None = None
+    precision: str | None = None  # fp32 (TF32 off) | tf32 | bf16 | fp16: see bench.store.speed
+    channels_last: bool | None = None  # NHWC memory format for model and inputs
+    compile: str | None = None  # torch.compile mode of the training step, "off" when eager
+    compile_s: float | None = None  # seconds spent compiling (and capturing graphs) in the warm-up, never in an epoch
+    setup_s: float | None = None  # process start to the first timed training step: the run's fixed cost
+    train_tflops: float | None = None  # 3 × flops × images_per_s / 1e12 (achieved training TFLOP/s)
+    peak_tflops: float | None = None  # this device's dense matmul peak at this precision, measured (peak_tflops.json)
+    mfu: float | None = None  # train_tflops / peak_tflops, a fraction
+    gpu_util_pct: float | None = None  # CUDA only: mean NVML utilisation sampled during the training epochs
+    device: str | None = None
+    device_name: str | None = None
+    num_threads: int | None = None
+    host: str | None = None  # the machine it trained on
+    device_slot: str | None = None  # cuda:<physical index>, or cpu:<core set> (bench.measure.isolation)
+    contended: bool | None = None  # another run of this harness trained on the same slot meanwhile: timings shared
+    contended_with: list[str] = field(default_factory=list)  # those runs' ids
+    torch_version: str | None = None
+    torchvision_version: str | None = None
+    git_sha: str | None = None
+    config_hash: str | None = None  # hash of `identity`: equal hashes, same kind of number
+    experiment_hash: str | None = None  # hash of the identity without seed, variant and weights
+    identity: str | None = None  # JSON: everything that decides the result (architecture, weights, data, recipe, ...)
+    recipe: str | None = None  # the recipe as JSON
+    started_at: str | None = None  # ISO 8601, UTC
+    finished_at: str | None = None
+    suite_description: str | None = None  # the suite as it was when the run was made, so that the
+    suite_labels: list[str] = field(default_factory=list)  # results folder describes itself; [0] = baseline
+    suite_published: str | None = None  # JSON list of published references (bench.config.suite.Published)
+    min_test_acc: float | None = None  # the suite's promise for this entry on its own data set and recipe
+    classes: list[str] = field(default_factory=list)
+    train_per_class: list[int] = field(default_factory=list)  # images of each class (in `classes` order)
+    val_per_class: list[int] = field(default_factory=list)
+    test_per_class: list[int] = field(default_factory=list)
+    confusion: list[int] = field(default_factory=list)  # test confusion counts at best_epoch, row-major, true × predicted
+
+
+ARROW_TYPES = {int: pa.int64(), float: pa.float64(), str: pa.string(), bool: pa.bool_(),
+               list[int]: pa.list_(pa.int64()), list[str]: pa.list_(pa.string()), list[float]: pa.list_(pa.float64())}
+
+
+def arrow_schema(row_type: type) -> pa.Schema:
+    """The parquet schema of a row dataclass, from its type hints (Optional → nullable)."""
+    hints = typing.get_type_hints(row_type)
+    fields = []
+    for f in dataclasses.fields(row_type):
+        hint = hints[f.name]
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        base = args[0] if typing.get_origin(hint) in (typing.Union, types.UnionType) else hint
+        fields.append(pa.field(f.name, ARROW_TYPES[base]))
+    return pa.schema(fields)

@@ -1,0 +1,136 @@
+"""The run itself: data, model, profile and latency, the `fit` loop with its epochs written as they come, the test
+split read once with the best-validation weights, and device use. Fills the run row as it goes."""
+from __future__ import annotations
+
+import contextlib
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+from ..plan.spec import RunSpec
+from ..store.paths import epochs_dir, predictions_dir
+from ..store.schema import EpochRow, RunRow
+from ..store.shards import write_shard
+from ..train.loop import WARMUP_STEPS
+from .sinks import TensorBoardLog, prediction_rows, save_checkpoint
+from .start import phase
+
+
+def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: int = WARMUP_STEPS) -> None:
+    """Build, profile and train the model, filling `row` and `epochs` as it goes."""
+    import models
+    from tqdm import tqdm
+
+    from ..core.device import device_name, reset_peak_memory, use_device
+    from ..data.check import check
+    from ..data.registry import load_dataset
+    from ..measure.profile import measure_latency, profile_model
+    from ..measure.utilization import Sampler, gpu_utilization_reader
+    from ..train.loop import fit, test
+    from ..train.speed import Speed
+    from .start import process_started
+
+    recipe, device = spec.recipe, torch.device(spec.device)
+    use_device(device)
+    speed = Speed.of(recipe, device)  # the run's speed settings, resolved once and passed to all that runs the model
+    speed.apply_backends()
+    torch.manual_seed(spec.seed)
+    row.device_name = device_name(device)
+    data = load_dataset(spec.dataset, spec.data_root, recipe.input_size, spec.seed, recipe.val_fraction, device)
+    row.num_classes, row.classes, row.synthetic_data = data.num_classes, data.classes, data.synthetic
+    summary = data.summary()
+    print("\n".join(summary.lines()), file=sys.stderr)
+    row.train_images, row.val_images, row.test_images = (summary.total(s) for s in ("train", "val", "test"))
+    row.train_per_class, row.val_per_class, row.test_per_class = (summary.per_class[s] for s in ("train", "val", "test"))
+    row.converted_images = summary.converted
+    check(summary, recipe.batch_size)
+    phase("data")
+
+    variant = models.get_variant(spec.variant)
+    model = variant.build(num_classes=data.num_classes)
+    if recipe.zero_init_residual:
+        models.zero_init_residual(model)
+    if spec.weights:
+        print(f"{spec.label}: {models.load_pretrained(model, variant, spec.weights).summary()}", file=sys.stderr)
+        own = models.weights_normalization(variant, spec.weights)  # weights bring the preprocessing they learnt with
+        if own is not None:
+            data.mean, data.std, data.stats = own
+    row.norm_mean, row.norm_std, row.norm_source = list(data.mean), list(data.std), data.stats
+    profile = profile_model(model, recipe.input_size, data.num_classes)
+    for name in ("params", "trainable_params", "macs", "flops", "other_ops", "activations"):
+        setattr(row, name, getattr(profile, name))
+    for batch, column in ((1, "latency_ms_b1"), (recipe.latency_batch, "latency_ms_bN")):
+        latency = measure_latency(model, batch, recipe.input_size, device, threads=row.num_threads, speed=speed)
+        setattr(row, column, latency.median_ms)
+        setattr(row, f"{column}_iqr", latency.iqr_ms)
+    reset_peak_memory(device)
+
+    read = gpu_utilization_reader(device)
+    sampler = Sampler(read) if read else None
+    logger = TensorBoardLog(spec) if spec.tensorboard else None
+    on_terminal = sys.stderr.isatty()  # a log file gets one plain line per epoch instead of a redrawn bar
+    bar = tqdm(total=recipe.epochs, desc=f"{spec.label} s{spec.seed}", unit="epoch", file=sys.stderr,
+               dynamic_ncols=True, disable=not on_terminal)
+    best_state = None
+    phase("warm-up")
+    for result in fit(model, data, recipe, device, spec.seed, warmup_steps, sampler or contextlib.nullcontext, speed):
+        epoch, tr, va = result.epoch, result.train, result.val
+        if epoch == 1:
+            row.compile_s, row.setup_s = result.compile_s, result.training_started - process_started()
+        epochs.append(EpochRow(spec.run_id, epoch, tr.loss, tr.acc, va.loss, va.acc, result.lr, tr.time_s,
+                               tr.data_time_s, tr.images / tr.time_s))
+        write_shard(epochs, epochs_dir(Path(spec.results), spec.suite), spec.run_id)  # a killed run keeps its epochs
+        phase("epoch")
+        summarize_epochs(row, epochs)
+        row.gpu_util_pct = sampler.mean() if sampler else None
+        if logger:
+            logger.log(epochs[-1], model)
+        if row.best_epoch is None or va.acc > row.best_val_acc:  # validation alone chooses the epoch
+            row.best_val_acc, row.best_epoch = va.acc, epoch
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if spec.checkpoints:
+                save_checkpoint(best_state, spec, data)
+        bar.update()
+        bar.set_postfix(loss=f"{tr.loss:.3f}", val_acc=f"{va.acc:.1%}", img_s=f"{tr.images / tr.time_s:.0f}")
+        if not on_terminal:
+            print(f"{spec.label} s{spec.seed} epoch {epoch}/{recipe.epochs}: train loss {tr.loss:.3f}, "
+                  f"val acc {va.acc:.1%}, {tr.images / tr.time_s:.0f} images/s, {tr.time_s:.2f} s", file=sys.stderr)
+        if recipe.patience is not None and epoch - row.best_epoch >= recipe.patience:
+            break
+    bar.close()
+    if logger:
+        logger.close()
+    # The test set is read once, with the best-validation weights: it never chooses anything.
+    model.load_state_dict(best_state)
+    result = test(model, data, recipe, device, speed)
+    row.test_acc, row.confusion = result.acc, result.confusion.flatten().tolist()
+    phase("test")
+    write_shard(prediction_rows(spec.run_id, result), predictions_dir(Path(spec.results), spec.suite), spec.run_id)
+    record_utilization(row, spec, speed)
+
+
+def record_utilization(row: RunRow, spec: RunSpec, speed) -> None:
+    """Achieved TFLOP/s, the device's peak at this precision (measured once, cached in the results folder), MFU."""
+    from ..measure.utilization import mfu, peak_tflops, train_tflops
+    from ..store.paths import peak_tflops_path
+
+    row.train_tflops = train_tflops(row.flops, row.images_per_s)
+    row.peak_tflops = peak_tflops(peak_tflops_path(Path(spec.results)), speed, row.device_name)
+    row.mfu = mfu(row.train_tflops, row.peak_tflops)
+
+
+def summarize_epochs(row: RunRow, epochs: list[EpochRow]) -> None:
+    """The run row's per-run aggregates of its epoch rows."""
+    from ..measure.convergence import plateaued, time_to_near_best
+
+    val_acc, times = [e.val_acc for e in epochs], [e.epoch_time_s for e in epochs]
+    row.plateaued = plateaued(val_acc)
+    row.epochs_to_95pct, row.time_to_95pct_s = time_to_near_best(val_acc, times)
+    row.epochs_run = len(epochs)
+    row.final_val_acc = epochs[-1].val_acc
+    row.epoch_time_s = statistics.median(e.epoch_time_s for e in epochs)
+    row.train_time_s = sum(e.epoch_time_s for e in epochs)
+    row.data_time_s = sum(e.data_time_s for e in epochs)
+    row.images_per_s = statistics.median(e.images_per_s for e in epochs)

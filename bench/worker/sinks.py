@@ -1,0 +1,54 @@
+"""What a run writes beside its row: one prediction row per test image, its best-validation checkpoint, and
+TensorBoard scalars and histograms."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from ..plan.spec import RunSpec
+from ..store.paths import checkpoint_path
+from ..store.schema import EpochRow, PredictionRow
+
+
+def prediction_rows(run_id: str, test) -> list[PredictionRow]:
+    """One row per test image, in split order."""
+    return [PredictionRow(run_id, i, int(y), int(p), float(q))
+            for i, (y, p, q) in enumerate(zip(test.labels.tolist(), test.predicted.tolist(),
+                                              test.probability.tolist()))]
+
+
+def save_checkpoint(state: dict[str, torch.Tensor], spec: RunSpec, data) -> None:
+    """The best-validation weights with what they are (variant, classes, normalisation, recipe, identity),
+    written atomically; plain types only, so `torch.load(path, weights_only=True)` reads it."""
+    path = checkpoint_path(Path(spec.results), spec.suite, spec.run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint = {"state_dict": state, "variant": spec.variant, "weights": spec.weights or "none",
+                  "classes": list(data.classes), "mean": list(data.mean), "std": list(data.std),
+                  "input_size": spec.recipe.input_size, "recipe": dataclasses.asdict(spec.recipe),
+                  "config_hash": spec.config_hash, "identity": json.dumps(spec.identity, sort_keys=True),
+                  "run_id": spec.run_id}
+    tmp = path.parent / f".{spec.run_id}.tmp"
+    torch.save(checkpoint, tmp)
+    os.replace(tmp, path)
+
+
+class TensorBoardLog:
+    """Per-epoch scalars and weight histograms under <dir>/<suite>/<run_id>."""
+
+    def __init__(self, spec: RunSpec) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(str(Path(spec.tensorboard) / spec.suite / spec.run_id))
+
+    def log(self, e: EpochRow, model: torch.nn.Module) -> None:
+        for name in ("train_loss", "val_loss", "train_acc", "val_acc", "lr", "epoch_time_s", "images_per_s"):
+            self.writer.add_scalar(name, getattr(e, name), e.epoch)
+        for name, param in model.named_parameters():
+            self.writer.add_histogram(name, param.detach().cpu(), e.epoch)
+
+    def close(self) -> None:
+        self.writer.close()
