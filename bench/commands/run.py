@@ -64,10 +64,26 @@ def run_suite(suite_name: str, options: RunOptions) -> Outcome:
             print(f"[{i}/{len(specs)}] {spec.label} seed {spec.seed}: {what}; --force re-runs it", file=sys.stderr)
         else:
             todo.append((i, spec))
+    if options.checkpoints:
+        without_checkpoint(outcome.skipped, finished)
     launched = launcher.run(todo, len(specs),
                             lambda spec, ended, i: settle(spec, ended, i, len(specs), options.run_timeout))
     outcome.interrupted, outcome.detached = launched.interrupted, launched.detached
     return outcome
+
+
+def without_checkpoint(skipped: list[RunSpec], finished: pd.DataFrame) -> None:
+    """--checkpoints asked for, but finished runs being skipped have none: one line saying so, and how to get them."""
+    from ..store.paths import checkpoint_path
+
+    missing = []
+    for spec in skipped:
+        done = finished[finished["config_hash"] == spec.config_hash]
+        if not done.empty and not checkpoint_path(Path(spec.results), spec.suite, done["run_id"].iloc[0]).is_file():
+            missing.append(f"{spec.label} seed {spec.seed}")
+    if missing:
+        print(f"bench: {len(missing)} finished run(s) have no checkpoint (they ran without --checkpoints): "
+              f"{', '.join(missing)}; add --force to train them again with checkpoints", file=sys.stderr)
 
 
 def summary_table(outcome: Outcome) -> pd.DataFrame:

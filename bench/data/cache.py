@@ -1,6 +1,6 @@
 """Image files decoded and resized once, into a uint8 cache on disk that later epochs and runs read at memory speed.
 
-One cache file per (list of files with their sizes and modification times, input size, CACHE_VERSION): an
+One cache file per (the contents of the files in order, input size, CACHE_VERSION): an
 N×3×S×S uint8 array, memory-mapped, under `$BENCH_CACHE_DIR` (default `~/.cache/bench`). It is built with
 torchvision's own decoder (libjpeg-turbo) for JPEGs stored as RGB or gray, and with PIL (bench.data.check.to_rgb,
 which converts 16-bit, palette and CMYK images faithfully) for everything else, in threads, with a progress
@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from ..core.errors import UsageError
 from ..core.hashing import digest
 
-CACHE_VERSION = "v1"  # change it whenever decoding or resizing changes what a cache file holds
+CACHE_VERSION = "v2"  # change it whenever decoding, resizing or the key change what a cache file holds
 TORCHVISION_JPEG = {"RGB", "L"}  # JPEG modes torchvision decodes exactly as the data set stores them
 JPEG_SUFFIXES = (".jpg", ".jpeg")
 
@@ -57,9 +57,10 @@ def decode(path: Path, mode: str, size: int) -> torch.Tensor:
 
 
 def listing_key(files: list[Path]) -> str:
-    """What a cache file holds, by name: the files in order, with their sizes and modification times."""
-    stats = [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
-    return digest(stats)
+    """What a cache file holds, by name: the contents (sha256) of the files, in order."""
+    from .content import content_digests
+
+    return digest(content_digests(files))
 
 
 def cached_images(files: list[Path], modes: list[str], size: int, workers: int | None = None) -> torch.Tensor:

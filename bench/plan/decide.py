@@ -27,6 +27,34 @@ def decision(spec: RunSpec, finished: pd.DataFrame, force: bool) -> str:
     return "run" + change_note(spec, finished)
 
 
+CODE_PARTS = ("architecture.code.", "code.")  # the model's code, the harness's code (bench.plan.code)
+
+
+def changes(old: dict, new: dict) -> list[str]:
+    """What differs between two identities, in words: `code: models/resnet.py BasicBlock.forward` for code (a
+    definition of the model, or a file of the harness), `key: old → new` for the rest."""
+    said, code = [], []
+    for line in differences(old, new):
+        key = line.split(": ", 1)[0]
+        prefix = next((p for p in CODE_PARTS if key.startswith(p)), None)
+        if prefix is None:
+            said.append(line)
+        elif prefix.rstrip(".") not in flatten_keys(old):
+            code.append(None)  # the older run recorded no code of this part
+        else:
+            code.append(key[len(prefix):] + (" (new)" if line.split(": ", 1)[1].startswith("– →") else ""))
+    named = [c for c in code if c is not None]
+    if None in code:
+        named.append("not recorded by the finished run (made before code was part of the identity)")
+    return [f"code: {c}" for c in named] + said
+
+
+def flatten_keys(identity: dict) -> set[str]:
+    """The identity's parts with code in them: `architecture.code` and `code`, where recorded."""
+    return {p for p in ("architecture.code", "code")
+            if (identity.get("architecture", {}).get("code") if p == "architecture.code" else identity.get("code"))}
+
+
 def change_note(spec: RunSpec, finished: pd.DataFrame) -> str:
     """Which part of the identity differs from the closest finished row (same label and seed first)."""
     candidates = finished[finished["identity"].notna()]
@@ -37,7 +65,7 @@ def change_note(spec: RunSpec, finished: pd.DataFrame) -> str:
         return (row["label"] != spec.label, row["seed"] != spec.seed,
                 len(differences(json.loads(row["identity"]), spec.identity)))
     closest = min((row for _, row in candidates.iterrows()), key=distance)
-    changed = differences(json.loads(closest["identity"]), spec.identity)
+    changed = changes(json.loads(closest["identity"]), spec.identity)
     return f" — differs from {closest['run_id']} in: {'; '.join(changed)}"
 
 

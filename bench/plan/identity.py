@@ -25,14 +25,18 @@ def module_fingerprint(model: nn.Module) -> str:
 
 
 def architecture_identity(variant_name: str) -> dict[str, Any]:
-    """The variant's name, builder and arguments, and the fingerprint of the model it builds (10 classes:
-    the classifier's real size follows from the data set, which has an identity of its own)."""
+    """The variant's name, builder and arguments, the fingerprint of the model it builds (10 classes: the
+    classifier's real size follows from the data set, which has an identity of its own), and its code
+    (bench.plan.code.model_code)."""
     import models
+
+    from .code import model_code
 
     variant = models.get_variant(variant_name)
     builder = f"{variant.builder.__module__}.{variant.builder.__qualname__}"
+    model = variant.build(num_classes=10)
     identity = {"variant": variant.name, "builder": builder, "kwargs": normalized(variant.kwargs),
-                "fingerprint": module_fingerprint(variant.build(num_classes=10))}
+                "fingerprint": module_fingerprint(model), "code": model_code(model, variant.builder)}
     if variant.source != "built-in":  # outside code can change without this project's git sha changing
         identity["source"] = variant.source
         identity["origin"] = (file_digest(variant.origin) if variant.source == "module" and variant.origin
@@ -68,8 +72,13 @@ def device_identity(device: torch.device, threads: int | None = None) -> dict[st
     return found
 
 
-def software_identity() -> dict[str, str]:
+def software_identity(device: torch.device | None = None) -> dict[str, str]:
+    """torch and torchvision versions; on a GPU also the CUDA and cuDNN versions torch runs with."""
     import torch
     import torchvision
 
-    return {"torch": torch.__version__, "torchvision": torchvision.__version__}
+    found = {"torch": torch.__version__, "torchvision": torchvision.__version__}
+    if device is not None and device.type == "cuda":
+        found["cuda"] = str(torch.version.cuda)
+        found["cudnn"] = str(torch.backends.cudnn.version())
+    return found

@@ -12,6 +12,7 @@ from ..config.lookup import get_suite
 from ..config.suite import Suite
 from ..core.hashing import normalized
 from ..store.paths import results_folder
+from .code import harness_code
 from .identity import architecture_identity, device_identity, software_identity, weights_identity
 from .options import RunOptions
 from .select import check_input_size, run_recipe, select_entries
@@ -52,7 +53,8 @@ def plan(suite: Suite, options: RunOptions, device: object, threads: int | None 
     seeds = range(options.seeds if options.seeds is not None else suite.seeds)
     entries = select_entries(suite, options.variants)
     shared = {"data": data_identity(dataset, options.data_root), "recipe": normalized(dataclasses.asdict(recipe)),
-              "device": device_identity(device, threads), "software": software_identity()}
+              "device": device_identity(device, threads), "software": software_identity(device),
+              "code": harness_code()}
     per_entry = {e: {"architecture": architecture_identity(e.variant), "weights": weights_identity(e.variant, e.weights)}
                  for e in entries}
     labels = tuple(dict.fromkeys([e.label for e in suite.entries] + [e.label for e in entries]))

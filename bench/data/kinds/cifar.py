@@ -78,8 +78,11 @@ def identity(name: str, arg: str, root: Path | None) -> dict[str, object]:
     folder, train_files, test_file, meta_file, *_ = CIFAR[name]
     path = ensure_cifar(name, root_of(root))
     files = [path / f for f in [*train_files, test_file, meta_file]]
-    listing = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) if f.is_file() else (f.name, "missing")
-               for f in files]
+    from ..content import content_digests
+
+    present = [f for f in files if f.is_file()]
+    shas = dict(zip(present, content_digests(present)))
+    listing = [(f.name, f.stat().st_size, shas[f]) if f.is_file() else (f.name, "missing") for f in files]
     return {"kind": name, "path": str(path.resolve()), "content": digest(listing)}
 
 

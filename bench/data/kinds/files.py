@@ -160,15 +160,15 @@ def load_csv(path: Path, size: int, seed: int, val_fraction: float, device, deco
 # ---------------------------------------------------------------- identity and the two kinds
 
 def tree_fingerprint(root: Path) -> tuple[str, int]:
-    """Hash of the sorted relative paths, sizes and modification times of the image files under `root`."""
-    listing = []
+    """Hash of the sorted relative paths, sizes and contents (sha256) of the image files under `root`."""
+    from ..content import content_digests
+
+    found = []
     for folder, dirs, files in os.walk(root):
         dirs.sort()
-        for name in sorted(files):
-            if name.lower().endswith(IMAGE_EXTENSIONS):
-                path = Path(folder) / name
-                stat = path.stat()
-                listing.append((str(path.relative_to(root)), stat.st_size, stat.st_mtime_ns))
+        found += [Path(folder) / name for name in sorted(files) if name.lower().endswith(IMAGE_EXTENSIONS)]
+    listing = [(str(path.relative_to(root)), path.stat().st_size, sha)
+               for path, sha in zip(found, content_digests(found))]
     return digest(listing), len(listing)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ...core.errors import UsageError
-from ...core.hashing import digest, file_digest
+from ...core.hashing import digest
 from ..kind import DataKind
 
 # The IDX header's third byte: the element type (big-endian where it matters).
@@ -123,8 +123,12 @@ def load(name: str, arg: str, root: Path | None, size: int, seed: int, val_fract
 def identity(name: str, arg: str, root: Path | None) -> dict[str, object]:
     """Kind, folder and the sha256 of each of the four files."""
     files = locate(name, Path(root) if root else None)
+    from ..content import content_digests
+
+    stems = sorted(files)
+    shas = content_digests([files[s] for s in stems])
     return {"kind": name, "path": str(next(iter(files.values())).parent.resolve()),
-            "content": digest({stem: file_digest(str(path)) for stem, path in sorted(files.items())})}
+            "content": digest(dict(zip(stems, shas)))}
 
 
 KINDS = [
