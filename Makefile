@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BENCH := $(VENV)/bin/bench
 STAMP := $(VENV)/.installed-stamp
+TEST_STAMP := $(VENV)/.test-installed-stamp
 
 .PHONY: run test reports latency latency-check latency-224 latency-compare instructions instructions-check valgrind speed data-speed venv clean
 
@@ -18,19 +19,34 @@ LATENCY_OVERALL_THRESHOLD ?= 40
 
 venv: $(STAMP)
 
+# What running needs (make run, make reports); the test extras (pytest and its plug-ins, timm, submitit,
+# import-linter) are added by the targets that test or benchmark.
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e .
 	touch $(STAMP)
 
-# The report is written even when a run failed (it lists failures); the exit status is the run's. Results and report
-# go under results/ (ignored by git): `make run` never changes a tracked file.
+$(TEST_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(TEST_STAMP)
+
+# Results and report go under results/ (ignored by git): `make run` never changes a tracked file. The report is
+# written when the suite ran to its end, even when a run failed (it lists failures), and the exit status is the
+# suite's; after Ctrl-C (130) or bad input (2) no report is written over the last one: it says where the partial
+# results are. RUN_ARGS adds `bench run` flags (e.g. RUN_ARGS="--epochs 2").
+RUN_SUITE ?= stem-ablation
+RUN_ARGS ?=
 run: $(STAMP)
-	$(BENCH) run --suite stem-ablation; status=$$?; $(BENCH) report --suite stem-ablation --out results/reports && exit $$status
+	@$(BENCH) run --suite $(RUN_SUITE) $(RUN_ARGS); status=$$?; \
+	if [ $$status -gt 1 ]; then \
+		echo "make run: stopped (exit $$status); the finished runs are kept in results/$(RUN_SUITE)/ and no report was" \
+			"written over the last one; 'make run' resumes, '$(BENCH) report --suite $(RUN_SUITE) --out results/reports'" \
+			"reports what finished" >&2; exit $$status; fi; \
+	$(BENCH) report --suite $(RUN_SUITE) --out results/reports && exit $$status
 
 # The committed example reports: every built-in suite on its own defaults, its rows in $(EXAMPLES) and its report in
-# reports/<suite>.md (about 30 minutes on 2 CPU cores). Regenerated on purpose, committed with the change that moved
+# reports/<suite>.md (about 40 minutes on 2 CPU cores). Regenerated on purpose, committed with the change that moved
 # their numbers; a test regenerates each report from the committed rows and expects the same bytes.
 # A run that fails (pretrained weights are not there offline) is listed in its report and does not stop the rest;
 # `bench report --strict` then fails the target, naming each variant that did not plateau, stayed near chance or
@@ -46,16 +62,16 @@ reports: $(STAMP)
 
 # The import contracts first (pyproject.toml, [tool.importlinter]), then the tests on every core (pytest-xdist;
 # each worker and the runs it starts get cores / workers threads); the latency benchmarks run once each, untimed.
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -n auto --benchmark-disable
 
 # Time every variant's forward pass and save the result as the new baseline under .benchmarks/.
-latency: $(STAMP)
+latency: $(TEST_STAMP)
 	$(PY) -m pytest $(BENCHMARK_OPTS) --benchmark-save=latency
 
 # Time again and compare with the latest saved baseline; fail past LATENCY_THRESHOLD.
-latency-check: $(STAMP)
+latency-check: $(TEST_STAMP)
 	@test -d .benchmarks || { echo "latency-check: no saved baseline in .benchmarks/: run 'make latency' first" >&2; exit 2; }
 	$(PY) -m pytest $(BENCHMARK_OPTS) --benchmark-compare --benchmark-compare-fail=median:$(LATENCY_THRESHOLD) \
 		--benchmark-json=.benchmarks/last-check.json
@@ -65,10 +81,10 @@ latency-check: $(STAMP)
 # the new baseline under .benchmarks/instructions/; instructions-check collects again and fails when a variant
 # executes more than INSTRUCTIONS_THRESHOLD % more. A/A on this machine: within 0.1 % (README).
 INSTRUCTIONS_THRESHOLD ?= 2
-instructions: $(STAMP) valgrind
+instructions: $(TEST_STAMP) valgrind
 	$(PY) -m tests.benchmarks.instructions record
 
-instructions-check: $(STAMP) valgrind
+instructions-check: $(TEST_STAMP) valgrind
 	$(PY) -m tests.benchmarks.instructions check --threshold $(INSTRUCTIONS_THRESHOLD)
 
 # Debian's valgrind, installed when missing (needs root, as in CI; otherwise it says what to install).
@@ -80,20 +96,20 @@ valgrind:
 # Interleaved A/B: the working tree against BASE (default: the merge base with main) in a temporary worktree,
 # round by round; fails when a variant's head/base ratio interval lies above LATENCY_COMPARE_THRESHOLD.
 LATENCY_COMPARE_THRESHOLD ?= 1.3
-latency-compare: $(STAMP)
+latency-compare: $(TEST_STAMP)
 	$(PY) -m tests.benchmarks.latency_compare $(if $(BASE),--base $(BASE)) --threshold $(LATENCY_COMPARE_THRESHOLD)
 
 # Also 224 px for the ImageNet-style variants (minutes on a CPU).
-latency-224: $(STAMP)
+latency-224: $(TEST_STAMP)
 	BENCH_LATENCY_224=1 $(PY) -m pytest $(BENCHMARK_OPTS) --benchmark-save=latency-224
 
 # Images/s of the harness's training step against a hand-written loop, per precision and memory format (printed).
-speed: $(STAMP)
+speed: $(TEST_STAMP)
 	$(PY) -m tests.benchmarks.training_speed
 
 # Images/s of the image-folder pipeline (image cache) against torchvision's ImageFolder + PIL, 5,000 JPEGs at
 # 224 px (printed; the JPEGs are made once under /tmp/bench-data-speed).
-data-speed: $(STAMP)
+data-speed: $(TEST_STAMP)
 	$(PY) -m tests.benchmarks.data_speed
 
 clean:

@@ -134,8 +134,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def importable_from_here() -> None:
+    """`package.module:function` models resolve from the current folder as they do for `python -m`: the folder goes
+    first on this process's path, and on PYTHONPATH for every worker it starts (local or on SLURM nodes)."""
+    import os
+
+    here = os.getcwd()
+    if here not in sys.path and "" not in sys.path:
+        sys.path.insert(0, here)
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if here not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([here, *paths])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; user errors become one line on stderr and exit status 2."""
+    importable_from_here()
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:

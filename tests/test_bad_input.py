@@ -113,6 +113,8 @@ CASES = [
      "train-images-idx3-ubyte' holds 100 bytes of data but its header promises 15680"),
     ("set-no-equals", lambda t: [*RUN, "--set", "lr"], 2, "--set 'lr': write KEY=VALUE"),
     ("set-unknown-field", lambda t: [*RUN, "--set", "learning_rate=0.1"], 2, "no recipe field 'learning_rate'"),
+    ("set-seed-points-to-seeds", lambda t: [*RUN, "--set", "seed=3"], 2, "give their number with --seeds N"),
+    ("another-launchers-flag", lambda t: [*RUN, "--slurm-time", "5"], 2, "--slurm-time needs --launcher slurm"),
     ("set-bad-value", lambda t: [*RUN, "--set", "schedule=linear"], 2,
      "'linear' is not allowed for schedule, which takes one of cosine, step, constant"),
     ("set-out-of-range", lambda t: [*RUN, "--set", "val_fraction=1.5"], 2, "a number > 0 and < 1"),

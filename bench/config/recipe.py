@@ -95,7 +95,15 @@ def allowed(name: str) -> str:
     return text + (", or none" if optional else "")
 
 
+# Names people reach for that are not recipe fields, and where the setting lives instead.
+ELSEWHERE = {"seed": "the seeds are not a recipe field: give their number with --seeds N (seeds 0..N-1), or "
+                     "`seeds = N` in a suite file",
+             "device": "the device is not a recipe field: use --device"}
+
+
 def unknown_field(name: str, where: str) -> UsageError:
+    if name.rstrip("s") in ELSEWHERE:
+        return UsageError(f"{where}: no recipe field '{name}'; {ELSEWHERE[name.rstrip('s')]}")
     close = difflib.get_close_matches(name, list(FIELDS), n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""
     return UsageError(f"{where}: no recipe field '{name}'{hint}; the fields are: {', '.join(FIELDS)}")

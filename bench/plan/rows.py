@@ -11,10 +11,12 @@ from .spec import RunSpec
 
 
 def new_row(spec: RunSpec) -> RunRow:
-    """The run row before anything ran: identity, recipe and environment."""
+    """The run row before anything ran: identity, recipe, environment, and where the variant came from."""
+    import models
     import torch
     import torchvision
 
+    variant = models.get_variant(spec.variant)
     return RunRow(
         run_id=spec.run_id, suite=spec.suite, variant=spec.variant, label=spec.label, weights=spec.weights or "none",
         dataset=spec.dataset, synthetic_data=spec.dataset == "fake", seed=spec.seed,
@@ -25,4 +27,5 @@ def new_row(spec: RunSpec) -> RunRow:
         recipe=json.dumps(dataclasses.asdict(spec.recipe)), latency_batch=spec.recipe.latency_batch,
         precision=spec.recipe.precision, channels_last=spec.recipe.channels_last, compile=spec.recipe.compile,
         suite_description=spec.suite_description, suite_labels=list(spec.suite_labels),
-        suite_published=spec.suite_published, min_test_acc=spec.min_test_acc, started_at=now())
+        suite_published=spec.suite_published, min_test_acc=spec.min_test_acc, started_at=now(),
+        variant_source=variant.source, variant_origin=variant.origin)

@@ -133,6 +133,8 @@ class RunRow:
     val_per_class: list[int] = field(default_factory=list)
     test_per_class: list[int] = field(default_factory=list)
     confusion: list[int] = field(default_factory=list)  # test confusion counts at best_epoch, row-major, true × predicted
+    variant_source: str | None = None  # built-in, module, entry point or timm (models.outside)
+    variant_origin: str | None = None  # where an outside variant came from: its file, its package and version
 
 
 ARROW_TYPES = {int: pa.int64(), float: pa.float64(), str: pa.string(), bool: pa.bool_(),
