@@ -37,6 +37,28 @@ def running(*args: str) -> Iterator[subprocess.Popen]:
         proc.communicate()
 
 
+def children_of(pid: int, command: bytes | None = None) -> list[int]:
+    """Process ids whose parent is `pid` (and whose command line holds `command`, when given), read from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    line = f.read()
+            except (OSError, ValueError, IndexError):
+                continue
+            if parent == pid and (command is None or command in line):
+                found.append(int(entry))
+    return found
+
+
+def worker_children(pid: int) -> list[int]:
+    """The bench worker processes the runner `pid` started."""
+    return children_of(pid, b"bench.worker")
+
+
 def wait_for_shards(folder: Path, timeout_s: float = 180) -> None:
     """Until `folder` holds a parquet shard (e.g. a run's first epoch), or `timeout_s` passed."""
     deadline = time.time() + timeout_s

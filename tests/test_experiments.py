@@ -12,7 +12,6 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import binomtest
 
 from bench.store.identity import config_hash, experiment_hash
 from bench.store.paths import epochs_dir, predictions_dir, runs_dir
@@ -168,15 +167,27 @@ def test_unequal_seed_sets_are_flagged_and_pairs_counted(tmp_path):
     assert "Unequal seeds: resnet18-stem3 has seeds 0, 1, the baseline 0, 1, 2; Δ pairs only 0, 1" in markdown
 
 
-def test_mcnemar_equals_scipy_binomtest_on_the_discordant_counts(tmp_path):
+def stratified_exact_p(per_seed: list[tuple[int, int]]) -> float:
+    """An independent exact stratified McNemar p-value: the distribution of the summed variant-only counts under
+    equal models, built by convolving each seed's Binomial(n_s, 1/2) (scipy's pmf), and the two-sided p-value as
+    the probability of every outcome no more likely than the one observed."""
+    from scipy.stats import binom
+
+    pmf = np.array([1.0])
+    for v, b in per_seed:
+        pmf = np.convolve(pmf, binom.pmf(np.arange(v + b + 1), v + b, 0.5))
+    observed = pmf[sum(v for v, _ in per_seed)]
+    return float(pmf[pmf <= observed * (1 + 1e-7)].sum())
+
+
+def test_mcnemar_is_stratified_by_seed_and_counts_each_image_once(tmp_path):
     results = tmp_path / "results"
     rng = np.random.default_rng(3)
-    only_other = only_base = 0
-    for seed in (0, 1):
-        labels = rng.integers(0, 2, 60)
+    labels = rng.integers(0, 2, 60)  # the same 60 test images for every seed
+    per_seed = []
+    for seed in (0, 1, 2):
         base_right, other_right = rng.random(60) < 0.7, rng.random(60) < 0.8
-        only_other += int((other_right & ~base_right).sum())
-        only_base += int((base_right & ~other_right).sum())
+        per_seed.append((int((other_right & ~base_right).sum()), int((base_right & ~other_right).sum())))
         for variant, right in ((BASE, base_right), (OTHER, other_right)):
             predicted = np.where(right, labels, 1 - labels)
             write_run(results, variant, seed, float(right.mean()),
@@ -184,10 +195,22 @@ def test_mcnemar_equals_scipy_binomtest_on_the_discordant_counts(tmp_path):
     write_run(results, "resnet18-stem3-nolayer4", 0, 0.8, labels=(BASE, OTHER, "resnet18-stem3-nolayer4"))
     markdown = report_of(results, tmp_path)
     table = parse_table(markdown, "### Per-image comparison").set_index("variant")
-    p = binomtest(only_other, only_other + only_base, 0.5).pvalue
-    assert table.loc[OTHER].tolist() == ["2", "120", str(only_other), str(only_base), f"{p:.3g}"]
+    only_other = f"{sum(v for v, _ in per_seed)} ({', '.join(str(v) for v, _ in per_seed)})"
+    only_base = f"{sum(b for _, b in per_seed)} ({', '.join(str(b) for _, b in per_seed)})"
+    p = stratified_exact_p(per_seed)
+    assert table.loc[OTHER].tolist() == ["3", "60", only_other, only_base, f"{p:.3g}"]
     assert table.loc["resnet18-stem3-nolayer4"].tolist() == ["–"] * 5  # no predictions: nothing to pair
     assert "seed-to-seed" in markdown and "same test images" in markdown
+
+
+def test_runs_whose_test_labels_differ_get_a_dash_and_a_note_not_a_traceback(tmp_path):
+    results = tmp_path / "results"
+    write_run(results, BASE, 0, 0.5, predictions=[(0, 0), (1, 1)])
+    write_run(results, OTHER, 0, 0.5, predictions=[(1, 1), (0, 0)])  # the same positions, other labels
+    markdown = report_of(results, tmp_path)
+    table = parse_table(markdown, "### Per-image comparison").set_index("variant")
+    assert table.loc[OTHER].tolist() == ["–"] * 5
+    assert f"{OTHER}: its test labels differ from {BASE}'s" in markdown
 
 
 def test_a_noisy_timing_is_marked(tmp_path):

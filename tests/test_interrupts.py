@@ -11,7 +11,7 @@ import time
 import pytest
 
 from bench.store.shards import load_epochs, load_runs
-from tests.helpers import bench, running
+from tests.helpers import bench, running, worker_children
 
 RUN = ["run", "--device", "cpu", "--suite", "shortcut", "--variants", "plain32", "--dataset", "fake", "--epochs", "2",
        "--batch-size", "32"]
@@ -31,23 +31,6 @@ def test_an_interrupt_at_each_moment_leaves_exactly_one_row(tmp_path, moment):
     row = runs.iloc[0]
     assert (row["status"], row["epochs_run"]) == (status, epochs)
     assert len(load_epochs(tmp_path, "shortcut")) == epochs  # every finished epoch kept, none half-written
-
-
-def worker_children(pid: int) -> list[int]:
-    """The bench worker processes started by the runner `pid` (read from /proc)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    command = f.read()
-            except (OSError, ValueError, IndexError):
-                continue
-            if parent == pid and b"bench.worker" in command:
-                found.append(int(entry))
-    return found
 
 
 def test_an_interrupt_as_the_worker_is_spawned_leaves_exactly_one_row(tmp_path):

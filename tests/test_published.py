@@ -10,6 +10,7 @@ import pytest
 import torch
 import torchvision.models as tvm
 
+from bench.report.published import verdict
 from bench.store.metrics import BY_COLUMN
 from bench.plan.options import RunOptions
 from bench.plan.prepare import plan
@@ -59,7 +60,7 @@ def test_published_values_sit_beside_the_measured_ones_and_the_ordering_is_judge
     assert first.loc[THIRD].tolist() == ["70", "91.00"]
     # Published BASE > OTHER > THIRD; measured OTHER > BASE > THIRD: exactly the BASE/OTHER pair flips.
     table_1 = part.split("Someone 2020, Table 2")[0]
-    assert ("does not hold here** (1 of 3 pairs): resnet18 is above resnet18-stem3 as published but not here "
+    assert ("does not hold here** (1 of 3 comparable pairs): resnet18 is above resnet18-stem3 as published but not here "
             "(94 vs 96.25).") in table_1
     assert "resnet18-stem3-nolayer4 is above" not in table_1 and "One run for some variant" in table_1
     assert "The same data set as this run" not in table_1 and "only the ordering can be compared" in table_1
@@ -67,7 +68,7 @@ def test_published_values_sit_beside_the_measured_ones_and_the_ordering_is_judge
     table_2 = "Someone 2020, Table 2" + part.split("Someone 2020, Table 2")[1]
     second = parse_table(table_2, "Someone 2020, Table 2").set_index("variant")
     assert second.loc[OTHER].tolist() == ["186", "3.00 (n=2)"] and second.loc[BASE].tolist() == ["40", "1.00 (n=2)"]
-    assert "**The published ordering holds here.**" in table_2
+    assert "**The published ordering holds here** (1 of 1 comparable pair)." in table_2
 
 
 def test_the_same_data_set_is_named_as_such(tmp_path):
@@ -160,8 +161,55 @@ def test_a_reversed_ordering_names_three_pairs_and_counts_the_rest():
     published = {"a": 5.0, "b": 4.0, "c": 3.0, "d": 2.0, "e": 1.0}
     measured = {"a": 1.0, "b": 2.0, "c": 3.0, "d": 4.0, "e": 5.0}  # every one of the 10 pairs reversed
     text = verdict(published, measured, BY_COLUMN["test_acc"], {k: 2 for k in published})
-    assert "(10 of 10 pairs): a is above b as published but not here (1 vs 2); a is above c" in text
+    assert "(10 of 10 comparable pairs): a is above b as published but not here (1 vs 2); a is above c" in text
     assert text.count(" as published but not here") == 3 and text.endswith("; and 7 more.")
     assert "One run" not in text  # two runs each
     same = verdict(published, dict(published), BY_COLUMN["test_acc"], {k: 1 for k in published})
-    assert "**The published ordering holds here.**" in same and "One run per variant" in same
+    assert "**The published ordering holds here** (10 of 10 comparable pairs)." in same and "One run per variant" in same
+
+
+def test_published_reads_the_rows_the_table_reads_contended_timings_left_out(tmp_path):
+    """A contended run is left out of the table's timing means: the Published value beside it is the same mean."""
+    results = tmp_path / "r"
+    ref = published(Published("W", "that data", "epoch_time_s", ((BASE, 40.0), (OTHER, 41.0)), "a GPU"))
+    write_run(results, BASE, 0, 0.95, suite_published=ref, epoch_time=4.82)
+    write_run(results, BASE, 1, 0.95, suite_published=ref, epoch_time=6.80, contended=True,
+              contended_with=["elsewhere"])
+    write_run(results, OTHER, 0, 0.95, suite_published=ref, epoch_time=5.0)
+    write_run(results, OTHER, 1, 0.95, suite_published=ref, epoch_time=5.2)
+    _, markdown = report(results, tmp_path)
+    table = parse_table(markdown, "### Comparison").set_index("variant")
+    shown = parse_table(published_part(markdown), "W").set_index("variant")
+    assert table.loc[BASE, "epoch time (s)"].startswith("4.82") and shown.loc[BASE, "measured epoch time (s)"] == "4.82"
+    # 4.82 s < 5.10 s holds the published 40 < 41; with the contended 6.80 s averaged in (5.81 s) it would not
+    assert "holds here** (1 of 1 comparable pair)" in published_part(markdown)
+
+
+def test_flagged_variants_are_left_out_of_the_verdict_with_one_line(tmp_path):
+    results = tmp_path / "r"
+    ref = published(Published("V", "that data", "test_acc", ((BASE, 90.0), (OTHER, 80.0), (THIRD, 70.0)), "x"))
+    write_run(results, BASE, 0, 0.95, labels=LABELS, suite_published=ref)
+    write_run(results, OTHER, 0, 0.97, labels=LABELS, suite_published=ref, plateaued=False)
+    write_run(results, THIRD, 0, 0.5, labels=LABELS, suite_published=ref, status="failed")
+    _, markdown = report(results, tmp_path)
+    part = published_part(markdown)
+    assert f"Left out of the verdict: {OTHER} (did not plateau); {THIRD} (no `ok` run)." in part
+    assert "Fewer than two of its variants have a measured value here" in part  # only BASE is left
+
+
+@pytest.mark.parametrize("published_values, measured, said", [
+    ({"a": 90.0, "b": 90.0, "c": 80.0}, {"a": 95.0, "b": 96.0, "c": 94.0},
+     "**The published ordering holds here** (2 of 2 comparable pairs). (1 tied pair not compared.)"),
+    ({"a": 90.0, "b": 80.0}, {"a": 95.001, "b": 94.999},
+     "**No pair can be compared here**: every pair is tied, as published or as measured."),
+    ({"a": 90.0, "b": 80.0, "c": 70.0}, {"a": 95.0, "b": 95.0, "c": 96.0},
+     "**The published ordering does not hold here** (2 of 2 comparable pairs)"),
+])
+def test_ties_are_not_pairs(published_values, measured, said):
+    text = verdict(published_values, measured, BY_COLUMN["test_acc"], {k: 2 for k in measured})
+    assert said in text, text
+
+
+def test_a_measured_tie_at_the_shown_precision_reads_as_equal():
+    text = verdict({"a": 90.0, "b": 80.0}, {"a": 95.001, "b": 94.999}, BY_COLUMN["test_acc"], {"a": 2, "b": 2})
+    assert "Measured: a (95) = b (95)." in text

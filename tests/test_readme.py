@@ -65,3 +65,26 @@ def test_every_flag_of_the_other_commands_is_in_the_readme():
             for flag in action.option_strings:
                 if flag.startswith("--") and flag != "--help":
                     assert f"bench {command}" in README and flag in README, f"bench {command} {flag}"
+
+
+def test_the_accuracy_range_the_readme_quotes_is_the_committed_reports_own():
+    """README restates the committed examples' measured range of the residual variants (the entries with a
+    promise): read here from the committed rows, every place README quotes it must say the same."""
+    from bench.store.shards import load_runs, suites_in
+
+    examples = Path(__file__).resolve().parents[1] / "reports" / "results"
+    means = []
+    for suite in suites_in(examples):
+        runs = load_runs(examples, suite)
+        promised = runs[(runs["status"] == "ok") & runs["min_test_acc"].notna()]
+        means += list(promised.groupby("label")["test_acc"].mean() * 100)
+    assert means, "no committed example rows"
+    expected = f"{min(means):.1f}–{max(means):.1f}%"
+    quoted = re.findall(r"(\d+(?:\.\d+)?–\d+(?:\.\d+)?%) test accuracy", README)
+    assert len(quoted) == 2 and set(quoted) == {expected}, (quoted, expected)
+
+
+def test_the_number_of_bad_inputs_the_readme_quotes_is_the_tables():
+    from tests.test_bad_input import CASES
+
+    assert f"a table of {len(CASES)} bad inputs" in README

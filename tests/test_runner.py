@@ -23,8 +23,7 @@ from bench.store.schema import RunRow
 from bench.store.shards import load_epochs, load_runs, write_shard
 from bench.config.recipe import Recipe
 from bench.config.suite import Entry, Suite
-from tests.helpers import ROOT, bench, running, wait_for_shards
-from tests.test_interrupts import worker_children
+from tests.helpers import ROOT, bench, children_of, running, wait_for_shards, worker_children
 
 SMALL = ["--dataset", "fake", "--epochs", "2", "--batch-size", "32", "--device", "cpu"]  # CPU facts below
 
@@ -186,21 +185,6 @@ def test_ctrl_c_marks_the_run_interrupted_and_keeps_finished_shards(tmp_path):
     assert len(epochs) == row["epochs_run"]
     assert "Traceback" not in err and "resume" in err
     assert not list((tmp_path / "shortcut").rglob(".*tmp"))  # no temporary file left behind
-
-
-def children_of(pid: int) -> list[int]:
-    """Process ids whose parent is `pid`, read from /proc."""
-    found = []
-    for stat in os.listdir("/proc"):
-        if stat.isdigit():
-            try:
-                with open(f"/proc/{stat}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(stat))
-    return found
 
 
 def test_a_worker_killed_without_a_word_is_recorded_as_failed(tmp_path):

@@ -22,14 +22,11 @@ import torch.nn.functional as F
 
 from ..core.errors import UsageError
 from ..core.hashing import digest
+from .content import cache_dir
 
 CACHE_VERSION = "v2"  # change it whenever decoding, resizing or the key change what a cache file holds
 TORCHVISION_JPEG = {"RGB", "L"}  # JPEG modes torchvision decodes exactly as the data set stores them
 JPEG_SUFFIXES = (".jpg", ".jpeg")
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("BENCH_CACHE_DIR") or Path.home() / ".cache" / "bench").expanduser()
 
 
 def resize_square(image: torch.Tensor, size: int) -> torch.Tensor:

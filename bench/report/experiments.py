@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -86,20 +87,38 @@ def experiments(runs: pd.DataFrame) -> list[Experiment]:
 
 # Facts every title names, and how.
 TITLE_FACTS = {"data.kind": "{}", "recipe.batch_size": "batch {}", "device.kind": "{}"}
-# Facts that differ by construction when another differs, or say nothing to a reader.
-UNTITLED = {"data.path", "data.version", "data.image_files"}
+# Facts a reader cannot read: hashes, loader internals, code digests. When only they tell two experiments apart,
+# the titles say so in words (other data, other code) with when the runs were made.
+HIDDEN = ("data.", "code.")
+
+
+def hidden(key: str) -> bool:
+    return key.startswith(HIDDEN) and key != "data.kind"
 
 
 def titles(suite: str, found: list[Experiment]) -> list[str]:
-    """Each experiment's title: data set, batch and device, plus whatever else tells it from the suite's others."""
+    """Each experiment's title: data set, batch and device, plus what else tells it from the suite's other sections,
+    in words (`digits, batch 8` beside `digits, batch 16`; `lr 0.1`; `torch 2.14.1`), never hashes or internals."""
     keys = set().union(*(e.facts for e in found)) if found else set()
-    differing = sorted(k for k in keys if len({json.dumps(e.facts.get(k), default=str) for e in found}) > 1
-                       and k not in TITLE_FACTS and k not in UNTITLED)
+    differs = {k for k in keys if len({json.dumps(e.facts.get(k), default=str) for e in found}) > 1}
+    shown = sorted(k for k in differs if k not in TITLE_FACTS and not hidden(k))
     out = []
     for e in found:
         parts = [fmt.format(e.facts[k]) for k, fmt in TITLE_FACTS.items() if k in e.facts]
-        if e.facts.get("data.path") and any(o.facts.get("data.path") != e.facts["data.path"] for o in found):
-            parts[0] = f"{parts[0]} ({e.facts['data.path']})"
-        parts += [f"{k.split('.', 1)[-1]} {e.facts.get(k, '–')}" for k in differing]
-        out.append(f"{suite} — {', '.join(parts)}")
-    return out
+        if "data.path" in differs and e.facts.get("data.path") and parts:
+            same_kind = [o for o in found if o.facts.get("data.kind") == e.facts.get("data.kind")]
+            if len({o.facts.get("data.path") for o in same_kind}) > 1:  # the folder's name tells them apart
+                parts[0] = f"{parts[0]} ({Path(str(e.facts['data.path'])).name})"
+        parts += [f"{k.split('.', 1)[-1]} {e.facts.get(k, '–')}" for k in shown]
+        out.append(", ".join(parts))
+    for title in {t for t in out if out.count(t) > 1}:  # told apart only by what a reader cannot read
+        for i, e in enumerate(found):
+            if out[i] == title:
+                family = "data" if any(k.startswith("data.") for k in differs if hidden(k)) else "code"
+                newest = str(e.rows["finished_at"].dropna().max() or "?")[:19].replace("T", " ")
+                shas = ", ".join(sorted(set(e.rows["git_sha"].dropna())))
+                out[i] += f", {family} of the runs until {newest} UTC" + (f" (git {shas})" if family == "code" else "")
+    alike = list(out)  # still alike (runs of the same second): numbered, newest first
+    out = [f"{title} ({alike[:i].count(title) + 1} of {alike.count(title)})" if alike.count(title) > 1 else title
+           for i, title in enumerate(alike)]
+    return [f"{suite} — {title}" for title in out]

@@ -28,6 +28,31 @@ def contended(rows: pd.DataFrame) -> pd.Series:
     return rows["contended"].astype("boolean").fillna(False).astype(bool)
 
 
+def counted(exp: Experiment, label: str, timing: bool) -> pd.DataFrame:
+    """The ok rows of `label` that a cell counts: every one for accuracy and cost; for a time or a throughput, those
+    that did not share their hardware (all of them when every run of the experiment did). The comparison table and
+    the Published section read exactly these."""
+    ok = exp.ok
+    mine = ok[ok["label"] == label]
+    if not timing:
+        return mine
+    shared = contended(ok)
+    return mine if bool(shared.all()) else mine[~shared[mine.index]]
+
+
+def flagged(exp: Experiment) -> dict[str, str]:
+    """Variants whose numbers rank nothing yet, each with why in a few words: no `ok` run, stayed near chance, or
+    did not plateau (convergence_problems says it in full)."""
+    problems = convergence_problems(exp)
+    out = {}
+    for label in exp.labels:
+        if exp.ok[exp.ok["label"] == label].empty:
+            out[label] = "no `ok` run"
+        elif label in problems:
+            out[label] = "stayed near chance" if "near chance" in problems[label] else "did not plateau"
+    return out
+
+
 def convergence_problems(exp: Experiment) -> dict[str, str]:
     """Per variant that stayed near chance or did not plateau, one sentence on why its ranking means nothing yet."""
     problems = {}

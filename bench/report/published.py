@@ -8,6 +8,7 @@ import itertools
 import json
 
 from .experiments import Experiment
+from .judge import counted, flagged
 from .markdown import markdown_table
 from ..store.metrics import BY_COLUMN, Metric, header
 
@@ -21,45 +22,70 @@ def references(exp: Experiment) -> list[dict]:
 
 
 def measured(exp: Experiment, label: str, metric: Metric) -> tuple[float | None, int]:
-    """The mean of `metric` over the label's ok runs, in the unit the report shows, and how many runs went in."""
-    values = exp.ok.loc[exp.ok["label"] == label, metric.column].dropna().astype(float) * metric.scale
+    """The mean of `metric` over the rows the comparison table counts for this label (contended timings left out
+    as there), in the unit the report shows, and how many runs went in."""
+    values = counted(exp, label, metric.timing)[metric.column].dropna().astype(float) * metric.scale
     return (float(values.mean()) if len(values) else None), len(values)
 
 
 def ordering(values: dict[str, float]) -> str:
-    """`a (93.0) > b (92.1)`: labels from the largest value to the smallest."""
-    return " > ".join(f"{label} ({value:g})" for label, value in sorted(values.items(), key=lambda kv: -kv[1]))
+    """`a (93.0) > b (92.1) = c (92.1)`: labels from the largest value to the smallest, ties marked."""
+    ranked = sorted(values.items(), key=lambda kv: -kv[1])
+    text = ""
+    for i, (label, value) in enumerate(ranked):
+        if i:
+            text += " = " if value == ranked[i - 1][1] else " > "
+        text += f"{label} ({value:g})"
+    return text
 
 
-def flipped_pairs(published: dict[str, float], mine: dict[str, float]) -> list[tuple[str, str]]:
-    """Pairs (a, b) published with a above b that are not above here (equal counts as not above); published ties
-    say nothing and are skipped."""
+def comparable_pairs(published: dict[str, float], mine: dict[str, float]) -> list[tuple[str, str]]:
+    """Pairs (high, low) that differ both as published and as measured (at the shown precision): a tie on either
+    side says nothing about an ordering, so it is no pair to judge."""
     out = []
     for a, b in itertools.combinations(published, 2):
-        if published[a] == published[b]:
-            continue
-        high, low = (a, b) if published[a] > published[b] else (b, a)
-        if not mine[high] > mine[low]:
-            out.append((high, low))
+        if published[a] != published[b] and mine[a] != mine[b]:
+            out.append((a, b) if published[a] > published[b] else (b, a))
     return out
 
 
-def verdict(published: dict[str, float], mine: dict[str, float], metric: Metric, runs: dict[str, int]) -> str:
-    """One paragraph: the published ordering, the measured one, and whether the first holds in this run."""
+def flipped_pairs(published: dict[str, float], mine: dict[str, float]) -> list[tuple[str, str]]:
+    """Comparable pairs (a, b) published with a above b that are below here."""
+    return [(high, low) for high, low in comparable_pairs(published, mine) if mine[high] < mine[low]]
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def verdict(published: dict[str, float], mine: dict[str, float], metric: Metric, runs: dict[str, int],
+            left_out: dict[str, str] | None = None) -> str:
+    """One paragraph: the published ordering, the measured one, and whether the first holds in this run, over the
+    comparable pairs of the variants not left out (`left_out`: label → why, e.g. did not plateau)."""
+    left_out = {k: v for k, v in (left_out or {}).items() if k in published}
+    text = ("Left out of the verdict: " + "; ".join(f"{label} ({why})" for label, why in left_out.items())
+            + ". ") if left_out else ""
+    mine = {k: v for k, v in mine.items() if k not in left_out}
+    runs = {k: v for k, v in runs.items() if k in mine}
     if len(mine) < 2:
-        return "Fewer than two of its variants have a measured value here: no ordering to check."
+        return text + "Fewer than two of its variants have a measured value here: no ordering to check."
     shown = {k: round(v, metric.digits) for k, v in mine.items()}  # judged as shown: equal cells are a tie
-    text = f"Published: {ordering({k: published[k] for k in mine})}. Measured: {ordering(shown)}. "
-    flips = flipped_pairs({k: published[k] for k in mine}, shown)
-    if not flips:
-        text += "**The published ordering holds here.**"
+    own = {k: published[k] for k in mine}
+    text += f"Published: {ordering(own)}. Measured: {ordering(shown)}. "
+    pairs, flips = comparable_pairs(own, shown), flipped_pairs(own, shown)
+    ties = len(mine) * (len(mine) - 1) // 2 - len(pairs)
+    if not pairs:
+        text += "**No pair can be compared here**: every pair is tied, as published or as measured."
+    elif not flips:
+        text += f"**The published ordering holds here** ({len(pairs)} of {plural(len(pairs), 'comparable pair')})."
     else:
-        pairs = len(mine) * (len(mine) - 1) // 2
         named = "; ".join(f"{a} is above {b} as published but not here ({shown[a]:g} vs {shown[b]:g})"
                           for a, b in flips[:MAX_NAMED_FLIPS])
         rest = f"; and {len(flips) - MAX_NAMED_FLIPS} more" if len(flips) > MAX_NAMED_FLIPS else ""
-        text += (f"**The published ordering does not hold here** ({len(flips)} of {pairs} pair{'s' * (pairs > 1)}): "
-                 f"{named}{rest}.")
+        text += (f"**The published ordering does not hold here** ({len(flips)} of "
+                 f"{plural(len(pairs), 'comparable pair')}): {named}{rest}.")
+    if ties and pairs:
+        text += f" ({plural(ties, 'tied pair')} not compared.)"
     if max(runs.values()) < 2:
         text += " (One run per variant: an ordering from single runs can change with the seed.)"
     elif min(runs.values()) < 2:
@@ -86,7 +112,8 @@ def reference_section(ref: dict, exp: Experiment) -> str:
         where = (f"Published on {ref['dataset']}, measured here on {kind}: other data and another recipe "
                  f"({ref['setting']}), so only the ordering can be compared, not the values.")
     table = markdown_table(["variant", f"published {name}", f"measured {name}"], rows)
-    return f"**{ref['source']}** — {name} on {ref['dataset']}. {where}\n\n{table}\n\n{verdict(published, mine, metric, runs)}"
+    judged = verdict(published, mine, metric, runs, flagged(exp))
+    return f"**{ref['source']}** — {name} on {ref['dataset']}. {where}\n\n{table}\n\n{judged}"
 
 
 def published_section(exp: Experiment) -> str | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core.hashing import slug
+from ..core.hashing import digest, slug
 from ..store.speed import describe as describe_speed
 from .experiments import Experiment
 from .markdown import facts_table
@@ -60,6 +60,16 @@ def summarize(ok: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+NAME_CHARS = 40  # a picture folder or file name takes at most this much of a title or label (then a hash)
+
+
+def short_name(text: str) -> str:
+    """`text` as a short file name: its slug, cut at NAME_CHARS with a hash of the whole when longer, so that the
+    name stays far under the file system's 255 bytes whatever the data spec or the label."""
+    name = slug(text)
+    return name if len(name) <= NAME_CHARS else f"{name[:NAME_CHARS].rstrip('-._')}-{digest(text, 8)}"
+
+
 def pictures(exp: Experiment, epochs: pd.DataFrame, folder: Path, link: str) -> list[str]:
     """The experiment's plots under `folder` and the markdown that shows them (`link` = folder as the report sees it)."""
     from . import plots
@@ -73,7 +83,7 @@ def pictures(exp: Experiment, epochs: pd.DataFrame, folder: Path, link: str) -> 
     for label in labels:
         best = ok[ok["label"] == label].sort_values(["best_val_acc", "seed"], ascending=[False, True]).iloc[0]
         k = len(best["classes"])
-        name = f"confusion-{slug(label)}.png"
+        name = f"confusion-{short_name(label)}.png"
         plots.confusion_matrix(np.asarray(best["confusion"]).reshape(k, k), list(best["classes"]),
                                f"{label}, seed {best['seed']}: test acc {100 * best['test_acc']:.2f}%", folder / name)
         confusion_links.append(f"![Row-normalised test confusion matrix of {label}]({link}/{name})")
@@ -102,7 +112,7 @@ def experiment_section(suite: str, title: str, exp: Experiment, epochs: pd.DataF
         parts += [published] if published else []
         parts += [f"### Per-image comparison with {exp.baseline}\n\n{per_image_section(exp, predictions)}",
                   f"### Runs\n\n{runs_table(exp)}"]
-        link = f"{suite}/{slug(title.split(' — ', 1)[-1])}-{exp.key[:6]}"
+        link = f"{suite}/{short_name(title.split(' — ', 1)[-1])}-{exp.key[:6]}"
         parts += pictures(exp, epochs, out / link, link)
     parts.append(f"### Runs that did not finish\n\n{failures_section(exp)}")
     return "\n\n".join(parts)

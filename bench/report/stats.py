@@ -41,30 +41,49 @@ def paired_difference(variant: pd.Series, baseline: pd.Series, confidence: float
 
 @dataclass
 class PerImage:
-    """Test images scored right by only one of two models, pooled over the seeds both ran, with McNemar's test."""
+    """Test images scored right by only one of two models, per paired seed, with a McNemar test stratified by seed."""
 
     pairs: int  # seeds paired
-    images: int  # test images compared, over all pairs
-    only_variant: int  # right by the variant, wrong by the baseline
-    only_baseline: int
-    p_value: float  # McNemar's exact (binomial) two-sided p-value on the discordant counts
+    images: int  # distinct test images compared (each counted once, whatever the number of seeds)
+    per_seed: list[tuple[int, int, int]]  # (seed, right by the variant only, right by the baseline only)
+    p_value: float  # exact stratified McNemar test, two-sided (see mcnemar_stratified)
+
+    @property
+    def only_variant(self) -> int:
+        return sum(v for _, v, _ in self.per_seed)
+
+    @property
+    def only_baseline(self) -> int:
+        return sum(b for _, _, b in self.per_seed)
 
 
-def mcnemar_exact(only_variant: int, only_baseline: int) -> float:
-    """Two-sided exact McNemar test: the discordant images split as Binomial(n, 1/2) if the models are equal."""
+class LabelsDisagree(ValueError):
+    """Paired runs whose test labels differ: their test splits are not the same images."""
+
+
+def mcnemar_stratified(per_seed: list[tuple[int, int]]) -> float:
+    """Exact McNemar test over strata (one per paired seed), two-sided: within each seed, given its n discordant
+    images, the variant-only count is Binomial(n, 1/2) when the two models are equally good; the strata are
+    independent, so their sum is Binomial(Σn, 1/2), the conditional distribution the test reads its p-value from
+    (the exact counterpart of the Cochran–Mantel–Haenszel test for matched pairs)."""
     from scipy.stats import binomtest
 
-    n = only_variant + only_baseline
+    only_variant = sum(v for v, _ in per_seed)
+    n = sum(v + b for v, b in per_seed)
     return 1.0 if n == 0 else float(binomtest(only_variant, n, 0.5).pvalue)
 
 
 def per_image(variant: pd.DataFrame, baseline: pd.DataFrame) -> PerImage | None:
-    """Pool the seeds both ran: each frame has seed, index, label, predicted (one row per test image per seed)."""
+    """Each frame has seed, index, label, predicted (one row per test image per seed); the seeds both ran are the
+    strata. Raises LabelsDisagree when a paired image has two labels (the splits differ)."""
     both = variant.merge(baseline, on=["seed", "index"], suffixes=("_v", "_b"))
     if both.empty:
         return None
     if (both["label_v"] != both["label_b"]).any():
-        raise ValueError("paired runs disagree on the test labels: their test splits differ")
+        raise LabelsDisagree("paired runs disagree on the test labels: their test splits differ")
     right_v, right_b = both["predicted_v"] == both["label_v"], both["predicted_b"] == both["label_b"]
-    only_v, only_b = int((right_v & ~right_b).sum()), int((right_b & ~right_v).sum())
-    return PerImage(both["seed"].nunique(), len(both), only_v, only_b, mcnemar_exact(only_v, only_b))
+    per_seed = []
+    for seed, rows in both.assign(v=right_v & ~right_b, b=right_b & ~right_v).groupby("seed"):
+        per_seed.append((int(seed), int(rows["v"].sum()), int(rows["b"].sum())))
+    return PerImage(len(per_seed), int(both["index"].nunique()), per_seed,
+                    mcnemar_stratified([(v, b) for _, v, b in per_seed]))

@@ -8,10 +8,10 @@ from ..measure.convergence import PLATEAU_GAIN
 from ..store.metrics import METRICS, NOISY_SPREAD, Metric, header
 from ..store.status import NOT_OK
 from .experiments import Experiment
-from .judge import (CONTENDED_MARK, NOISE_MARK, UNCONVERGED_MARK, contended, convergence_problems,
+from .judge import (CONTENDED_MARK, NOISE_MARK, UNCONVERGED_MARK, contended, convergence_problems, counted,
                     overhead_warning)
 from .markdown import markdown_table
-from .stats import Difference, PerImage, mean_sd, paired_difference, per_image
+from .stats import Difference, LabelsDisagree, PerImage, mean_sd, paired_difference, per_image
 
 
 def format_cell(values: pd.Series, metric: Metric, n: int) -> str:
@@ -56,7 +56,6 @@ def comparison(exp: Experiment) -> str:
     every_run_shared = bool(shared.all())
     for label in exp.labels:
         mine = ok[ok["label"] == label]
-        alone = mine if every_run_shared else mine[~shared[mine.index]]
         n = int(mine["test_acc"].notna().sum())
         if label == base:
             diff = "baseline" if n else "baseline (no ok run)"
@@ -65,7 +64,7 @@ def comparison(exp: Experiment) -> str:
         else:
             diff = format_difference(paired_difference(mine.set_index("seed")["test_acc"].astype(float) * 100, base_acc))
         rows.append([label, str(n), converged_cell(mine, unconverged.get(label))]
-                    + [format_cell((alone if m.timing else mine)[m.column], m, n)
+                    + [format_cell(counted(exp, label, m.timing)[m.column], m, n)
                        + (f" {CONTENDED_MARK}" if m.timing and shared[mine.index].any() else "") for m in metrics]
                     + [diff])
     if any(NOISE_MARK in c for r in rows for c in r):
@@ -80,8 +79,11 @@ def comparison(exp: Experiment) -> str:
                      "rather than measured against another variant.")
     notes += [f"{UNCONVERGED_MARK} {label}: {why}" for label, why in unconverged.items()]
     if not unconverged and ok["plateaued"].notna().any():
-        notes.append("converged: every variant's best validation accuracy rose by at most "
-                     f"{PLATEAU_GAIN * 100:g} percentage point over the last third of its epochs, and none stayed near chance.")
+        with_ok = [label for label in exp.labels if label in set(ok["label"])]
+        subject = ("every variant's best validation accuracy" if len(with_ok) == len(exp.labels) else
+                   f"the best validation accuracy of every variant with an `ok` run ({', '.join(with_ok)})")
+        notes.append(f"converged: {subject} rose by at most {PLATEAU_GAIN * 100:g} percentage point over the last "
+                     "third of its epochs, and none stayed near chance.")
     base_seeds = seeds_of(ok, base)
     for label in exp.labels[1:]:
         mine = seeds_of(ok, label)
@@ -107,26 +109,38 @@ def converged_cell(mine: pd.DataFrame, problem: str | None) -> str:
 
 
 def per_image_section(exp: Experiment, predictions: pd.DataFrame) -> str:
-    """Per variant against the baseline: test images only one of them gets right, pooled over paired seeds."""
+    """Per variant against the baseline: test images only one of them gets right, per paired seed, and a McNemar
+    test stratified by seed."""
     ok = exp.ok
     preds = predictions.merge(ok[["run_id", "label", "seed"]].rename(columns={"label": "entry"}), on="run_id")
     base = preds[preds["entry"] == exp.baseline]
-    rows = []
+    rows, notes = [], []
     for label in exp.labels[1:]:
         mine = preds[preds["entry"] == label]
-        result: PerImage | None = per_image(mine, base) if not (mine.empty or base.empty) else None
+        try:
+            result: PerImage | None = per_image(mine, base) if not (mine.empty or base.empty) else None
+        except LabelsDisagree:
+            runs = sorted(set(mine["run_id"]) | set(base["run_id"]))
+            notes.append(f"{label}: its test labels differ from {exp.baseline}'s on the same images (runs "
+                         f"{', '.join(runs)}): their test splits are not the same, so no per-image test.")
+            result = None
         if result is None:
             rows.append([label, "–", "–", "–", "–", "–"])
-        else:
-            rows.append([label, str(result.pairs), str(result.images), str(result.only_variant),
-                         str(result.only_baseline), f"{result.p_value:.3g}"])
+            continue
+        seeds = len(result.per_seed) > 1
+        rows.append([label, str(result.pairs), str(result.images),
+                     str(result.only_variant) + (f" ({', '.join(str(v) for _, v, _ in result.per_seed)})" if seeds else ""),
+                     str(result.only_baseline) + (f" ({', '.join(str(b) for _, _, b in result.per_seed)})" if seeds else ""),
+                     f"{result.p_value:.3g}" if result.p_value > 0 else "< 1e-300"])  # under float's range
     explain = (
         "Two kinds of evidence: the Δ column above asks whether the difference exceeds the **seed-to-seed "
         "spread** (it needs several seeds), while this table asks, on the **same test images**, whether one model "
-        "gets more of them right than the other (McNemar's exact test on the images only one model gets right, "
-        "pooled over the paired seeds; – where a run has no predictions).")
-    return markdown_table(["variant", "paired seeds", "test images compared", "only variant right",
-                           f"only {exp.baseline} right", "McNemar p"], rows) + "\n\n" + explain
+        "gets more of them right than the other: the images only one model gets right, per paired seed (in "
+        "brackets, seed by seed), and McNemar's exact test stratified by seed (each seed a stratum, each test image "
+        "counted once per stratum; – where a run has no predictions).")
+    return (markdown_table(["variant", "paired seeds", "test images compared", "only variant right",
+                            f"only {exp.baseline} right", "McNemar p (stratified by seed)"], rows)
+            + "\n\n" + explain + "".join(f"\n\n{n}" for n in notes))
 
 
 def runs_table(exp: Experiment) -> str:

@@ -4,6 +4,9 @@ Reads the results folder only: the rows carry their suite's order, baseline, des
 """
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,32 +38,48 @@ def build_report(suite: str, runs: pd.DataFrame, epochs: pd.DataFrame, results: 
                      "and no numbers are averaged across them.")
     problems = []
     for title, exp in zip(titles(suite, found), found):
-        predictions = load_predictions(results, suite, list(exp.ok["run_id"]))
+        predictions = readable(lambda: load_predictions(results, suite, list(exp.ok["run_id"])), results, suite)
         parts.append(experiment_section(suite, title, exp, epochs, predictions, out))
         problems += [f"{title}: {why}" for why in shortfalls(exp)]
     parts.append(UNITS)
     return "\n\n".join(parts) + "\n", problems
 
 
-def read_tables(results: Path, suite: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A suite's run and epoch tables, or a one-sentence error when they cannot be read."""
+def readable(read, results: Path, suite: str):
+    """`read()`, or a one-sentence error naming the folder when a shard cannot be read (pyarrow raises several
+    types for a broken file; all mean the same to the user)."""
     try:
-        return load_runs(results, suite), load_epochs(results, suite)
-    except Exception as exc:  # pyarrow raises several types for a broken file; all mean the same to the user
+        return read()
+    except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise UsageError(f"cannot read the results of suite '{suite}' under {results}/{suite}: {first}; "
                          "delete the broken file or re-run the suite") from None
 
 
-def remove_pictures(folder: Path) -> None:
-    """The PNGs of an earlier report of this suite (and folders they leave empty): no stale picture survives."""
-    if not folder.is_dir():
-        return
-    for png in folder.rglob("*.png"):
-        png.unlink()
-    for directory in sorted((d for d in folder.rglob("*") if d.is_dir()), key=lambda d: len(d.parts), reverse=True):
-        if not any(directory.iterdir()):
-            directory.rmdir()
+def read_tables(results: Path, suite: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A suite's run and epoch tables, or a one-sentence error when they cannot be read."""
+    return readable(lambda: (load_runs(results, suite), load_epochs(results, suite)), results, suite)
+
+
+def write_report(name: str, runs: pd.DataFrame, epochs: pd.DataFrame, results: Path, out: Path) -> Written:
+    """`<out>/<name>.md` and its pictures `<out>/<name>/**`, built in a staging folder beside them and moved into
+    place only when complete: a report that fails half-way leaves the previous report and its pictures as they
+    were."""
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out))
+    try:
+        markdown, problems = build_report(name, runs, epochs, results, staging)
+        (staging / f"{name}.md").write_text(markdown)
+        (staging / name).mkdir(exist_ok=True)
+        old = out / f".{name}.old.{os.getpid()}"
+        if (out / name).exists():
+            os.replace(out / name, old)
+        os.replace(staging / name, out / name)
+        os.replace(staging / f"{name}.md", out / f"{name}.md")
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return Written(out / f"{name}.md", problems)
 
 
 def write_reports(results: Path, out: Path, suite: str | None = None) -> list[Written]:
@@ -76,10 +95,5 @@ def write_reports(results: Path, out: Path, suite: str | None = None) -> list[Wr
         runs, epochs = read_tables(results, name)
         if runs.empty:
             raise UsageError(f"no runs recorded for suite '{name}' under '{results}'")
-        out.mkdir(parents=True, exist_ok=True)
-        remove_pictures(out / name)
-        path = out / f"{name}.md"
-        markdown, problems = build_report(name, runs, epochs, results, out)
-        path.write_text(markdown)
-        written.append(Written(path, problems))
+        written.append(write_report(name, runs, epochs, results, out))
     return written
