@@ -55,6 +55,7 @@ def test_another_torch_version_reruns(two_seed_results, monkeypatch):
 
 def test_a_changed_variant_definition_reruns_only_that_variant(two_seed_results, monkeypatch):
     # resnet32 with wider stages: same name, another architecture.
+    models.list_variants()  # the registry loads its table on first use
     registry = models.registry._REGISTRY
     wider = dataclasses.replace(registry["resnet32"], kwargs={**registry["resnet32"].kwargs, "widths": (16, 32, 64)})
     monkeypatch.setitem(registry, "resnet32", wider)

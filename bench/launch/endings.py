@@ -13,27 +13,24 @@ from ..store.status import Status
 from .base import Ended
 
 
-def write_ending(spec: RunSpec, status: str, error: str, keep: bool = True) -> None:
+def write_ending(spec: RunSpec, status: str, error: str, keep: bool = True, epochs_note: bool = False) -> None:
     """Give the run `status` and `error`. With `keep`, a row the run wrote itself (when it was stopped) keeps what
-    it measured; a run that left none gets a fresh row."""
+    it measured; a run that left none gets a fresh row. With `epochs_note`, the error says how many epochs it
+    finished."""
     from ..plan.rows import new_row
     from ..store.paths import runs_dir
     from ..store.shards import read_run_row, write_shard
 
-    row = read_run_row(Path(spec.results), spec.suite, spec.run_id) if keep else None
-    row = row or new_row(spec)
-    row.status, row.error = status, error
+    row = (read_run_row(Path(spec.results), spec.suite, spec.run_id) if keep else None) or new_row(spec)
+    row.status = status
+    row.error = f"{error}; stopped after {row.epochs_run or 0} epoch(s)" if epochs_note else error
     row.finished_at = row.finished_at or now()
     write_shard([row], runs_dir(Path(spec.results), spec.suite), spec.run_id)
 
 
 def stopped(spec: RunSpec, status: str, why: str) -> None:
     """A run stopped from outside (its time limit): `why`, and the epochs it finished, as its error."""
-    from ..store.shards import read_run_row
-
-    row = read_run_row(Path(spec.results), spec.suite, spec.run_id)
-    epochs = (row.epochs_run if row else None) or 0
-    write_ending(spec, status, f"{why}; stopped after {epochs} epoch(s)")
+    write_ending(spec, status, why, epochs_note=True)
 
 
 def without_row(code: int, interrupted: bool) -> tuple[str, str]:

@@ -102,11 +102,11 @@ def model_code(model: Any, builder: Any) -> dict[str, str]:
     from torch import nn
 
     wanted: dict[Path, tuple[str, set[str]]] = {}  # file → (its module, the model's classes and builder there)
-    for obj in [type(m) for m in model.modules()] + [builder]:
+    for obj in {type(m) for m in model.modules()} | {builder}:  # each class once, however many modules it makes
         for cls in getattr(obj, "__mro__", (obj,)):
-            path = source_path(cls)
             name = getattr(cls, "__qualname__", "").split(".")[0]
-            if path is not None and name and not is_torch(cls):
+            path = None if is_torch(cls) else source_path(cls)
+            if path is not None and name:
                 wanted.setdefault(path, (cls.__module__, set()))[1].add(name)
     code = {}
     for path, (module_name, names) in sorted(wanted.items()):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..core.hashing import differences
+from ..core.hashing import differences, flatten, short
 from ..store.shards import load_runs
 from ..store.status import Status
 from .spec import RunSpec
@@ -33,26 +33,21 @@ CODE_PARTS = ("architecture.code.", "code.")  # the model's code, the harness's 
 def changes(old: dict, new: dict) -> list[str]:
     """What differs between two identities, in words: `code: models/resnet.py BasicBlock.forward` for code (a
     definition of the model, or a file of the harness), `key: old → new` for the rest."""
-    said, code = [], []
-    for line in differences(old, new):
-        key = line.split(": ", 1)[0]
+    a, b = flatten(old), flatten(new)
+    said, code, unrecorded = [], [], False
+    for key in sorted(set(a) | set(b)):
+        if a.get(key) == b.get(key):
+            continue
         prefix = next((p for p in CODE_PARTS if key.startswith(p)), None)
         if prefix is None:
-            said.append(line)
-        elif prefix.rstrip(".") not in flatten_keys(old):
-            code.append(None)  # the older run recorded no code of this part
+            said.append(f"{key}: {short(a.get(key, '–'))} → {short(b.get(key, '–'))}")
+        elif not any(k.startswith(prefix) for k in a):
+            unrecorded = True  # the finished run recorded no code of this part
         else:
-            code.append(key[len(prefix):] + (" (new)" if line.split(": ", 1)[1].startswith("– →") else ""))
-    named = [c for c in code if c is not None]
-    if None in code:
-        named.append("not recorded by the finished run (made before code was part of the identity)")
-    return [f"code: {c}" for c in named] + said
-
-
-def flatten_keys(identity: dict) -> set[str]:
-    """The identity's parts with code in them: `architecture.code` and `code`, where recorded."""
-    return {p for p in ("architecture.code", "code")
-            if (identity.get("architecture", {}).get("code") if p == "architecture.code" else identity.get("code"))}
+            code.append(key[len(prefix):] + (" (new)" if key not in a else ""))
+    if unrecorded:
+        code.append("not recorded by the finished run (made before code was part of the identity)")
+    return [f"code: {c}" for c in code] + said
 
 
 def change_note(spec: RunSpec, finished: pd.DataFrame) -> str:

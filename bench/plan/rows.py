@@ -16,7 +16,11 @@ def new_row(spec: RunSpec) -> RunRow:
     import torch
     import torchvision
 
-    variant = models.get_variant(spec.variant)
+    try:
+        variant = models.get_variant(spec.variant)
+        source, origin = variant.source, variant.origin
+    except models.UnknownVariantError:  # an outside model not importable here (`bench status` elsewhere)
+        source = origin = None
     return RunRow(
         run_id=spec.run_id, suite=spec.suite, variant=spec.variant, label=spec.label, weights=spec.weights or "none",
         dataset=spec.dataset, synthetic_data=spec.dataset == "fake", seed=spec.seed,
@@ -28,4 +32,4 @@ def new_row(spec: RunSpec) -> RunRow:
         precision=spec.recipe.precision, channels_last=spec.recipe.channels_last, compile=spec.recipe.compile,
         suite_description=spec.suite_description, suite_labels=list(spec.suite_labels),
         suite_published=spec.suite_published, min_test_acc=spec.min_test_acc, started_at=now(),
-        variant_source=variant.source, variant_origin=variant.origin)
+        variant_source=source, variant_origin=origin)
