@@ -33,8 +33,9 @@ $(TEST_STAMP): $(STAMP)
 
 # Results and report go under results/ (ignored by git): `make run` never changes a tracked file. The report is
 # written when the suite ran to its end, even when a run failed (it lists failures), and the exit status is the
-# suite's; after Ctrl-C (130) or bad input (2) no report is written over the last one: it says where the partial
-# results are. RUN_ARGS adds `bench run` flags (e.g. RUN_ARGS="--epochs 2").
+# suite's; after Ctrl-C (130) or bad input (2) no report is written over the last one (bench says where the
+# finished runs are; make, interrupted too, says nothing more). RUN_ARGS adds `bench run` flags (e.g.
+# RUN_ARGS="--epochs 2"). tests/test_make_run.py runs this target for real.
 RUN_SUITE ?= stem-ablation
 RUN_ARGS ?=
 run: $(STAMP)

@@ -67,8 +67,8 @@ CASES = [
     ("variant-unknown", lambda t: ["run", "--suite", "stem-ablation", "--variants", "resnet19"], 2,
      "closest: resnet18, resnet152, resnet101;"),  # each name once
     ("dataset-unknown", lambda t: [*RUN, "--dataset", "cifar11"], 2, "did you mean cifar10"),
-    ("device-unknown", lambda t: [*RUN, "--device", "tpu"], 2, "unknown device 'tpu'"),
-    ("device-index-not-a-number", lambda t: [*RUN, "--device", "cuda:x"], 2, "unknown device 'cuda:x'"),
+    ("device-unknown", lambda t: [*RUN[:-2], "--device", "tpu"], 2, "unknown device 'tpu'"),
+    ("device-index-not-a-number", lambda t: [*RUN[:-2], "--device", "cuda:x"], 2, "unknown device 'cuda:x'"),
     ("precision-unknown", lambda t: [*RUN, "--precision", "fp8"], 2, "invalid choice: 'fp8'"),
     ("compile-unknown", lambda t: [*RUN, "--compile", "fast"], 2, "invalid choice: 'fast'"),
     ("run-timeout-zero", lambda t: [*RUN, "--run-timeout", "0"], 2, "must be more than 0 seconds"),
@@ -151,11 +151,17 @@ CASES = [
      "no results under"),
     ("report-unknown-suite", lambda t: ["report", "--suite", "nope", "--results", str(t / "none")], 2,
      "no results under"),
+    ("report-two-results", lambda t: ["report", "--results", str(t / "a"), "--results", str(t / "b")], 2,
+     "--results given twice ("),
+    ("run-two-results", lambda t: [*RUN, "--results", str(t / "a"), "--results", str(t / "b")], 2,
+     "--results given twice ("),
+    ("set-train-limit-0", lambda t: [*RUN, "--set", "train_limit=0"], 2,
+     "'0' is not allowed for train_limit, which takes a whole number ≥ 1, or none"),
 ]
 if torch.cuda.is_available():
-    CASES.append(("device-cuda-99", lambda t: [*RUN, "--device", "cuda:99"], 2, "cuda:99"))
+    CASES.append(("device-cuda-99", lambda t: [*RUN[:-2], "--device", "cuda:99"], 2, "cuda:99"))
 else:
-    CASES.append(("device-cuda-without-gpu", lambda t: [*RUN, "--device", "cuda"], 2, "torch sees no CUDA GPU"))
+    CASES.append(("device-cuda-without-gpu", lambda t: [*RUN[:-2], "--device", "cuda"], 2, "torch sees no CUDA GPU"))
 
 
 def test_the_table_is_large_enough():

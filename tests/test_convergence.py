@@ -11,18 +11,22 @@ from tests.test_report import parse_table
 
 
 @pytest.mark.parametrize("val_acc, expected", [
-    # 6 epochs: the last third is epochs 5-6; the best before them is 0.905, after 0.912: +0.7 points.
-    ([0.50, 0.80, 0.90, 0.905, 0.91, 0.912], True),
+    # 7 epochs: the last third rounds up to 3 epochs (5-7); the best before them is 0.905, after 0.912: +0.7 points.
+    ([0.30, 0.50, 0.80, 0.905, 0.91, 0.912, 0.90], True),
     # still climbing: 0.80 before, 0.90 in the last third: +10 points.
-    ([0.50, 0.60, 0.70, 0.80, 0.85, 0.90], False),
-    # exactly one point more counts as a plateau; 1.5 points does not.
-    ([0.50, 0.80, 0.81], True),
-    ([0.50, 0.80, 0.815], False),
-    # 7 epochs: the last third rounds up to 3 epochs (5-7); 0.80 before, 0.805 after.
+    ([0.40, 0.50, 0.60, 0.70, 0.80, 0.85, 0.90], False),
+    # exactly one point more counts as a plateau; 1.5 points does not (9 epochs: last third 7-9).
+    ([0.1, 0.3, 0.5, 0.6, 0.7, 0.80, 0.79, 0.81, 0.80], True),
+    ([0.1, 0.3, 0.5, 0.6, 0.7, 0.80, 0.79, 0.815, 0.80], False),
+    # 7 epochs, 0.80 before, 0.805 after.
     ([0.1, 0.5, 0.7, 0.80, 0.79, 0.805, 0.80], True),
     # falling at the end is a plateau too: the best came earlier.
-    ([0.5, 0.9, 0.7], True),
-    ([0.42], None),  # one epoch: nothing before the last third to compare with
+    ([0.5, 0.6, 0.7, 0.9, 0.8, 0.7, 0.7], True),
+    # too short to judge: under 6 epochs, or under 3 evaluations in the last third (6 epochs: 2)
+    ([0.42], None),
+    ([0.26, 0.20], None),  # the issue's case: two epochs, accuracy falling between them, once called "yes"
+    ([0.5, 0.9, 0.7], None),
+    ([0.50, 0.80, 0.90, 0.905, 0.91, 0.912], None),
 ])
 def test_plateaued_by_hand(val_acc, expected):
     assert plateaued(val_acc) is expected
@@ -37,10 +41,14 @@ def test_time_to_95pct_by_hand():
 
 def test_the_run_row_gets_them_from_its_epoch_rows():
     row = RunRow("r", "s", "v", "v", "none", "digits", False, 0, "ok")
-    accs, times = [0.3, 0.7, 0.93, 0.95, 0.955, 0.96], [2.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    accs, times = [0.3, 0.7, 0.93, 0.94, 0.95, 0.955, 0.96], [2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
     epochs = [EpochRow("r", i + 1, 1.0, 0.5, 1.0, acc, 0.1, t, 0.1, 100.0) for i, (acc, t) in enumerate(zip(accs, times))]
     summarize_epochs(row, epochs)
-    # best 0.96 → 95% is 0.912: epoch 3, after 2 + 1 + 1 s; last third (0.955, 0.96) vs 0.95 before: +1.0 point
+    # best 0.96 → 95% is 0.912: epoch 3, after 2 + 1 + 1 s; last third (0.95, 0.955, 0.96) vs 0.94 before: +2.0
+    # points is not a plateau; with 0.95 in epoch 4 it is +1.0
+    assert (row.epochs_to_95pct, row.time_to_95pct_s, row.plateaued) == (3, 4.0, False)
+    epochs[3].val_acc = 0.95
+    summarize_epochs(row, epochs)
     assert (row.epochs_to_95pct, row.time_to_95pct_s, row.plateaued) == (3, 4.0, True)
 
 
@@ -64,3 +72,21 @@ def test_the_report_marks_a_variant_near_chance(tmp_path):
     table = parse_table(text, "### Comparison").set_index("variant")
     assert table.loc[OTHER, "converged"] == "no †" and table.loc[BASE, "converged"] == "yes"
     assert f"† {OTHER}: best validation accuracy 52.0% stayed near chance" in text
+
+
+def test_a_run_too_short_to_judge_is_not_called_converged(tmp_path):
+    """Two epochs of 26% and 20% once read `converged: yes`; the report judges from epochs_run, so an older row
+    that stored plateaued=True for it is judged again."""
+    results = tmp_path / "r"
+    write_run(results, BASE, 0, 0.95, plateaued=True)  # 16 epochs
+    write_run(results, OTHER, 0, 0.26, plateaued=True, epochs=2, epochs_run=2, best_epoch=1)
+    text = report_of(results, tmp_path)
+    table = parse_table(text, "### Comparison").set_index("variant")
+    assert table.loc[OTHER, "converged"] == "too short to judge" and table.loc[BASE, "converged"] == "yes"
+    assert f"too short to judge: {OTHER} ran 2 epoch(s), seed(s) 0." in text
+    assert "converged: every variant" not in text and "stayed near chance" not in text
+    six = tmp_path / "six"
+    write_run(six, BASE, 0, 0.95, plateaued=True, epochs_run=6)  # 6 epochs: 2 evaluations in the last third
+    write_run(six, OTHER, 0, 0.95, plateaued=True, epochs_run=7)
+    table = parse_table(report_of(six, tmp_path / "o6"), "### Comparison").set_index("variant")
+    assert (table.loc[BASE, "converged"], table.loc[OTHER, "converged"]) == ("too short to judge", "yes")

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from bench.data.augment import Preprocess, random_crop, random_flip
-from bench.data.base import resize_uint8, stratified_split
+from bench.data.base import resize_uint8, stratified_split, stratified_subset
 from bench.data.registry import load_dataset
 from bench.core.errors import UsageError
 from tests.helpers import COLORS, write_cifar10, write_cifar100, write_image, write_image_folder
@@ -282,3 +282,54 @@ def test_palette_with_transparency_and_cmyk_decode_like_pil_through_rgba(tmp_pat
         assert img.mode == "CMYK"
         red = np.asarray(to_rgb(img))[0, 0].astype(int)  # C=0, M=Y=255: red
         assert red[0] > 240 and red[1] < 15 and red[2] < 15
+
+
+def class_counts(labels, classes: int) -> list[int]:
+    return np.bincount(np.asarray(labels), minlength=classes).tolist()
+
+
+@pytest.mark.parametrize("limit", [500, 137])
+def test_train_limit_gives_exactly_n_stratified_seeded_images(limit):
+    full = load_dataset("digits", None, 8, seed=0, val_fraction=0.2, device=CPU)
+    a = load_dataset("digits", None, 8, seed=0, val_fraction=0.2, device=CPU, train_limit=limit)
+    again = load_dataset("digits", None, 8, seed=0, val_fraction=0.2, device=CPU, train_limit=limit)
+    other = load_dataset("digits", None, 8, seed=1, val_fraction=0.2, device=CPU, train_limit=limit)
+    assert len(a.train) == limit and len(other.train) == limit
+    shares = np.bincount(full.train.targets(), minlength=10) / len(full.train)  # proportional, by hand
+    assert all(abs(n - limit * share) < 1 for n, share in zip(class_counts(a.train.targets(), 10), shares))
+    # every kept image is one of the full split's (the same pixels with its own label), chosen by the seed
+    images, labels = everything(a.train)
+    full_images, full_labels = everything(full.train)
+    rows = {bytes(x.numpy().tobytes()): int(y) for x, y in zip(full_images, full_labels)}
+    assert all(rows.get(bytes(x.numpy().tobytes())) == int(y) for x, y in zip(images, labels))
+    assert torch.equal(everything(again.train)[0], images)
+    labels = np.repeat(np.arange(3), [50, 30, 20])  # the seed chooses the members: another seed, other images
+    assert not np.array_equal(stratified_subset(labels, 10, 0), stratified_subset(labels, 10, 1))
+    assert class_counts(labels[stratified_subset(labels, 10, 0)], 3) == [5, 3, 2]
+    # validation shrinks in proportion: 1,438 train : 359 val in the full split
+    assert len(a.val) == round(len(full.val) * limit / len(full.train))
+    assert len(a.test) == len(full.test)  # test_limit not given: the whole test split
+
+
+def test_test_limit_is_stratified_and_the_same_for_every_seed():
+    full = load_dataset("digits", None, 8, seed=0, val_fraction=0.2, device=CPU)
+    a = load_dataset("digits", None, 8, seed=0, val_fraction=0.2, device=CPU, test_limit=300)
+    b = load_dataset("digits", None, 8, seed=5, val_fraction=0.2, device=CPU, test_limit=300)
+    assert len(a.test) == 300 and len(a.train) == len(full.train)
+    shares = np.bincount(full.test.targets(), minlength=10) / len(full.test)
+    assert all(abs(n - 300 * share) < 1 for n, share in zip(class_counts(a.test.targets(), 10), shares))
+    assert torch.equal(everything(a.test)[0], everything(b.test)[0])  # paired comparisons see the same images
+
+
+def test_a_limit_above_the_split_keeps_it_whole():
+    full = load_dataset("digits", None, 8, seed=0, val_fraction=0.2, device=CPU)
+    big = load_dataset("digits", None, 8, seed=0, val_fraction=0.2, device=CPU, train_limit=10**6, test_limit=10**6)
+    assert (len(big.train), len(big.val), len(big.test)) == (len(full.train), len(full.val), len(full.test))
+
+
+def test_train_limit_on_an_image_folder(tmp_path):
+    write_image_folder(tmp_path, per_class=10)
+    ds = load_dataset(f"imagefolder:{tmp_path}", None, 8, seed=0, val_fraction=0.2, device=CPU, train_limit=9)
+    images, labels = everything(ds.train)
+    assert len(ds.train) == 9 and images.shape[0] == 9 and len(ds.train.files) == 9
+    assert max(class_counts(labels, ds.num_classes)) - min(class_counts(labels, ds.num_classes)) <= 1

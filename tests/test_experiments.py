@@ -34,15 +34,15 @@ def identity(variant: str, seed: int, dataset: str, batch: int) -> dict:
 def write_run(results, variant: str, seed: int, test_acc: float, dataset: str = "digits", batch: int = 64,
               status: str = "ok", labels: tuple[str, ...] = (BASE, OTHER), epoch_time: float = 1.0,
               predictions: list[tuple[int, int]] | None = None, **fields) -> RunRow:
-    """One run's shards: its row (with `fields` set over the defaults below), two epochs, and (optionally)
-    (label, predicted) per test image."""
+    """One run's shards: its row (with `fields` set over the defaults below; 16 epochs, long enough to judge
+    convergence), two epoch rows, and (optionally) (label, predicted) per test image."""
     ident = identity(variant, seed, dataset, batch)
     tick = next(_clock)
     run_id = f"{variant}-s{seed}-{dataset}-b{batch}-{tick}"
     ok = status == "ok"
     row = RunRow(run_id, SUITE, variant, variant, "none", dataset, False, seed, status,
                  error=None if ok else "boom", params=11_000_000 if variant == BASE else 12_000_000,
-                 macs=37_016_576, input_size=32, num_classes=2, epochs=2, epochs_run=2 if ok else 1,
+                 macs=37_016_576, input_size=32, num_classes=2, epochs=16, epochs_run=16 if ok else 1,
                  best_val_acc=test_acc if ok else None, best_epoch=2 if ok else None, test_acc=test_acc if ok else None,
                  epoch_time_s=epoch_time if ok else None, train_time_s=2 * epoch_time if ok else None,
                  images_per_s=100 / epoch_time if ok else None, peak_mem_mb=900.0, mem_kind="cpu_rss",

@@ -88,3 +88,30 @@ def test_the_number_of_bad_inputs_the_readme_quotes_is_the_tables():
     from tests.test_bad_input import CASES
 
     assert f"a table of {len(CASES)} bad inputs" in README
+
+
+def test_the_bench_models_columns_the_readme_lists_are_its_output():
+    from tests.helpers import bench
+
+    listed = re.search(r"Columns: `([^`]+)`", README)[1]
+    done = bench("models", "resnet18", "--format", "csv")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == ",".join(c.strip() for c in listed.replace("\n", " ").split(","))
+
+
+def test_the_dtypes_the_readme_promises_are_what_pandas_reads(tmp_path):
+    """A real folder of shards, one run ok and one failed (empty cells), read exactly as README says."""
+    import pandas as pd
+
+    from tests.test_experiments import BASE, OTHER, SUITE, write_run
+
+    write_run(tmp_path, BASE, 0, 0.95, plateaued=True, epochs_to_95pct=3)
+    write_run(tmp_path, OTHER, 0, 0.5, status="failed")
+    call = re.search(r'`pd\.read_parquet\("results/stem-ablation/runs", (dtype_backend="numpy_nullable")\)`', README)
+    assert call, "README's pandas line changed: update this test with it"
+    runs = pd.read_parquet(tmp_path / SUITE / "runs", dtype_backend="numpy_nullable")
+    for column, kind in (("plateaued", "boolean"), ("best_epoch", "Int64"), ("epochs_to_95pct", "Int64"),
+                         ("contended", "boolean"), ("seed", "Int64"), ("test_acc", "Float64"),
+                         ("label", "string")):
+        assert str(runs[column].dtype) == kind, column
+    assert runs["best_epoch"].isna().sum() == 1  # the failed run's cell stays empty, not NaN in a float column

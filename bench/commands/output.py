@@ -10,8 +10,9 @@ if TYPE_CHECKING:
 FORMATS = ("table", "csv", "json")
 
 
-def print_frame(frame: pd.DataFrame, fmt: str, units: str = "") -> None:
-    """Print `frame` as an aligned table (with a units line), CSV (header + rows only) or JSON records."""
+def print_frame(frame: pd.DataFrame, fmt: str, units: str = "", as_given: bool = False) -> None:
+    """Print `frame` as an aligned table (with a units line), CSV (header + rows only) or JSON records. With
+    `as_given` the table shows the frame's text as it is (numbers already formatted), right-aligned where numeric."""
     if fmt == "csv":
         frame.to_csv(sys.stdout, index=False)
     elif fmt == "json":
@@ -19,6 +20,22 @@ def print_frame(frame: pd.DataFrame, fmt: str, units: str = "") -> None:
     else:
         from tabulate import tabulate
 
-        print(tabulate(frame, headers="keys", tablefmt="simple", showindex=False, intfmt=",", floatfmt=".2f"))
+        if as_given:
+            align = ["right" if all(numeric(v) for v in frame[c]) else "left" for c in frame.columns]
+            print(tabulate(frame, headers="keys", tablefmt="simple", showindex=False, disable_numparse=True,
+                           colalign=align))
+        else:
+            print(tabulate(frame, headers="keys", tablefmt="simple", showindex=False, intfmt=",", floatfmt=".2f"))
         if units:
             print(f"\nunits: {units}")
+
+
+def numeric(value: object) -> bool:
+    """A number, or text of one (the dash of a missing value counts)."""
+    if value == "–" or isinstance(value, (int, float)):
+        return True
+    try:
+        float(str(value))
+    except ValueError:
+        return False
+    return True

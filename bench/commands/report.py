@@ -4,14 +4,14 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from ..core.argtypes import option
+from ..core.argtypes import StoreOnce, option
 from ..store.paths import DEFAULT_REPORTS, DEFAULT_RESULTS
 
 
 @dataclass
 class ReportOptions:
     suite: str | None = option(None, "only this suite (default: every suite found)")
-    results: str = option(DEFAULT_RESULTS, "where `bench run` wrote (default %(default)s/)")
+    results: str = option(DEFAULT_RESULTS, "where `bench run` wrote (default %(default)s/)", action=StoreOnce)
     out: str = option(DEFAULT_REPORTS, "output folder (default %(default)s/)")
     strict: bool = option(False, "exit 1, naming each one, when a variant did not plateau, stayed near chance, or fell "
                           "under the test accuracy its suite promises on its defaults (the report is written all the "

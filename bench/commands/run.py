@@ -66,8 +66,19 @@ def run_suite(suite_name: str, options: RunOptions) -> Outcome:
             todo.append((i, spec))
     if options.checkpoints:
         without_checkpoint(outcome.skipped, finished)
-    launched = launcher.run(todo, len(specs),
-                            lambda spec, ended, i: settle(spec, ended, i, len(specs), options.run_timeout))
+    eta = None
+    if len(todo) > 1 and options.launcher == "local":  # the suite's time left, from the MACs of what is to run
+        from ..launch.eta import SuiteEta, variant_macs
+
+        eta = SuiteEta(variant_macs(spec for _, spec in todo), options.jobs)
+
+    def settled(spec: RunSpec, ended, i: int) -> bool:
+        stop = settle(spec, ended, i, len(specs), options.run_timeout)
+        if eta:
+            eta.ended(spec)
+        return stop
+
+    launched = launcher.run(todo, len(specs), settled, eta)
     outcome.interrupted, outcome.detached = launched.interrupted, launched.detached
     return outcome
 
@@ -87,7 +98,8 @@ def without_checkpoint(skipped: list[RunSpec], finished: pd.DataFrame) -> None:
 
 
 def summary_table(outcome: Outcome) -> pd.DataFrame:
-    """This invocation's rows (a skipped run shows its finished row), units in the headers, scaled for reading."""
+    """This invocation's rows (a skipped run shows its finished row), units in the headers, scaled for reading and
+    shown to 3 significant digits (a small model's 0.00123 GMACs is not 0.00)."""
     from ..store.shards import load_runs
 
     if not outcome.specs:
@@ -109,7 +121,7 @@ def summary_table(outcome: Outcome) -> pd.DataFrame:
     for column in SUMMARY_METRICS:
         metric = BY_COLUMN[column]
         name = header(metric, size=spec.recipe.input_size, mem_kind="/".join(sorted(table["mem_kind"].dropna().unique())))
-        out[name] = table[column].astype(float) * metric.scale
+        out[name] = [metric.significant(v) if pd.notna(v) else "–" for v in table[column].astype(float)]
     return out.reset_index(drop=True)
 
 
@@ -132,9 +144,10 @@ def run(options: RunOptions) -> int:
         return 0
     table = summary_table(outcome)
     print()
-    print_frame(table, "table")
+    print_frame(table, "table", as_given=True)
     if outcome.interrupted:
-        print("\ninterrupted: finished runs are kept; run the same command to resume", file=sys.stderr)
+        print(f"\ninterrupted: finished runs are kept in {Path(options.results) / name}/; run the same command to "
+              f"resume, or `bench report --suite {name}{results}` to report what finished", file=sys.stderr)
         return EXIT_INTERRUPTED
     print(f"\nnext: bench report --suite {name}{results}")
     return 0 if (table["status"] == Status.OK.value).all() else 1

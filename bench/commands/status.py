@@ -5,14 +5,14 @@ import shutil
 from dataclasses import dataclass
 
 
-from ..core.argtypes import option
+from ..core.argtypes import StoreOnce, option
 from ..core.errors import UsageError
 from ..store.paths import DEFAULT_RESULTS
 
 
 @dataclass
 class StatusOptions:
-    results: str = option(DEFAULT_RESULTS, "where `bench run` wrote (default %(default)s/)")
+    results: str = option(DEFAULT_RESULTS, "where `bench run` wrote (default %(default)s/)", action=StoreOnce)
     suite: str | None = option(None, "only this suite (default: every suite found)")
 
 

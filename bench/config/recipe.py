@@ -54,6 +54,11 @@ class Recipe:
     input_size: int = knob(32, "input side in pixels", low=1)
     val_fraction: float = knob(0.2, "share of the training split held out for validation (stratified, seeded)",
                                low=0, high=1, above=True, below=True)
+    train_limit: int | None = knob(None, "train on this many images of the training split (class-stratified, "
+                                         "chosen by the run's seed; validation shrinks in proportion); none = all",
+                                   low=1)
+    test_limit: int | None = knob(None, "test on this many images of the test split (class-stratified, the same for "
+                                        "every run); none = all", low=1)
     latency_batch: int = knob(32, "the larger batch of the forward-latency measurement (batch 1 is always measured)",
                               low=1)
     # Speed settings (bench.store.speed, applied by bench.train.speed): part of the identity like every other field. fp32 means TF32 off, so a

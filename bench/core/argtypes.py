@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 
 def option(default: Any, help: str | None, *, flag: str | None = None, type: Callable[[str], Any] | None = None,
-           metavar: str | None = None, action: str | None = None, choices: Any = None, required: bool = False,
+           metavar: str | None = None, action: str | type | None = None, choices: Any = None, required: bool = False,
            nargs: str | None = None) -> Any:
     """A dataclass field that is also a command-line option: `--<name>` (or `--<prefix>-<name>` for a launcher's
     options) unless `flag` names it (a flag without dashes is positional); `help` may say `%(default)s`. Every other
@@ -67,3 +67,18 @@ def gpu_list(text: str) -> list[int]:
     if not gpus or min(gpus) < 0:
         raise argparse.ArgumentTypeError(f"'{text}' is not a list of GPU indices like 0,1")
     return gpus
+
+
+class StoreOnce(argparse.Action):
+    """argparse's store, except that the flag given twice with two values is refused, for the flags where the last
+    value silently winning misleads (`bench report --results A --results B` read B only, looking like a merge).
+    Other flags keep the convention that the last one wins."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        given = namespace.__dict__.setdefault("_given_once", {})
+        if self.dest in given and given[self.dest] != values:
+            parser.error(f"{option_string} given twice ({given[self.dest]} and {values}): it takes one value; "
+                         "give it once")
+        given[self.dest] = values
+        setattr(namespace, self.dest, values)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 WORKER_MODULE = "bench.worker"  # `python -m bench.worker SPEC_JSON`
 RUNNER_PID_VARIABLE = "BENCH_RUNNER_PID"
+PROGRESS_VARIABLE = "BENCH_PROGRESS"  # "lines": plain progress lines even on a terminal (several runs share it)
+SUITE_REST_VARIABLE = "BENCH_SUITE_REST_S"  # the runner's estimate of the seconds of the suite's runs after this one
 
 
 class Terminated(KeyboardInterrupt):

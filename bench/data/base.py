@@ -32,6 +32,9 @@ class Source(Protocol):
     def batches(self, batch_size: int, generator: torch.Generator | None = None, drop_last: bool = False
                 ) -> Iterator[Batch]: ...
 
+    def subset(self, index: np.ndarray) -> "Source":
+        """The same split narrowed to the images at positions `index`."""
+
 
 @dataclass
 class DataSet:
@@ -77,6 +80,10 @@ class TensorSource:
         for index in batch_indices(len(self), batch_size, generator, drop_last, self.labels.device):
             yield self.images[index], self.labels[index]
 
+    def subset(self, index: np.ndarray) -> "TensorSource":
+        picked = torch.as_tensor(index, dtype=torch.int64, device=self.labels.device)
+        return TensorSource(self.images[picked], self.labels[picked])
+
 
 def batch_indices(n: int, batch_size: int, generator: torch.Generator | None, drop_last: bool,
                   device: torch.device | str) -> Iterator[torch.Tensor]:
@@ -99,6 +106,33 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     held_idx = np.sort(np.concatenate(held)) if held else np.array([], dtype=int)
     kept_idx = np.setdiff1d(np.arange(len(labels)), held_idx)
     return kept_idx, held_idx
+
+
+def stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Sorted positions of exactly min(`n`, len(labels)) images, each class's count within 1 of its share of `n`
+    (largest remainders take the spare places), the members of each class chosen by `seed`."""
+    if n >= len(labels):
+        return np.arange(len(labels))
+    classes, sizes = np.unique(labels, return_counts=True)
+    quota = sizes * n / len(labels)
+    take = np.floor(quota).astype(int)
+    spare = n - int(take.sum())
+    take[np.argsort(-(quota - take), kind="stable")[:spare]] += 1
+    rng = np.random.default_rng(seed)
+    picked = [rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, take)]
+    return np.sort(np.concatenate(picked))
+
+
+def limited(data: DataSet, train_limit: int | None, test_limit: int | None, seed: int) -> DataSet:
+    """`data` with `train_limit` training images (class-stratified, chosen by the run's `seed`; the validation
+    split shrinks in the same proportion) and `test_limit` test images (stratified, the same for every run)."""
+    if train_limit is not None and train_limit < len(data.train):
+        val_n = round(len(data.val) * train_limit / len(data.train))
+        data.val = data.val.subset(stratified_subset(data.val.targets(), val_n, seed))
+        data.train = data.train.subset(stratified_subset(data.train.targets(), train_limit, seed))
+    if test_limit is not None and test_limit < len(data.test):
+        data.test = data.test.subset(stratified_subset(data.test.targets(), test_limit, TEST_SPLIT_SEED))
+    return data
 
 
 def resize_uint8(images: torch.Tensor, size: int) -> torch.Tensor:

@@ -146,6 +146,10 @@ class CachedSource:
             images = self.images[self.rows[picked]]
             yield (images.to(self.device, non_blocking=True), self.labels[picked].to(self.device, non_blocking=True))
 
+    def subset(self, index: np.ndarray) -> "CachedSource":
+        return CachedSource(self.images, self.rows.numpy()[index], self.labels.numpy()[index],
+                            [self.files[i] for i in index], self.device)
+
     def channel_stats(self, chunk: int = 512) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """Per-channel mean and std of this split on the [0, 1] scale, exact, from a histogram of the 256 byte
         values per channel (one pass over the uint8 pixels, never a float copy of them)."""

@@ -62,9 +62,13 @@ def data_identity(spec: str, data_root: str | Path | None) -> dict[str, object]:
 
 
 def load_dataset(spec: str, data_root: Path | None, size: int, seed: int, val_fraction: float, device,
-                 decode: bool = True):
-    """The data set named by `spec`, with its validation split carved by `seed`. `decode=False` lets image-file
-    sets skip decoding pixels into the image cache (their labels and files are all a check needs)."""
+                 decode: bool = True, train_limit: int | None = None, test_limit: int | None = None):
+    """The data set named by `spec`, with its validation split carved by `seed`, narrowed to the recipe's
+    `train_limit` and `test_limit` (bench.data.base.limited). `decode=False` lets image-file sets skip decoding
+    pixels into the image cache (their labels and files are all a check needs)."""
+    from .base import limited
+
     check_spec(spec)
     kind, arg = kind_of(spec)
-    return kind.load(arg, Path(data_root) if data_root else None, size, seed, val_fraction, device, decode)
+    data = kind.load(arg, Path(data_root) if data_root else None, size, seed, val_fraction, device, decode)
+    return limited(data, train_limit, test_limit, seed)

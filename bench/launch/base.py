@@ -11,6 +11,7 @@ from typing import Any, Callable, Protocol
 
 from ..plan.options import RunOptions
 from ..plan.spec import RunSpec
+from .eta import SuiteEta
 
 Todo = list[tuple[int, RunSpec]]  # (number in the plan, spec) of each run still to do
 
@@ -42,8 +43,9 @@ class Launcher(Protocol):
     def check(self, device: str) -> None:
         """Refuse, in one line, what this launcher cannot do with these options (before anything runs)."""
 
-    def run(self, todo: Todo, total: int, settle: Settle) -> Launched:
-        """Run `todo`; settle each run as it ends; stop at Ctrl-C with every finished row kept."""
+    def run(self, todo: Todo, total: int, settle: Settle, eta: SuiteEta | None = None) -> Launched:
+        """Run `todo`; settle each run as it ends; stop at Ctrl-C with every finished row kept. `eta` (local
+        launchers) is told of each start and gives the suite's time left."""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import sys
 
 from ..plan.options import RunOptions
 from .base import Launched, LauncherKind, Settle, Todo
+from .eta import SuiteEta
 from .process import STOP_GRACE_S, launch
 
 
@@ -31,7 +32,7 @@ class Local:
             return max(1, cores // self.options.jobs)
         return torch.get_num_threads()
 
-    def run(self, todo: Todo, total: int, settle: Settle) -> Launched:
+    def run(self, todo: Todo, total: int, settle: Settle, eta: SuiteEta | None = None) -> Launched:
         options = self.options
         if options.jobs > 1 or options.gpus is not None:  # the pool, also for one run on a chosen GPU
             from .pool import run_all, slots
@@ -39,10 +40,11 @@ class Local:
             pool = slots(options.jobs, todo[0][1].device if todo else "cpu", options.gpus)
             if pool[0].env.get("CUDA_VISIBLE_DEVICES") is not None:  # the slot's GPU is the child's only GPU
                 todo = [(i, dataclasses.replace(spec, device="cuda")) for i, spec in todo]
-            return Launched(run_all(todo, total, pool, options.run_timeout, STOP_GRACE_S, settle))
-        for i, spec in todo:
-            print(f"[{i}/{total}] {spec.label} seed {spec.seed} on {spec.dataset}, {spec.device}", file=sys.stderr)
-            if settle(spec, launch(spec, options.run_timeout), i):
+            return Launched(run_all(todo, total, pool, options.run_timeout, STOP_GRACE_S, settle, eta))
+        for k, (i, spec) in enumerate(todo):
+            note, env = eta.starting(spec, [s for _, s in todo[k + 1:]]) if eta else ("", {})
+            print(f"[{i}/{total}] {spec.label} seed {spec.seed} on {spec.dataset}, {spec.device}{note}", file=sys.stderr)
+            if settle(spec, launch(spec, options.run_timeout, env=env), i):
                 return Launched(interrupted=True)
         return Launched()
 

@@ -16,9 +16,11 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+from ..core.child import PROGRESS_VARIABLE
 from ..core.errors import UsageError
 from ..plan.spec import RunSpec
 from .base import Ended, Settle, Todo
+from .eta import SuiteEta
 from .process import forward_signals, passed_on, restore_signals, spawn, stop
 
 POLL_S = 0.2
@@ -63,7 +65,7 @@ class Running:
 
 
 def run_all(todo: Todo, total: int, pool: list[Slot], timeout_s: float | None, grace_s: float,
-            settle: Settle) -> bool:
+            settle: Settle, eta: SuiteEta | None = None) -> bool:
     """Run `todo` ((number, spec) pairs) over `pool`; `settle(spec, Ended, number)` handles each end and says
     whether the suite must stop. True when interrupted."""
     pending, running, free = deque(todo), {}, list(range(len(pool)))
@@ -73,9 +75,12 @@ def run_all(todo: Todo, total: int, pool: list[Slot], timeout_s: float | None, g
             while pending and free:
                 k = free.pop(0)
                 number, spec = pending.popleft()
+                # several runs share the terminal: each says its progress in plain lines, not a live one
+                note, env = eta.starting(spec, [s for _, s in pending], share_terminal=True) if eta else (
+                    "", {PROGRESS_VARIABLE: "lines"})
                 print(f"[{number}/{total}] {spec.label} seed {spec.seed} on {spec.dataset}, {spec.device} "
-                      f"({pool[k].name})", file=sys.stderr)
-                running[k] = Running(spawn(spec, pool[k].env), spec, number, time.monotonic())
+                      f"({pool[k].name}){note}", file=sys.stderr)
+                running[k] = Running(spawn(spec, {**pool[k].env, **env}), spec, number, time.monotonic())
             for k, run in list(running.items()):
                 code = run.child.poll()
                 timed_out = code is None and timeout_s is not None and time.monotonic() - run.started > timeout_s

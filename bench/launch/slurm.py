@@ -202,7 +202,7 @@ class Slurm:
         """A CPU task trains with its cores per task (1 unless --slurm-cpus-per-task)."""
         return (self.slurm.cpus_per_task or 1) if getattr(device, "type", str(device)) == "cpu" else None
 
-    def run(self, todo: Todo, total: int, settle: Settle) -> Launched:
+    def run(self, todo: Todo, total: int, settle: Settle, eta: object = None) -> Launched:  # SLURM paces itself
         if not todo:
             return Launched()
         chosen = [spec for _, spec in todo]

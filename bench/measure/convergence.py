@@ -10,16 +10,29 @@ from typing import Sequence
 PLATEAU_WINDOW = 1 / 3  # the last third of the epochs ...
 PLATEAU_GAIN = 0.01  # ... may raise the best validation accuracy by at most 1 point
 NEAR_BEST = 0.95  # time_to_95pct_s: until validation accuracy first reaches 95% of the run's best
+# Too short to judge: fewer epochs than this, or fewer evaluations (one per epoch) in the last third. Two epochs that
+# happen to agree say nothing of a plateau; in effect a plateau is judged from 7 epochs on.
+MIN_EPOCHS_TO_JUDGE = 6
+MIN_WINDOW_EVALS = 3
+
+
+def window(epochs: int) -> int:
+    """The evaluations in the last third of `epochs` (rounded up, at least one)."""
+    return max(1, math.ceil(epochs * PLATEAU_WINDOW))
+
+
+def too_short(epochs: int) -> bool:
+    """Whether a run of `epochs` epochs is too short for its plateau to mean anything."""
+    return epochs < MIN_EPOCHS_TO_JUDGE or window(epochs) < MIN_WINDOW_EVALS
 
 
 def plateaued(val_acc: Sequence[float]) -> bool | None:
-    """True when the best validation accuracy rose by at most PLATEAU_GAIN over the last third of the epochs
-    (at least one epoch); None with fewer than 2 epochs, where nothing came before the last third."""
+    """True when the best validation accuracy rose by at most PLATEAU_GAIN over the last third of the epochs;
+    None when the run is too short to judge (too_short)."""
     n = len(val_acc)
-    window = max(1, math.ceil(n * PLATEAU_WINDOW))
-    if n - window < 1:
+    if too_short(n):
         return None
-    return max(val_acc) - max(val_acc[: n - window]) <= PLATEAU_GAIN + 1e-12
+    return max(val_acc) - max(val_acc[: n - window(n)]) <= PLATEAU_GAIN + 1e-12
 
 
 def time_to_near_best(val_acc: Sequence[float], epoch_time_s: Sequence[float]) -> tuple[int, float] | tuple[None, None]:

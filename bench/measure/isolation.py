@@ -18,6 +18,7 @@ import socket
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 from ..store.paths import marker_path, markers_dir
 
@@ -103,6 +104,29 @@ def alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def other_load_reader(proc: Path = Path("/proc")) -> Callable[[], float] | None:
+    """A reader of the machine's load from other processes: runnable threads system-wide (/proc/stat's
+    procs_running) less this process's own runnable threads, per core. None where /proc is missing."""
+    stat, tasks = proc / "stat", proc / "self" / "task"
+    if not stat.is_file() or not tasks.is_dir():
+        return None
+    cores = os.cpu_count() or 1
+
+    def read() -> float:
+        running = next(int(line.split()[1]) for line in stat.read_text().splitlines()
+                       if line.startswith("procs_running"))
+        own = 0
+        for task in tasks.iterdir():
+            try:
+                text = (task / "stat").read_text()
+            except OSError:
+                continue  # a thread that just ended
+            own += text[text.rindex(")") + 2] == "R"
+        return max(0, running - own) / cores
+
+    return read
 
 
 def overlapping(mine: Marker, others: list[Marker]) -> list[str]:

@@ -7,6 +7,7 @@ convolutions, linear layers and matrix products (the `flops` column).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -152,6 +153,19 @@ class Sampler:
 
     def mean(self) -> float | None:
         return sum(self.samples) / len(self.samples) if self.samples else None
+
+
+def sampling(*samplers: Sampler | None) -> Callable[[], contextlib.AbstractContextManager]:
+    """`fit`'s `around_training` for several samplers at once (None ones left out): each window opens them all."""
+    present = [s for s in samplers if s is not None]
+
+    def window() -> contextlib.ExitStack:
+        stack = contextlib.ExitStack()
+        for sampler in present:
+            stack.enter_context(sampler())
+        return stack
+
+    return window
 
 
 def gpu_utilization_reader(device) -> Callable[[], float] | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.argtypes import at_least, gpu_list, name_list, option, positive_seconds
+from ..core.argtypes import StoreOnce, at_least, gpu_list, name_list, option, positive_seconds
 from ..data.registry import kind_specs
 from ..store.paths import DEFAULT_RESULTS
 from ..store.speed import COMPILE_MODES, PRECISIONS
@@ -43,7 +43,7 @@ class RunOptions:
                                     metavar="0,1,...")
     launcher: str = option("local", None)  # a launcher of bench.launch; its choices and help come from there
     launcher_options: Any = None  # that launcher's own options (e.g. bench.launch.slurm.SlurmOptions)
-    results: str = option(DEFAULT_RESULTS, "output folder (default %(default)s/)")
+    results: str = option(DEFAULT_RESULTS, "output folder (default %(default)s/)", action=StoreOnce)
     force: bool = option(False, "re-run runs that already finished (older rows are kept)", action="store_true")
     dry_run: bool = option(False, "print the plan: each run, skip (done at ...) or run, and what changed since the "
                            "closest finished run", action="store_true")

@@ -80,7 +80,8 @@ def check_data(dataset: str, data_root: str | None, recipe) -> None:
     from ..data.registry import is_image_files, load_dataset
 
     # Tiny images and no pixels decoded: only labels and files matter to the checks.
-    data = load_dataset(dataset, data_root, 1, 0, recipe.val_fraction, torch.device("cpu"), decode=False)
+    data = load_dataset(dataset, data_root, 1, 0, recipe.val_fraction, torch.device("cpu"), decode=False,
+                        train_limit=recipe.train_limit, test_limit=recipe.test_limit)
     check(data.summary(), recipe.batch_size)
     if is_image_files(dataset):
         # Image files: decoded into the image cache here, once, at the runs' input size; every run then reads it.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..measure.convergence import PLATEAU_GAIN
+from ..measure.convergence import MIN_EPOCHS_TO_JUDGE, MIN_WINDOW_EVALS, PLATEAU_GAIN, too_short
 from ..store.metrics import OVERHEAD_FLAT_THROUGHPUT, OVERHEAD_GPU_UTIL_PCT, OVERHEAD_MACS_RATIO
 from .experiments import Experiment
 
@@ -40,6 +40,26 @@ def counted(exp: Experiment, label: str, timing: bool) -> pd.DataFrame:
     return mine if bool(shared.all()) else mine[~shared[mine.index]]
 
 
+def too_short_to_judge(exp: Experiment) -> dict[str, str]:
+    """Per variant with an ok run too short to judge its convergence (bench.measure.convergence.too_short, from
+    the row's epochs_run: older rows that called two epochs a plateau are judged again), the epochs and seeds."""
+    out = {}
+    for label in exp.labels:
+        mine = exp.ok[(exp.ok["label"] == label) & exp.ok["epochs_run"].notna()]
+        short = mine[[too_short(int(e)) for e in mine["epochs_run"]]]
+        if not short.empty:
+            epochs = ", ".join(str(e) for e in sorted({int(e) for e in short["epochs_run"]}))
+            out[label] = f"{epochs} epoch(s), seed(s) {', '.join(str(s) for s in sorted(short['seed']))}"
+    return out
+
+
+def too_short_note(short: dict[str, str]) -> str:
+    return ("too short to judge: " + "; ".join(f"{label} ran {what}" for label, what in short.items())
+            + f". A plateau is judged over the last third of a run's epochs, which needs at least "
+            f"{MIN_EPOCHS_TO_JUDGE} epochs and {MIN_WINDOW_EVALS} evaluations in that third (7 epochs or more): "
+            "these rankings may change with training; train longer (--epochs 7 or more) before trusting them.")
+
+
 def flagged(exp: Experiment) -> dict[str, str]:
     """Variants whose numbers rank nothing yet, each with why in a few words: no `ok` run, stayed near chance, or
     did not plateau (convergence_problems says it in full)."""
@@ -56,9 +76,10 @@ def flagged(exp: Experiment) -> dict[str, str]:
 def convergence_problems(exp: Experiment) -> dict[str, str]:
     """Per variant that stayed near chance or did not plateau, one sentence on why its ranking means nothing yet."""
     problems = {}
+    short = too_short_to_judge(exp)
     for label in exp.labels:
         mine = exp.ok[exp.ok["label"] == label]
-        if mine.empty or mine["num_classes"].isna().all():
+        if mine.empty or mine["num_classes"].isna().all() or label in short:
             continue
         chance = 1 / float(mine["num_classes"].iloc[0])
         threshold = near_chance(chance)
@@ -80,6 +101,8 @@ def shortfalls(exp: Experiment) -> list[str]:
     """What `bench report --strict` fails on, one sentence each: a variant that did not plateau or stayed near
     chance, and an entry under the test accuracy its suite promises on its own defaults (or with no ok run)."""
     out = [f"{label}: {why}" for label, why in convergence_problems(exp).items()]
+    out += [f"{label}: too short to judge whether it converged ({what}); train 7 epochs or more"
+            for label, what in too_short_to_judge(exp).items()]
     for label in exp.labels:
         promised = exp.rows.loc[exp.rows["label"] == label, "min_test_acc"].dropna()
         if promised.empty:

@@ -24,25 +24,43 @@ def save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def learning_curves(epochs: pd.DataFrame, labels: list[str], path: Path) -> Path:
-    """Accuracy and loss per epoch, train dashed and validation solid, each variant's mean over its seeds."""
+def draw_learning_curves(epochs: pd.DataFrame, labels: list[str]) -> plt.Figure:
+    """Accuracy and loss per epoch, train dashed and validation solid, each variant's mean over its seeds. Whole
+    epochs on the x axes, plain numbers on the (logarithmic) loss axis, one legend below both axes."""
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
     fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(12, 4.5))
     palette = colors(labels)
     for label in labels:
         mean = epochs[epochs["label"] == label].groupby("epoch")[["train_acc", "val_acc", "train_loss", "val_loss"]].mean()
         c = palette[label]
-        acc_ax.plot(mean.index, 100 * mean["val_acc"], "-o", color=c, ms=3, label=f"{label} (val)")
-        acc_ax.plot(mean.index, 100 * mean["train_acc"], "--", color=c, alpha=0.7, label=f"{label} (train)")
-        loss_ax.plot(mean.index, mean["val_loss"], "-o", color=c, ms=3, label=f"{label} (val)")
-        loss_ax.plot(mean.index, mean["train_loss"], "--", color=c, alpha=0.7, label=f"{label} (train)")
-    acc_ax.set(title="Accuracy per epoch (solid: validation, dashed: train)", xlabel="epoch", ylabel="accuracy (%)")
-    loss_ax.set(title="Loss per epoch (solid: validation, dashed: train)", xlabel="epoch",
-                ylabel="cross-entropy (train: with label smoothing)")
+        acc_ax.plot(mean.index, 100 * mean["val_acc"], "-o", color=c, ms=3)
+        acc_ax.plot(mean.index, 100 * mean["train_acc"], "--", color=c, alpha=0.7)
+        loss_ax.plot(mean.index, mean["val_loss"], "-o", color=c, ms=3)
+        loss_ax.plot(mean.index, mean["train_loss"], "--", color=c, alpha=0.7)
+    acc_ax.set(title="Accuracy per epoch", xlabel="epoch", ylabel="accuracy (%)")
+    loss_ax.set(title="Loss per epoch", xlabel="epoch", ylabel="cross-entropy\n(train: with label smoothing)")
     loss_ax.set_yscale("log")  # early validation losses of a net with unsettled BatchNorm statistics can be huge
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
+    loss_ax.yaxis.set_major_formatter(plain)
+    low, high = loss_ax.get_ylim()
+    loss_ax.yaxis.set_minor_locator(LogLocator(subs=(2, 5)))
+    loss_ax.yaxis.set_minor_formatter(plain if high / low < 100 else NullFormatter())  # few decades: label 2 and 5
     for ax in (acc_ax, loss_ax):
         ax.grid(alpha=0.3)
-    acc_ax.legend(fontsize=7, loc="lower right")
-    return save(fig, path)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    handles = [Line2D([], [], color=palette[label], lw=2, label=label) for label in labels]
+    handles += [Line2D([], [], color="gray", ls="-", marker="o", ms=3, label="validation"),
+                Line2D([], [], color="gray", ls="--", label="train")]
+    fig.tight_layout()
+    fig.subplots_adjust(bottom=0.16 + 0.05 * ((len(handles) - 1) // 6))
+    fig.legend(handles=handles, loc="lower center", ncol=min(6, len(handles)), fontsize=8, frameon=False)
+    return fig
+
+
+def learning_curves(epochs: pd.DataFrame, labels: list[str], path: Path) -> Path:
+    return save(draw_learning_curves(epochs, labels), path)
 
 
 def pareto_front(cost: np.ndarray, quality: np.ndarray) -> np.ndarray:

@@ -29,6 +29,10 @@ def header_facts(exp: Experiment) -> list[tuple[str, str]]:
     dataset = first["dataset"] + (" (synthetic random data: accuracies mean nothing)" if first["synthetic_data"] else "")
     if pd.notna(first["num_classes"]):
         dataset += f"; {int(first['num_classes'])} classes, {int(first['input_size'])} px"
+    split_sizes = {tuple(int(r[c]) for c in ("train_images", "val_images", "test_images")) for _, r in rows.iterrows()
+                   if all(pd.notna(r.get(c)) for c in ("train_images", "val_images", "test_images"))}
+    if split_sizes:
+        dataset += "; " + " or ".join(f"{t:,} train / {v:,} val / {s:,} test images" for t, v, s in sorted(split_sizes))
     if exp.facts.get("data.content"):
         dataset += f"; content fingerprint {exp.facts['data.content']}"
     started, finished = (when(pd.to_datetime(rows[column]).agg(how))

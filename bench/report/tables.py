@@ -5,11 +5,11 @@ from __future__ import annotations
 import pandas as pd
 
 from ..measure.convergence import PLATEAU_GAIN
-from ..store.metrics import METRICS, NOISY_SPREAD, Metric, header
+from ..store.metrics import LOADED_PER_CORE, METRICS, NOISY_LATENCY_IQR, NOISY_SPREAD, Metric, header
 from ..store.status import NOT_OK
 from .experiments import Experiment
 from .judge import (CONTENDED_MARK, NOISE_MARK, UNCONVERGED_MARK, contended, convergence_problems, counted,
-                    overhead_warning)
+                    overhead_warning, too_short_note, too_short_to_judge)
 from .markdown import markdown_table
 from .stats import Difference, LabelsDisagree, PerImage, mean_sd, paired_difference, per_image
 
@@ -26,6 +26,36 @@ def format_cell(values: pd.Series, metric: Metric, n: int) -> str:
         if metric.timing and mean > 0 and sd > NOISY_SPREAD * mean:
             cell += f" {NOISE_MARK}"
     return cell + (f" (n={count})" if count != n else "")
+
+
+def noisy_spread(cell: str) -> bool:
+    return cell.endswith(NOISE_MARK) or f"{NOISE_MARK} (n=" in cell
+
+
+LATENCY_IQR = {"latency_ms_b1": "latency_ms_b1_iqr", "latency_ms_bN": "latency_ms_bN_iqr"}
+
+
+def latency_marks(rows: pd.DataFrame, column: str, batch: int) -> str:
+    """For a latency cell: ` ⚠ IQR 2.10` (the largest interquartile range of a run whose IQR exceeds
+    NOISY_LATENCY_IQR of its median, ms) and ` ⚠ b1 > b32` where a run timed batch 1 slower than the larger batch."""
+    if column not in LATENCY_IQR or rows.empty:
+        return ""
+    marks = []
+    median = rows[column].astype(float)
+    iqr = rows[LATENCY_IQR[column]].astype(float) if LATENCY_IQR[column] in rows else median * float("nan")
+    noisy = iqr[iqr > NOISY_LATENCY_IQR * median]
+    if not noisy.empty:
+        marks.append(f"IQR {noisy.max():.2f}")
+    if (rows["latency_ms_b1"].astype(float) > rows["latency_ms_bN"].astype(float)).any():
+        marks.append(f"b1 > b{batch}")
+    return f" {NOISE_MARK} {', '.join(marks)}" if marks else ""
+
+
+def loaded(rows: pd.DataFrame) -> pd.Series:
+    """True for each row whose run trained while other processes kept the machine busy (older rows: False)."""
+    if "loaded" not in rows:
+        return pd.Series(False, index=rows.index)
+    return rows["loaded"].astype("boolean").fillna(False).astype(bool)
 
 
 def format_difference(diff: Difference | None) -> str:
@@ -51,9 +81,12 @@ def comparison(exp: Experiment) -> str:
                                   for m in metrics] + [f"Δ test vs {base} (pp, 95% CI)"]
     base_acc = ok[ok["label"] == base].set_index("seed")["test_acc"].astype(float) * 100
     rows, notes = [], []
-    unconverged = convergence_problems(exp)
+    unconverged, short = convergence_problems(exp), too_short_to_judge(exp)
     shared = contended(ok)
     every_run_shared = bool(shared.all())
+    busy = loaded(ok)
+    latency_batch = int(first["latency_batch"])
+    spread_noise, latency_noise = False, ""
     for label in exp.labels:
         mine = ok[ok["label"] == label]
         n = int(mine["test_acc"].notna().sum())
@@ -63,13 +96,36 @@ def comparison(exp: Experiment) -> str:
             diff = "–"
         else:
             diff = format_difference(paired_difference(mine.set_index("seed")["test_acc"].astype(float) * 100, base_acc))
-        rows.append([label, str(n), converged_cell(mine, unconverged.get(label))]
-                    + [format_cell(counted(exp, label, m.timing)[m.column], m, n)
-                       + (f" {CONTENDED_MARK}" if m.timing and shared[mine.index].any() else "") for m in metrics]
-                    + [diff])
-    if any(NOISE_MARK in c for r in rows for c in r):
+        cells = []
+        for m in metrics:
+            rows_counted = counted(exp, label, m.timing)
+            cell = format_cell(rows_counted[m.column], m, n)
+            spread_noise |= m.timing and noisy_spread(cell)
+            latency = latency_marks(rows_counted, m.column, latency_batch)
+            latency_noise += latency
+            cell += latency
+            if m.timing and busy[rows_counted.index].any():
+                cell += f" {NOISE_MARK} busy"
+            cells.append(cell + (f" {CONTENDED_MARK}" if m.timing and shared[mine.index].any() else ""))
+        rows.append([label, str(n), converged_cell(mine, unconverged.get(label), label in short)] + cells + [diff])
+    if spread_noise:
         notes.append(f"{NOISE_MARK} a time whose spread over seeds exceeds {NOISY_SPREAD:.0%} of its mean: "
                      "differences in it are noise, not architecture.")
+    if latency_noise:
+        kinds = []
+        if "IQR" in latency_noise:
+            kinds.append(f"{NOISE_MARK} IQR: a forward latency whose interquartile range over its timed calls exceeds "
+                         f"{NOISY_LATENCY_IQR:.0%} of its median (the largest such IQR shown, ms)")
+        if f"b1 > b{latency_batch}" in latency_noise:
+            kinds.append(f"{NOISE_MARK} b1 > b{latency_batch}: a run that timed one image slower than a batch of "
+                         f"{latency_batch}, which only noise explains")
+        notes.append("; ".join(kinds) + ". Such medians are not the model's latency: time again on a quiet machine "
+                     "(`make latency` repeats rounds for seconds).")
+    if busy.any():
+        notes.append(f"{NOISE_MARK} busy: {int(busy.sum())} run(s) trained while other processes kept "
+                     f"{LOADED_PER_CORE:g} or more runnable thread(s) per core busy on average (`load_per_core`, "
+                     "`loaded` in the parquet): their times and throughput are of a busy machine, slower than the "
+                     "model alone.")
     if shared.any() and not every_run_shared:
         notes.append(f"{CONTENDED_MARK} {int(shared.sum())} run(s) trained while another run of this harness used the "
                      "same device or cores (`contended`; the runs table names them): their times and throughput are "
@@ -78,7 +134,9 @@ def comparison(exp: Experiment) -> str:
         notes.append(f"The baseline **{base}** has no `ok` run in this experiment, so Δ is left empty "
                      "rather than measured against another variant.")
     notes += [f"{UNCONVERGED_MARK} {label}: {why}" for label, why in unconverged.items()]
-    if not unconverged and ok["plateaued"].notna().any():
+    if short:
+        notes.append(too_short_note(short))
+    if not unconverged and not short and ok["plateaued"].notna().any():
         with_ok = [label for label in exp.labels if label in set(ok["label"])]
         subject = ("every variant's best validation accuracy" if len(with_ok) == len(exp.labels) else
                    f"the best validation accuracy of every variant with an `ok` run ({', '.join(with_ok)})")
@@ -101,10 +159,13 @@ def comparison(exp: Experiment) -> str:
     return (f"{warning}\n\n" if warning else "") + markdown_table(headers, rows) + "".join(f"\n\n{n}" for n in notes)
 
 
-def converged_cell(mine: pd.DataFrame, problem: str | None) -> str:
-    """`yes`, `no †` (the note under the table says why), or `–` where no run says (one epoch, older rows)."""
+def converged_cell(mine: pd.DataFrame, problem: str | None, short: bool = False) -> str:
+    """`yes`, `no †` (the note under the table says why), `too short to judge` (a run under 7 epochs), or `–`
+    where no run says."""
     if problem:
         return f"no {UNCONVERGED_MARK}"
+    if short:
+        return "too short to judge"
     return "yes" if mine["plateaued"].notna().any() else "–"
 
 

@@ -4,6 +4,7 @@ The run summary printed by `bench run` and the report's comparison table both fo
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -21,6 +22,29 @@ class Metric:
 
     def display(self, value: float) -> str:
         return f"{value * self.scale:.{self.digits}f}"
+
+    def significant(self, value: float, digits: int = 3) -> str:
+        """The scaled value to `digits` significant digits, never in exponent form: 0.0368, 11.2, 312, 1400."""
+        return significant(value * self.scale, digits)
+
+
+def significant(value: float, digits: int = 3) -> str:
+    if not math.isfinite(value) or value == 0:
+        return f"{value:g}"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(value))))
+    return f"{round(value, decimals):.{decimals}f}"
+
+
+def duration(seconds: float | None) -> str:
+    """3 s, 4 min 05 s, 2 h 07 min: a person's reading of a duration; '?' when unknown."""
+    if seconds is None or not math.isfinite(seconds):
+        return "?"
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 METRICS = [
@@ -46,6 +70,11 @@ NOISY_SPREAD = 0.20
 OVERHEAD_GPU_UTIL_PCT = 60
 OVERHEAD_FLAT_THROUGHPUT = 0.20
 OVERHEAD_MACS_RATIO = 3.0
+# A run trained on a busy machine when other processes kept this many runnable threads per core, on average over its
+# training (bench.measure.isolation.other_load_reader): its timings are marked.
+LOADED_PER_CORE = 1.0
+# A forward-latency median is noise when its interquartile range exceeds this share of it (the report marks it).
+NOISY_LATENCY_IQR = 0.25
 
 
 def header(metric: Metric, size: int | str = "?", batch: int | str = "N", mem_kind: str = "n/a") -> str:

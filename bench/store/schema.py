@@ -115,6 +115,8 @@ class RunRow:
     device_slot: str | None = None  # cuda:<physical index>, or cpu:<core set> (bench.measure.isolation)
     contended: bool | None = None  # another run of this harness trained on the same slot meanwhile: timings shared
     contended_with: list[str] = field(default_factory=list)  # those runs' ids
+    load_per_core: float | None = None  # runnable threads of other processes per core, mean over the training (Linux)
+    loaded: bool | None = None  # load_per_core ≥ LOADED_PER_CORE (bench.store.metrics): timings of a busy machine
     torch_version: str | None = None
     torchvision_version: str | None = None
     git_sha: str | None = None

@@ -84,18 +84,21 @@ def backward_and_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
 def train_epoch(model: nn.Module, batches: Iterable[Batch], prepare: Callable[[torch.Tensor], torch.Tensor],
                 optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler,
                 loss_fn: nn.Module, device: torch.device, autocast: Callable[[], ContextManager] = NO_CONTEXT,
-                scaler: torch.amp.GradScaler | None = None, mark_step: Callable[[], None] | None = None
-                ) -> TrainResult:
+                scaler: torch.amp.GradScaler | None = None, mark_step: Callable[[], None] | None = None,
+                on_step: Callable[[int], None] | None = None) -> TrainResult:
     """One pass over `batches`; loss and accuracy accumulate on the device and are read once at the end.
 
     `autocast` is the forward pass's precision context, `scaler` fp16's gradient scaler, `mark_step` the
-    marker CUDA-graph replays need between steps."""
+    marker CUDA-graph replays need between steps, `on_step(images so far)` hears of the epoch's start (0) and of each
+    step (host counts only: nothing is read from the device for it)."""
     model.train()
     watch = Stopwatch(device)
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
     seen = 0
     start = time.perf_counter()
+    if on_step:
+        on_step(0)  # the epoch begins
     for images, labels in timed(batches, prepare, watch):
         if mark_step:
             mark_step()
@@ -107,6 +110,8 @@ def train_epoch(model: nn.Module, batches: Iterable[Batch], prepare: Callable[[t
         loss_sum += loss.detach() * len(labels)
         correct += (logits.detach().argmax(1) == labels).sum()
         seen += len(labels)
+        if on_step:
+            on_step(seen)
     synchronize(device)
     elapsed = time.perf_counter() - start
     loss_mean = loss_sum.item() / max(seen, 1)
@@ -232,13 +237,14 @@ def eval_batch_size(recipe: Recipe) -> int:
 
 def fit(model: nn.Module, data: DataSet, recipe: Recipe, device: torch.device, seed: int,
         warmup_steps: int = WARMUP_STEPS, around_training: Callable[[], ContextManager] = NO_CONTEXT,
-        speed: Speed | None = None) -> Iterator[EpochResult]:
+        speed: Speed | None = None, on_step: Callable[[int, int], None] | None = None) -> Iterator[EpochResult]:
     """Train `model` (in place) on `data` under `recipe`, yielding each epoch's training and validation result.
 
     `speed` is the run's speed settings, resolved once by the caller from the recipe (default: resolved here) and
     applied to the model, its batches and its steps; the caller has set the backends. Data order and augmentation
     depend on `seed` only. `around_training` wraps each epoch's training pass (e.g. a utilisation sampler);
-    the caller may stop early simply by not asking for the next epoch."""
+    `on_step(epoch, images so far in it)` hears of each training step (progress); the caller may stop early simply
+    by not asking for the next epoch."""
     if speed is None:
         speed = Speed.of(recipe, device)
         speed.apply_backends()
@@ -263,7 +269,8 @@ def fit(model: nn.Module, data: DataSet, recipe: Recipe, device: torch.device, s
     for epoch in range(1, recipe.epochs + 1):
         with around_training():
             tr = train_epoch(step_model, data.train.batches(recipe.batch_size, generator, drop_last=True),
-                             train_images, optimizer, scheduler, train_loss, device, speed.autocast, scaler, mark_step)
+                             train_images, optimizer, scheduler, train_loss, device, speed.autocast, scaler, mark_step,
+                             (lambda seen, epoch=epoch: on_step(epoch, seen)) if on_step else None)
         recompute_batchnorm(model, data.train.batches(recipe.batch_size), eval_images, recipe.precise_bn_batches,
                             speed.autocast)
         va = evaluate(model, data.val.batches(eval_batch_size(recipe)), eval_images, eval_loss, data.num_classes,

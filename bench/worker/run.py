@@ -2,7 +2,6 @@
 split read once with the best-validation weights, and device use. Fills the run row as it goes."""
 from __future__ import annotations
 
-import contextlib
 import statistics
 import sys
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import torch
 
 from ..plan.spec import RunSpec
+from ..store.metrics import LOADED_PER_CORE
 from ..store.paths import epochs_dir, predictions_dir
 from ..store.schema import EpochRow, RunRow
 from ..store.shards import write_shard
@@ -21,15 +21,16 @@ from .start import phase
 def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: int = WARMUP_STEPS) -> None:
     """Build, profile and train the model, filling `row` and `epochs` as it goes."""
     import models
-    from tqdm import tqdm
 
     from ..core.device import device_name, reset_peak_memory, use_device
     from ..data.check import check
     from ..data.registry import load_dataset
     from ..measure.profile import measure_latency, profile_model
-    from ..measure.utilization import Sampler, gpu_utilization_reader
+    from ..measure.isolation import other_load_reader
+    from ..measure.utilization import Sampler, gpu_utilization_reader, sampling
     from ..train.loop import fit, test
     from ..train.speed import Speed
+    from .progress import Progress
     from .start import process_started
 
     recipe, device = spec.recipe, torch.device(spec.device)
@@ -38,7 +39,8 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
     speed.apply_backends()
     torch.manual_seed(spec.seed)
     row.device_name = device_name(device)
-    data = load_dataset(spec.dataset, spec.data_root, recipe.input_size, spec.seed, recipe.val_fraction, device)
+    data = load_dataset(spec.dataset, spec.data_root, recipe.input_size, spec.seed, recipe.val_fraction, device,
+                        train_limit=recipe.train_limit, test_limit=recipe.test_limit)
     row.num_classes, row.classes, row.synthetic_data = data.num_classes, data.classes, data.synthetic
     summary = data.summary()
     print("\n".join(summary.lines()), file=sys.stderr)
@@ -69,13 +71,15 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
 
     read = gpu_utilization_reader(device)
     sampler = Sampler(read) if read else None
+    read_load = other_load_reader()
+    load = Sampler(read_load, interval_s=0.5) if read_load else None
     logger = TensorBoardLog(spec) if spec.tensorboard else None
-    on_terminal = sys.stderr.isatty()  # a log file gets one plain line per epoch instead of a redrawn bar
-    bar = tqdm(total=recipe.epochs, desc=f"{spec.label} s{spec.seed}", unit="epoch", file=sys.stderr,
-               dynamic_ncols=True, disable=not on_terminal)
+    steps = len(data.train) // recipe.batch_size  # full batches only (drop_last)
+    progress = Progress.for_worker(f"{spec.label} s{spec.seed}", recipe.epochs, steps * recipe.batch_size)
     best_state = None
     phase("warm-up")
-    for result in fit(model, data, recipe, device, spec.seed, warmup_steps, sampler or contextlib.nullcontext, speed):
+    for result in fit(model, data, recipe, device, spec.seed, warmup_steps, sampling(sampler, load), speed,
+                      progress.step):
         epoch, tr, va = result.epoch, result.train, result.val
         if epoch == 1:
             row.compile_s, row.setup_s = result.compile_s, result.training_started - process_started()
@@ -85,6 +89,8 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
         phase("epoch")
         summarize_epochs(row, epochs)
         row.gpu_util_pct = sampler.mean() if sampler else None
+        row.load_per_core = load.mean() if load else None
+        row.loaded = None if row.load_per_core is None else row.load_per_core >= LOADED_PER_CORE
         if logger:
             logger.log(epochs[-1], model)
         if row.best_epoch is None or va.acc > row.best_val_acc:  # validation alone chooses the epoch
@@ -92,20 +98,17 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             if spec.checkpoints:
                 save_checkpoint(best_state, spec, data)
-        bar.update()
-        bar.set_postfix(loss=f"{tr.loss:.3f}", val_acc=f"{va.acc:.1%}", img_s=f"{tr.images / tr.time_s:.0f}")
-        if not on_terminal:
-            print(f"{spec.label} s{spec.seed} epoch {epoch}/{recipe.epochs}: train loss {tr.loss:.3f}, "
-                  f"val acc {va.acc:.1%}, {tr.images / tr.time_s:.0f} images/s, {tr.time_s:.2f} s", file=sys.stderr)
+        progress.epoch_done(epoch, va.acc, f"train loss {tr.loss:.3f}, val acc {va.acc:.1%}, "
+                                           f"{tr.images / tr.time_s:,.0f} images/s, {tr.time_s:.2f} s")
         if recipe.patience is not None and epoch - row.best_epoch >= recipe.patience:
             break
-    bar.close()
     if logger:
         logger.close()
     # The test set is read once, with the best-validation weights: it never chooses anything.
     model.load_state_dict(best_state)
     result = test(model, data, recipe, device, speed)
     row.test_acc, row.confusion = result.acc, result.confusion.flatten().tolist()
+    progress.finish(f"test acc {result.acc:.1%} (best validation epoch {row.best_epoch}), trained")
     phase("test")
     write_shard(prediction_rows(spec.run_id, result), predictions_dir(Path(spec.results), spec.suite), spec.run_id)
     record_utilization(row, spec, speed)

@@ -1,0 +1,93 @@
+"""`make run`, the README's first command, leaves every tracked file as it was: run to its end, or stopped by Ctrl-C
+mid-suite. The real Makefile target, in a copy of the repository that is a git repository of its own, with this
+environment's .venv (so nothing is installed) and a tiny suite through RUN_SUITE / RUN_ARGS."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.store.shards import load_runs
+from tests.helpers import ROOT
+
+pytestmark = pytest.mark.skipif(shutil.which("make") is None or shutil.which("git") is None,
+                                reason="needs make and git")
+VENV = Path(sys.prefix)
+TINY = "--variants plain32,resnet32 --dataset fake --device cpu --epochs 2"
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+
+
+def repository_copy(tmp_path: Path) -> Path:
+    """The project's files as this checkout has them (tracked, and new ones git does not ignore), committed in a
+    fresh repository, so that `git status` there says what a command changed."""
+    copy = tmp_path / "repo"
+    files = subprocess.run(["git", "-C", str(ROOT), "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+                           check=True, capture_output=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        source = ROOT / name
+        if source.is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy / name)
+    git(copy, "init", "-q")
+    git(copy, "add", "-A")
+    git(copy, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "copy")
+    return copy
+
+
+def make_run(copy: Path, suite: str = "shortcut") -> subprocess.Popen:
+    """`make run` as a user types it, in a session of its own (a terminal's Ctrl-C reaches the whole group); the
+    venv's install stamp is taken as up to date (-o), so nothing is installed."""
+    stamp = VENV / ".installed-stamp"
+    if not stamp.exists():
+        pytest.skip(f"{VENV} was not made by the Makefile (no {stamp.name})")
+    return subprocess.Popen(["make", "-o", str(stamp), "run", f"VENV={VENV}", f"RUN_SUITE={suite}", f"RUN_ARGS={TINY}"],
+                            cwd=copy, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONPATH": ""})
+
+
+def test_make_run_to_its_end_changes_no_tracked_file(tmp_path):
+    copy = repository_copy(tmp_path)
+    proc = make_run(copy)
+    out, err = proc.communicate(timeout=900)
+    assert proc.returncode == 0, err
+    assert git(copy, "status", "--porcelain") == ""
+    assert (copy / "results" / "reports" / "shortcut.md").is_file()  # the report went under results/ (ignored)
+    assert (load_runs(copy / "results", "shortcut")["status"] == "ok").sum() == 2
+
+
+def test_make_run_interrupted_mid_suite_changes_no_tracked_file_and_writes_no_report(tmp_path):
+    copy = repository_copy(tmp_path)
+    proc = make_run(copy)
+    runs = copy / "results" / "shortcut" / "runs"
+    deadline = time.monotonic() + 600
+    while not (runs.is_dir() and any(runs.glob("*.parquet"))) and time.monotonic() < deadline:
+        time.sleep(0.2)  # the first run's row: the second run is starting or training
+    assert proc.poll() is None, proc.communicate()[1]
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C on the terminal: make, bench and its worker all get it
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode != 0
+    assert "Traceback" not in err, err
+    assert git(copy, "status", "--porcelain") == ""
+    assert not (copy / "results" / "reports").exists()  # no report written after Ctrl-C
+    # make stops at Ctrl-C before its recipe can speak; bench itself says where the finished runs are
+    assert "interrupted: finished runs are kept in results/shortcut/; run the same command to resume, or " \
+           "`bench report --suite shortcut` to report what finished" in err
+    statuses = sorted(load_runs(copy / "results", "shortcut")["status"])
+    # the first run finished; the second was stopped (an `interrupted` row) or never began (no row)
+    assert statuses in (["interrupted", "ok"], ["ok"]), err
+    # and resumed: the finished run is skipped, the interrupted one runs, the report is written
+    again = make_run(copy)
+    _, err = again.communicate(timeout=900)
+    assert again.returncode == 0, err
+    assert "skip (done at" in err and git(copy, "status", "--porcelain") == ""
+    assert (copy / "results" / "reports" / "shortcut.md").is_file()
