@@ -66,6 +66,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     return status.status(from_namespace(status.StatusOptions, args))
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .commands import compare
+
+    return compare.compare(from_namespace(compare.CompareOptions, args))
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .commands import report
 
@@ -111,6 +117,7 @@ def add_options(parser: argparse.ArgumentParser, options: type) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand, built from each command's options dataclass."""
+    from .commands.compare import CompareOptions
     from .commands.models import ModelsOptions
     from .commands.report import ReportOptions
     from .commands.status import StatusOptions
@@ -127,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
             ("status", "runs per status for each suite, the newest failures, SLURM jobs still queued", StatusOptions,
              cmd_status),
             ("report", "write markdown comparison tables and plots from the parquet results", ReportOptions,
-             cmd_report)):
+             cmd_report),
+            ("compare", "compare two sets of runs (folders, commits, machines) variant by variant, each change marked",
+             CompareOptions, cmd_compare)):
         p = sub.add_parser(name, help=help)
         add_options(p, options)
         p.set_defaults(func=func)

@@ -25,18 +25,19 @@ BASE, OTHER = "resnet18", "resnet18-stem3"
 _clock = itertools.count()
 
 
-def identity(variant: str, seed: int, dataset: str, batch: int) -> dict:
+def identity(variant: str, seed: int, dataset: str, batch: int, device: str = "cpu") -> dict:
     return {"architecture": {"variant": variant, "fingerprint": f"fp-{variant}"}, "weights": {"name": "none"},
             "data": {"kind": dataset, "version": "v1"}, "recipe": {"batch_size": batch, "epochs": 2},
-            "device": {"kind": "cpu", "name": "Test CPU"}, "software": {"torch": "2.14.1"}, "seed": seed}
+            "device": {"kind": device, "name": "Test CPU" if device == "cpu" else "Test GPU"},
+            "software": {"torch": "2.14.1"}, "seed": seed}
 
 
 def write_run(results, variant: str, seed: int, test_acc: float, dataset: str = "digits", batch: int = 64,
               status: str = "ok", labels: tuple[str, ...] = (BASE, OTHER), epoch_time: float = 1.0,
-              predictions: list[tuple[int, int]] | None = None, **fields) -> RunRow:
+              predictions: list[tuple[int, int]] | None = None, device: str = "cpu", **fields) -> RunRow:
     """One run's shards: its row (with `fields` set over the defaults below; 16 epochs, long enough to judge
     convergence), two epoch rows, and (optionally) (label, predicted) per test image."""
-    ident = identity(variant, seed, dataset, batch)
+    ident = identity(variant, seed, dataset, batch, device)
     tick = next(_clock)
     run_id = f"{variant}-s{seed}-{dataset}-b{batch}-{tick}"
     ok = status == "ok"
@@ -46,7 +47,8 @@ def write_run(results, variant: str, seed: int, test_acc: float, dataset: str = 
                  best_val_acc=test_acc if ok else None, best_epoch=2 if ok else None, test_acc=test_acc if ok else None,
                  epoch_time_s=epoch_time if ok else None, train_time_s=2 * epoch_time if ok else None,
                  images_per_s=100 / epoch_time if ok else None, peak_mem_mb=900.0, mem_kind="cpu_rss",
-                 latency_ms_b1=2.0, latency_ms_bN=9.0, latency_batch=32, device="cpu", device_name="Test CPU (2 threads)",
+                 latency_ms_b1=2.0, latency_ms_bN=9.0, latency_batch=32, device=device,
+                 device_name="Test CPU (2 threads)" if device == "cpu" else "Test GPU",
                  torch_version="2.14.1", torchvision_version="0.29.1", git_sha="abc", config_hash=config_hash(ident),
                  experiment_hash=experiment_hash(ident), identity=json.dumps(ident), recipe=json.dumps({"batch_size": batch}),
                  started_at=f"2026-11-01T00:{tick // 60:02d}:{tick % 60:02d}+00:00",

@@ -4,14 +4,16 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from ..core.argtypes import StoreOnce, option
+from ..core.argtypes import option
 from ..store.paths import DEFAULT_REPORTS, DEFAULT_RESULTS
 
 
 @dataclass
 class ReportOptions:
     suite: str | None = option(None, "only this suite (default: every suite found)")
-    results: str = option(DEFAULT_RESULTS, "where `bench run` wrote (default %(default)s/)", action=StoreOnce)
+    results: list[str] = option([], f"where `bench run` wrote (default {DEFAULT_RESULTS}/); repeat to read several "
+                                "folders as one (runs of several machines): a run found twice counts once",
+                                action="append", metavar="DIR")
     out: str = option(DEFAULT_REPORTS, "output folder (default %(default)s/)")
     strict: bool = option(False, "exit 1, naming each one, when a variant did not plateau, stayed near chance, or fell "
                           "under the test accuracy its suite promises on its defaults (the report is written all the "
@@ -23,7 +25,7 @@ def report(options: ReportOptions) -> int:
     from ..report.write import write_reports
 
     problems = []
-    for written in write_reports(options.results, options.out, options.suite):
+    for written in write_reports(options.results or [DEFAULT_RESULTS], options.out, options.suite):
         print(f"wrote {written.path} (pictures in {written.path.with_suffix('')}/)")
         problems += written.shortfalls
     if options.strict and problems:

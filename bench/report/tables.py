@@ -211,9 +211,10 @@ def runs_table(exp: Experiment) -> str:
         for _, r in exp.ok[exp.ok["label"] == label].sort_values("seed").iterrows():
             rows.append([label, str(r["seed"]), f"{100 * r['test_acc']:.2f}", f"{100 * r['best_val_acc']:.2f}",
                          f"{r['best_epoch']}/{r['epochs_run']}", f"{r['epoch_time_s']:.2f}", f"{r['train_time_s']:.1f}",
-                         seconds(r["setup_s"]), seconds(r["compile_s"]), str(r["git_sha"]), r["run_id"]])
+                         seconds(r["setup_s"]), seconds(r["compile_s"]), "–" if pd.isna(r["host"]) else str(r["host"]), str(r["git_sha"]),
+                         r["run_id"]])
     table = markdown_table(["variant", "seed", "test acc (%)", "best val acc (%)", "best epoch", "epoch time (s)",
-                            "train time (s)", "setup (s)", "compile (s)", "git sha", "run_id"], rows)
+                            "train time (s)", "setup (s)", "compile (s)", "host", "git sha", "run_id"], rows)
     if exp.set_aside:
         table += (f"\n\n{exp.set_aside} older row(s) of this experiment were set aside (an earlier run of the same "
                   "identity and seed, or of an older definition of a variant): the newest `ok` row counts. "

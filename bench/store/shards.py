@@ -56,6 +56,27 @@ def load_predictions(results: Path, suite: str, run_ids: list[str]) -> pd.DataFr
     return load_table(predictions_dir(results, suite), PredictionRow, run_ids)
 
 
+def merged(tables: list[pd.DataFrame], key: list[str]) -> pd.DataFrame:
+    """The tables of several results folders as one; a shard found in more than one (a copied run) counts once."""
+    frames = [t for t in tables if not t.empty]
+    if not frames:
+        return tables[0] if tables else pd.DataFrame()
+    return pd.concat(frames, ignore_index=True).drop_duplicates(key, keep="first").reset_index(drop=True)
+
+
+def load_runs_of(folders: list[Path], suite: str) -> pd.DataFrame:
+    """A suite's run table over several results folders (each run once)."""
+    return merged([load_runs(f, suite) for f in folders], ["run_id"])
+
+
+def load_epochs_of(folders: list[Path], suite: str) -> pd.DataFrame:
+    return merged([load_epochs(f, suite) for f in folders], ["run_id", "epoch"])
+
+
+def load_predictions_of(folders: list[Path], suite: str, run_ids: list[str]) -> pd.DataFrame:
+    return merged([load_predictions(f, suite, run_ids) for f in folders], ["run_id", "index"])
+
+
 def suites_in(results: Path) -> list[str]:
     """Suites that have a runs folder under `results`, sorted."""
     root = Path(results)

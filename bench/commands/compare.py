@@ -1,0 +1,133 @@
+"""`bench compare BASE HEAD`: the runs of two results folders (or two commits of one), variant by variant, as a
+markdown table or JSON; with --fail-if, exit 1 naming what got worse past its limit (for CI)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..core.argtypes import option
+from ..core.errors import UsageError
+from ..report.compare import (BY_KEY, FACTOR, RANK_P, SYMBOLS, Change, change_text, compare_pairing, failures, pair,
+                              parse_fail_if, shown)
+
+FORMATS = ("markdown", "json")
+
+
+@dataclass
+class CompareOptions:
+    base: str = option(None, "the runs before: a results folder, or DIR@REV for its runs of one git sha or harness "
+                       "code digest (a prefix)", flag="base", metavar="BASE")
+    head: str = option(None, "the runs after, written the same way", flag="head", metavar="HEAD")
+    suite: str | None = option(None, "only this suite (default: every suite both sides hold)")
+    factor: float = option(FACTOR, "a time, throughput, latency or memory ratio counts as a change only past this "
+                           "factor (default %(default)s)", type=float)
+    format: str = option("markdown", "markdown (default) or json", choices=FORMATS)
+    fail_if: str | None = option(None, "exit 1 when a variant got worse past a limit: worse:accuracy=0.5,time=1.1 "
+                                 "(accuracy in percentage points lost; time, throughput, memory, latency, macs, params "
+                                 "as ratios)", metavar="worse:KEY=LIMIT,...")
+
+
+@dataclass
+class Side:
+    """One side of the comparison: its folder, the revision it is narrowed to, and its tables per suite."""
+
+    spec: str
+    folder: Path
+    rev: str
+
+    def runs(self, suite: str) -> pd.DataFrame:
+        from ..core.hashing import digest
+        from ..store.shards import load_runs
+
+        runs = load_runs(self.folder, suite)
+        if self.rev and not runs.empty:
+            code = [digest(json.loads(i).get("code", {})) if isinstance(i, str) and i else "" for i in runs["identity"]]
+            keep = runs["git_sha"].fillna("").str.startswith(self.rev) | pd.Series(
+                [c.startswith(self.rev) for c in code], index=runs.index)
+            runs = runs[keep]
+        return runs
+
+    def describe(self, runs: pd.DataFrame) -> str:
+        shas = ", ".join(sorted(set(runs["git_sha"].dropna()))) or "–"
+        hosts = ", ".join(sorted(set(runs["host"].dropna()))) or "–"
+        return f"`{self.spec}` (git {shas}; host {hosts}; {len(runs)} run(s))"
+
+
+def side_of(spec: str) -> Side:
+    from ..store.shards import suites_in
+
+    folder, _, rev = spec.partition("@")
+    if not suites_in(Path(folder)):
+        raise UsageError(f"no results under '{folder}' (from '{spec}'): give a folder `bench run` wrote")
+    return Side(spec, Path(folder), rev)
+
+
+def compare(options: CompareOptions) -> int:
+    from ..store.shards import load_epochs, load_predictions, suites_in
+
+    if options.factor <= 1:
+        raise UsageError(f"--factor {options.factor:g}: give a ratio above 1, e.g. 1.1")
+    limits = parse_fail_if(options.fail_if) if options.fail_if else {}
+    base, head = side_of(options.base), side_of(options.head)
+    common = sorted(set(suites_in(base.folder)) & set(suites_in(head.folder)))
+    if options.suite:
+        if options.suite not in common:
+            raise UsageError(f"suite '{options.suite}' is not in both folders; both hold: {', '.join(common) or 'none'}")
+        common = [options.suite]
+    if not common:
+        raise UsageError(f"'{base.folder}' and '{head.folder}' hold no suite in common")
+    changes: list[Change] = []
+    described = {"base": [], "head": []}
+    for suite in common:
+        runs = base.runs(suite), head.runs(suite)
+        if any(r.empty for r in runs):
+            which = base if runs[0].empty else head
+            raise UsageError(f"'{which.spec}' holds no run of suite '{suite}'" + (" at that revision" if which.rev else ""))
+        described["base"].append(base.describe(runs[0]))
+        described["head"].append(head.describe(runs[1]))
+        epochs = load_epochs(base.folder, suite), load_epochs(head.folder, suite)
+
+        def predictions(run_ids: list[str], suite: str = suite) -> pd.DataFrame:
+            return pd.concat([load_predictions(base.folder, suite, run_ids),
+                              load_predictions(head.folder, suite, run_ids)]).drop_duplicates(["run_id", "index"])
+
+        for pairing in pair(*runs):
+            for change in compare_pairing(pairing, epochs, predictions, options.factor):
+                change.experiment = f"{suite} — {change.experiment}"
+                changes.append(change)
+    if options.format == "json":
+        print(json.dumps({"base": options.base, "head": options.head, "factor": options.factor, "rank_p": RANK_P,
+                          "changes": [{**dataclasses.asdict(c), "symbol": c.symbol} for c in changes]}, indent=2))
+    else:
+        print(markdown(options, described, changes))
+    worse = failures(changes, limits)
+    if worse:
+        print("\n".join(f"bench compare: worse: {w}" for w in worse), file=sys.stderr)
+        return 1
+    return 0
+
+
+def markdown(options: CompareOptions, described: dict[str, list[str]], changes: list[Change]) -> str:
+    from ..report.markdown import markdown_table
+
+    lines = [f"# bench compare: {options.base} → {options.head}", "",
+             f"base: {'; '.join(dict.fromkeys(described['base']))}  ",
+             f"head: {'; '.join(dict.fromkeys(described['head']))}", "",
+             "Marks: `+` worse, `-` better, `~` not significant, `x` not comparable, `=` same. A time, throughput, "
+             f"latency or memory counts as changed only past ×{options.factor:g}, and a time or throughput only when "
+             f"its per-epoch samples also differ (Mann–Whitney p < {RANK_P:g}); test accuracy by its 95% interval over "
+             "seeds, else by the per-image McNemar test (p < 0.05)."]
+    for experiment in dict.fromkeys(c.experiment for c in changes):
+        mine = [c for c in changes if c.experiment == experiment]
+        rows = [[c.symbol, c.variant, c.name, shown(c.base, BY_KEY.get(c.metric)), shown(c.head, BY_KEY.get(c.metric)),
+                 change_text(c), c.evidence] for c in mine]
+        lines += ["", f"## {experiment}", "",
+                  markdown_table(["", "variant", "measure", "base", "head", "change", "evidence"], rows, 3)]
+        counts = {mark: sum(c.mark == mark for c in mine) for mark in SYMBOLS}
+        lines += ["", ", ".join(f"{n} {mark}" for mark, n in counts.items() if n) + "."]
+    return "\n".join(lines)

@@ -1,0 +1,127 @@
+"""`bench compare BASE HEAD` on two results folders written here in the real parquet format: one variant planted
+slower, one planted less accurate; every mark, interval and p-value checked against scipy on the planted values."""
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from bench.store.paths import epochs_dir
+from bench.store.schema import EpochRow
+from bench.store.shards import write_shard
+from tests.helpers import bench
+from tests.test_experiments import BASE, OTHER, SUITE, write_run
+
+SEEDS = (0, 1, 2)
+EPOCHS = 16
+IMAGES = 200
+
+
+def epoch_times(mean: float, seed: int, salt: int) -> list[float]:
+    return list(mean * (1 + 0.05 * np.random.default_rng(1000 * salt + seed).standard_normal(EPOCHS)))
+
+
+def predictions(accuracy: float, seed: int, salt: int) -> list[tuple[int, int]]:
+    """(label, predicted) for IMAGES test images (two classes), `accuracy` of them right, chosen by the seed."""
+    rng = np.random.default_rng(7 * salt + seed)
+    labels = np.arange(IMAGES) % 2
+    right = np.zeros(IMAGES, bool)
+    right[rng.choice(IMAGES, round(accuracy * IMAGES), replace=False)] = True
+    return [(int(y), int(y if r else 1 - y)) for y, r in zip(labels, right)]
+
+
+def write_side(folder, accuracy: dict[str, list[float]], time_s: dict[str, float], salt: int, dataset="digits"):
+    for label in (BASE, OTHER):
+        for seed, acc in zip(SEEDS, accuracy[label]):
+            times = epoch_times(time_s[label], seed, salt + (label == OTHER))
+            row = write_run(folder, label, seed, acc, dataset=dataset, plateaued=True, epoch_time=float(np.median(times)),
+                            predictions=predictions(acc, seed, salt + (label == OTHER)), host=f"host-{salt}")
+            write_shard([EpochRow(row.run_id, e, 1.0, 0.5, 1.0, acc, 0.1, t, 0.01, 64 / t)
+                         for e, t in enumerate(times, 1)], epochs_dir(folder, SUITE), row.run_id)
+
+
+BASE_ACC = {BASE: [0.90, 0.91, 0.92], OTHER: [0.93, 0.92, 0.94]}
+HEAD_ACC = {BASE: [0.84, 0.86, 0.85], OTHER: [0.93, 0.93, 0.94]}  # BASE planted worse by about 6 points
+BASE_TIME = {BASE: 1.0, OTHER: 2.0}
+HEAD_TIME = {BASE: 1.0, OTHER: 3.0}  # OTHER planted 1.5× slower
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("compare")
+    write_side(root / "base", BASE_ACC, BASE_TIME, salt=1)
+    write_side(root / "head", HEAD_ACC, HEAD_TIME, salt=3)
+    write_side(root / "cifar", HEAD_ACC, HEAD_TIME, salt=5, dataset="cifar10")
+    return root
+
+
+def changes(folder_a, folder_b, *extra) -> tuple[list[dict], object]:
+    done = bench("compare", str(folder_a), str(folder_b), "--format", "json", *extra)
+    assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stderr
+    return json.loads(done.stdout)["changes"], done
+
+
+def one(found: list[dict], variant: str, metric: str) -> dict:
+    (change,) = [c for c in found if c["variant"] == variant and c["metric"] == metric]
+    return change
+
+
+def test_the_planted_worse_accuracy_is_marked_with_scipys_interval(folders):
+    found, _ = changes(folders / "base", folders / "head")
+    acc = one(found, BASE, "accuracy")
+    d = 100 * (np.array(HEAD_ACC[BASE]) - np.array(BASE_ACC[BASE]))  # paired by seed, by hand
+    low, high = stats.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=stats.sem(d))
+    assert acc["mark"] == "worse" and acc["symbol"] == "+"
+    assert acc["change"] == pytest.approx(d.mean()) and (acc["low"], acc["high"]) == (pytest.approx(low),
+                                                                                        pytest.approx(high))
+    assert one(found, OTHER, "accuracy")["mark"] == "not significant"
+    assert "McNemar p=" in acc["evidence"] and f"{IMAGES} test images × 3 seed(s)" in acc["evidence"]
+
+
+def test_the_planted_slower_variant_is_worse_by_ratio_and_rank_test(folders):
+    found, _ = changes(folders / "base", folders / "head")
+    slow = one(found, OTHER, "time")
+    base_t = np.concatenate([epoch_times(BASE_TIME[OTHER], s, 2) for s in SEEDS])
+    head_t = np.concatenate([epoch_times(HEAD_TIME[OTHER], s, 4) for s in SEEDS])
+    assert slow["change"] == pytest.approx(np.median(head_t) / np.median(base_t))
+    assert slow["p"] == pytest.approx(stats.mannwhitneyu(head_t, base_t, alternative="two-sided").pvalue)
+    assert slow["mark"] == "worse" and slow["p"] < 0.002
+    assert one(found, OTHER, "throughput")["mark"] == "worse"  # fewer images/s is worse too
+    same = one(found, BASE, "time")  # the same 1.0 s, other noise: under the factor
+    assert same["mark"] == "not significant" and abs(same["change"] - 1) < 0.1
+    assert one(found, BASE, "macs")["mark"] == "same"
+
+
+def test_a_ratio_past_the_factor_without_a_rank_difference_is_not_significant(folders):
+    found, _ = changes(folders / "base", folders / "head", "--factor", "1.6")  # 1.5× is under a 1.6 factor
+    assert one(found, OTHER, "time")["mark"] == "not significant"
+
+
+def test_another_data_set_is_not_comparable_and_says_why(folders):
+    found, _ = changes(folders / "base", folders / "cifar")
+    assert {c["mark"] for c in found} == {"not comparable"}
+    assert all("data.kind: digits → cifar10" in c["evidence"] for c in found)
+
+
+def test_fail_if_exits_1_naming_what_got_worse_and_0_within_the_limits(folders):
+    _, done = changes(folders / "base", folders / "head", "--fail-if", "worse:accuracy=0.5")
+    assert done.returncode == 1 and f"bench compare: worse: {BASE} " in done.stderr and "test acc" in done.stderr
+    _, done = changes(folders / "base", folders / "head", "--fail-if", "worse:time=1.1")
+    assert done.returncode == 1 and f"worse: {OTHER} " in done.stderr
+    assert re.search(r"epoch time \(s\) ×1\.[45]\d\d, past ×1\.1 \(Mann–Whitney p=", done.stderr), done.stderr
+    _, done = changes(folders / "base", folders / "head", "--fail-if", "worse:time=2,accuracy=10")
+    assert done.returncode == 0, done.stderr
+    bad = bench("compare", str(folders / "base"), str(folders / "head"), "--fail-if", "worse:speed=2")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "'speed=2'" in bad.stderr
+
+
+def test_the_markdown_shows_marks_and_both_sides(folders):
+    done = bench("compare", str(folders / "base"), str(folders / "head"))
+    assert done.returncode == 0, done.stderr
+    assert "host-1" in done.stdout and "host-3" in done.stdout
+    assert f"| + | {OTHER} | epoch time (s) |" in done.stdout and f"| + | {BASE} | test acc (%) |" in done.stdout
+    missing = bench("compare", str(folders / "nowhere"), str(folders / "head"))
+    assert missing.returncode == 2 and "no results under" in missing.stderr
