@@ -125,3 +125,42 @@ def test_the_markdown_shows_marks_and_both_sides(folders):
     assert f"| + | {OTHER} | epoch time (s) |" in done.stdout and f"| + | {BASE} | test acc (%) |" in done.stdout
     missing = bench("compare", str(folders / "nowhere"), str(folders / "head"))
     assert missing.returncode == 2 and "no results under" in missing.stderr
+
+
+def versioned(folder, seed: int, acc: float, code: str, lr: float, sha: str, minute: int):
+    """A BASE run whose identity names its harness code and learning rate, made at a chosen minute."""
+    from bench.store.identity import config_hash, experiment_hash
+    from tests.test_experiments import identity
+
+    ident = identity(BASE, seed, "digits", 64)
+    ident["code"] = {"bench/train/loop.py": code, "bench/data/base.py": "d1"}
+    ident["recipe"]["lr"] = lr
+    return write_run(folder, BASE, seed, acc, plateaued=True, identity=json.dumps(ident), config_hash=config_hash(ident),
+                     experiment_hash=experiment_hash(ident), git_sha=sha,
+                     started_at=f"2026-11-02T10:{minute:02d}:00+00:00", finished_at=f"2026-11-02T10:{minute:02d}:30+00:00")
+
+
+def test_history_sets_every_identity_side_by_side_in_time_order(tmp_path):
+    from bench.core.hashing import digest
+
+    versioned(tmp_path, 0, 0.90, "a1", 0.05, "sha1", 1)
+    versioned(tmp_path, 1, 0.92, "a1", 0.05, "sha1", 2)
+    versioned(tmp_path, 0, 0.95, "b2", 0.05, "sha2", 5)  # the training loop edited
+    versioned(tmp_path, 1, 0.94, "b2", 0.05, "sha2", 6)
+    versioned(tmp_path, 0, 0.96, "b2", 0.1, "sha3", 9)  # then the learning rate
+    done = bench("compare", str(tmp_path), "--history", BASE, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    (versions,) = json.loads(done.stdout).values()
+    assert [v["git_sha"] for v in versions] == ["sha1", "sha2", "sha3"]
+    assert [v["runs"] for v in versions] == [2, 2, 1] and versions[0]["test_acc"] == "91.00 ± 1.41"
+    assert versions[1]["changed"] == ["code: bench/train/loop.py"]
+    assert versions[2]["changed"] == ["recipe.lr: 0.05 → 0.1"]
+    a1 = digest({"bench/train/loop.py": "a1", "bench/data/base.py": "d1"})[:12]
+    assert versions[0]["code"] == a1
+    # one folder, two code digests side by side (DIR@REV): the same experiment, other code, so comparable
+    found, _ = changes(f"{tmp_path}@{a1[:8]}", f"{tmp_path}@sha2")
+    acc = one(found, BASE, "accuracy")
+    assert acc["base"] == pytest.approx(91.0) and acc["head"] == pytest.approx(94.5)
+    assert acc["low"] is not None and "paired t, 2 seeds" in acc["evidence"]
+    two = bench("compare", str(tmp_path), str(tmp_path), "--history", BASE)
+    assert two.returncode == 2 and "--history reads one results folder" in two.stderr

@@ -22,7 +22,11 @@ FORMATS = ("markdown", "json")
 class CompareOptions:
     base: str = option(None, "the runs before: a results folder, or DIR@REV for its runs of one git sha or harness "
                        "code digest (a prefix)", flag="base", metavar="BASE")
-    head: str = option(None, "the runs after, written the same way", flag="head", metavar="HEAD")
+    head: str | None = option(None, "the runs after, written the same way (not with --history)", flag="head",
+                              metavar="HEAD", nargs="?")
+    history: str | None = option(None, "instead of two sides: every identity VARIANT was run under in BASE, oldest "
+                                 "first, each with its git sha, results and what changed since the one before",
+                                 metavar="VARIANT")
     suite: str | None = option(None, "only this suite (default: every suite both sides hold)")
     factor: float = option(FACTOR, "a time, throughput, latency or memory ratio counts as a change only past this "
                            "factor (default %(default)s)", type=float)
@@ -73,6 +77,13 @@ def compare(options: CompareOptions) -> int:
     if options.factor <= 1:
         raise UsageError(f"--factor {options.factor:g}: give a ratio above 1, e.g. 1.1")
     limits = parse_fail_if(options.fail_if) if options.fail_if else {}
+    if options.history:
+        if options.head:
+            raise UsageError("--history reads one results folder: give BASE only (or drop --history to compare two)")
+        return print_history(side_of(options.base), options.history, options.suite, options.format)
+    if not options.head:
+        raise UsageError("give two sides, BASE and HEAD (e.g. `bench compare results-before results-after`), or "
+                         "--history VARIANT with one")
     base, head = side_of(options.base), side_of(options.head)
     common = sorted(set(suites_in(base.folder)) & set(suites_in(head.folder)))
     if options.suite:
@@ -109,6 +120,29 @@ def compare(options: CompareOptions) -> int:
     if worse:
         print("\n".join(f"bench compare: worse: {w}" for w in worse), file=sys.stderr)
         return 1
+    return 0
+
+
+def print_history(side: Side, label: str, suite: str | None, fmt: str) -> int:
+    from ..report.compare import history
+    from ..report.markdown import markdown_table
+    from ..store.shards import suites_in
+
+    suites = [suite] if suite else suites_in(side.folder)
+    found = {s: history(side.runs(s), label) for s in suites}
+    found = {s: versions for s, versions in found.items() if versions}
+    if not found:
+        raise UsageError(f"no ok run of '{label}' under '{side.spec}'" + (f" in suite '{suite}'" if suite else ""))
+    if fmt == "json":
+        print(json.dumps({s: [dataclasses.asdict(v) for v in versions] for s, versions in found.items()}, indent=2))
+        return 0
+    for s, versions in found.items():
+        rows = [[str(i), v.made, v.git_sha, v.code, str(v.runs), v.test_acc, v.epoch_time_s, "; ".join(v.changed)]
+                for i, v in enumerate(versions, 1)]
+        print(f"## {s} — {label}, every identity it was run under, oldest first\n")
+        print(markdown_table(["#", "made (UTC)", "git sha", "code digest", "runs", "test acc (%)", "epoch time (s)",
+                              "what changed since the row before"], rows, 4))
+        print()
     return 0
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..core.hashing import differences, flatten, short
+from ..core.hashing import differences
+from ..store.identity import changes
 from ..store.shards import load_runs
 from ..store.status import Status
 from .spec import RunSpec
@@ -25,29 +26,6 @@ def decision(spec: RunSpec, finished: pd.DataFrame, force: bool) -> str:
         when = pd.to_datetime(done["finished_at"].iloc[0]).strftime("%Y-%m-%d %H:%M UTC")
         return f"run again (--force; done at {when})" if force else f"skip (done at {when})"
     return "run" + change_note(spec, finished)
-
-
-CODE_PARTS = ("architecture.code.", "code.")  # the model's code, the harness's code (bench.plan.code)
-
-
-def changes(old: dict, new: dict) -> list[str]:
-    """What differs between two identities, in words: `code: models/resnet.py BasicBlock.forward` for code (a
-    definition of the model, or a file of the harness), `key: old → new` for the rest."""
-    a, b = flatten(old), flatten(new)
-    said, code, unrecorded = [], [], False
-    for key in sorted(set(a) | set(b)):
-        if a.get(key) == b.get(key):
-            continue
-        prefix = next((p for p in CODE_PARTS if key.startswith(p)), None)
-        if prefix is None:
-            said.append(f"{key}: {short(a.get(key, '–'))} → {short(b.get(key, '–'))}")
-        elif not any(k.startswith(prefix) for k in a):
-            unrecorded = True  # the finished run recorded no code of this part
-        else:
-            code.append(key[len(prefix):] + (" (new)" if key not in a else ""))
-    if unrecorded:
-        code.append("not recorded by the finished run (made before code was part of the identity)")
-    return [f"code: {c}" for c in code] + said
 
 
 def change_note(spec: RunSpec, finished: pd.DataFrame) -> str:
