@@ -100,6 +100,32 @@ def test_tensorboard_gets_every_epoch_scalar_and_histograms(two_seed_run):
     assert "stem.weight" in log.Tags()["histograms"]
 
 
+def test_tensorboard_hparams_hold_every_run_with_its_hyperparameters_and_results(two_seed_run):
+    """Read back with TensorBoard's own reader and the HParams plugin's protobufs, as its HParams view reads them."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    results, _ = two_seed_run
+    runs = load_runs(results, "shortcut")
+    assert len(runs) == 4
+    for _, row in runs.iterrows():
+        log = EventAccumulator(str(results / "tensorboard" / "shortcut" / row["run_id"]))
+        log.Reload()
+        content = log.PluginTagToContent("hparams")
+        records = [plugin_data_pb2.HParamsPluginData.FromString(c) for c in content.values()]
+        (start,) = [r.session_start_info for r in records if r.HasField("session_start_info")]
+        (experiment,) = [r.experiment for r in records if r.HasField("experiment")]
+        values = {k: v.WhichOneof("kind") and getattr(v, v.WhichOneof("kind")) for k, v in start.hparams.items()}
+        assert values["variant"] == row["label"] and values["seed"] == row["seed"] and values["dataset"] == "fake"
+        recipe = json.loads(row["recipe"])
+        assert values["recipe.epochs"] == recipe["epochs"] and values["recipe.lr"] == pytest.approx(recipe["lr"])
+        assert values["recipe.patience"] == "none"
+        metrics = {m.name.tag for m in experiment.metric_infos}
+        assert {"run/test_acc", "run/epoch_time_s", "run/macs", "run/peak_mem_mb"} <= metrics
+        for tag, column in (("run/test_acc", "test_acc"), ("run/macs", "macs"), ("run/epoch_time_s", "epoch_time_s")):
+            assert log.Scalars(tag)[-1].value == pytest.approx(float(row[column]), rel=1e-6)
+
+
 def test_early_stopping_ends_a_run_that_stopped_improving(tmp_path):
     # With a learning rate of 0 the weights never change (only BatchNorm statistics settle), so validation
     # accuracy soon stops improving, and patience 1 ends the run one epoch after its best.

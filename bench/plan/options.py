@@ -47,5 +47,6 @@ class RunOptions:
     force: bool = option(False, "re-run runs that already finished (older rows are kept)", action="store_true")
     dry_run: bool = option(False, "print the plan: each run, skip (done at ...) or run, and what changed since the "
                            "closest finished run", action="store_true")
-    tensorboard: str | None = option(None, "also write TensorBoard scalars and histograms under DIR", metavar="DIR")
+    tensorboard: str | None = option(None, "also write TensorBoard scalars, histograms and HParams (each run's "
+                                     "hyper-parameters and results) under DIR", metavar="DIR")
     checkpoints: bool = option(False, "keep each run's best-validation weights", action="store_true")

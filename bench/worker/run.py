@@ -22,7 +22,7 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
     """Build, profile and train the model, filling `row` and `epochs` as it goes."""
     import models
 
-    from ..core.device import device_name, reset_peak_memory, use_device
+    from ..core.device import device_name, peak_memory, reset_peak_memory, use_device
     from ..data.check import check
     from ..data.registry import load_dataset
     from ..measure.profile import measure_latency, profile_model
@@ -102,8 +102,6 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
                                            f"{tr.images / tr.time_s:,.0f} images/s, {tr.time_s:.2f} s")
         if recipe.patience is not None and epoch - row.best_epoch >= recipe.patience:
             break
-    if logger:
-        logger.close()
     # The test set is read once, with the best-validation weights: it never chooses anything.
     model.load_state_dict(best_state)
     result = test(model, data, recipe, device, speed)
@@ -112,6 +110,10 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
     phase("test")
     write_shard(prediction_rows(spec.run_id, result), predictions_dir(Path(spec.results), spec.suite), spec.run_id)
     record_utilization(row, spec, speed)
+    if logger:
+        row.peak_mem_mb, row.mem_kind = peak_memory(device)  # so far; the worker records it again as it ends
+        logger.results(spec, row)
+        logger.close()
 
 
 def record_utilization(row: RunRow, spec: RunSpec, speed) -> None:

@@ -36,8 +36,24 @@ def save_checkpoint(state: dict[str, torch.Tensor], spec: RunSpec, data) -> None
     os.replace(tmp, path)
 
 
+# What TensorBoard's HParams view shows of each run: its hyper-parameters (the variant and the recipe) and, under
+# these tags, the run's results (row column → tag).
+HPARAM_METRICS = {"test_acc": "run/test_acc", "best_val_acc": "run/best_val_acc", "epoch_time_s": "run/epoch_time_s",
+                  "images_per_s": "run/images_per_s", "macs": "run/macs", "peak_mem_mb": "run/peak_mem_mb"}
+
+
+def hyperparameters(spec: RunSpec) -> dict[str, object]:
+    """The run's variant, data and recipe as HParams values (numbers, text or booleans; none as "none")."""
+    found: dict[str, object] = {"variant": spec.label, "weights": spec.weights or "none", "dataset": spec.dataset,
+                                "seed": spec.seed}
+    for name, value in dataclasses.asdict(spec.recipe).items():
+        found[f"recipe.{name}"] = "none" if value is None else value
+    return found
+
+
 class TensorBoardLog:
-    """Per-epoch scalars and weight histograms under <dir>/<suite>/<run_id>."""
+    """Per-epoch scalars and weight histograms under <dir>/<suite>/<run_id>, and at the end the run's
+    hyper-parameters and results for TensorBoard's HParams table and parallel-coordinates view."""
 
     def __init__(self, spec: RunSpec) -> None:
         from torch.utils.tensorboard import SummaryWriter
@@ -49,6 +65,18 @@ class TensorBoardLog:
             self.writer.add_scalar(name, getattr(e, name), e.epoch)
         for name, param in model.named_parameters():
             self.writer.add_histogram(name, param.detach().cpu(), e.epoch)
+
+    def results(self, spec: RunSpec, row) -> None:
+        """The HParams plugin's records, in this run's own event file, and each result as a scalar of its tag."""
+        from torch.utils.tensorboard.summary import hparams
+
+        metrics = {tag: float(getattr(row, column)) for column, tag in HPARAM_METRICS.items()
+                   if getattr(row, column) is not None}
+        writer = self.writer._get_file_writer()
+        for summary in hparams(hyperparameters(spec), metrics):
+            writer.add_summary(summary)
+        for tag, value in metrics.items():
+            self.writer.add_scalar(tag, value, row.epochs_run or 0)
 
     def close(self) -> None:
         self.writer.close()
