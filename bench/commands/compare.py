@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,8 +13,7 @@ import pandas as pd
 
 from ..core.argtypes import option
 from ..core.errors import UsageError
-from ..report.compare import (BY_KEY, FACTOR, RANK_P, SYMBOLS, Change, change_text, compare_pairing, failures, pair,
-                              parse_fail_if, shown)
+from ..report.compare import BY_KEY, FACTOR, RANK_P, SYMBOLS, WORSE, Change, Measure, compare_pairing, pair
 
 FORMATS = ("markdown", "json")
 
@@ -124,7 +124,7 @@ def compare(options: CompareOptions) -> int:
 
 
 def print_history(side: Side, label: str, suite: str | None, fmt: str) -> int:
-    from ..report.compare import history
+    from ..report.history import history
     from ..report.markdown import markdown_table
     from ..store.shards import suites_in
 
@@ -165,3 +165,57 @@ def markdown(options: CompareOptions, described: dict[str, list[str]], changes: 
         counts = {mark: sum(c.mark == mark for c in mine) for mark in SYMBOLS}
         lines += ["", ", ".join(f"{n} {mark}" for mark, n in counts.items() if n) + "."]
     return "\n".join(lines)
+
+
+def shown(value: float | None, m: Measure | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.{m.digits}f}" if m else f"{value:g}"
+
+
+def change_text(c: Change) -> str:
+    if c.change is None:
+        return "–"
+    if c.metric == "accuracy":
+        return f"{c.change:+.2f} pp"
+    return f"×{c.change:.3f}"
+
+
+def parse_fail_if(text: str) -> dict[str, float]:
+    """`worse:accuracy=0.5,time=1.1` → {"accuracy": 0.5, "time": 1.1}; `latency` stands for both batch sizes."""
+    kind, _, rest = text.partition(":")
+    keys = list(BY_KEY) + ["latency"]
+    if kind != "worse" or not rest:
+        raise UsageError(f"--fail-if '{text}': write worse:KEY=LIMIT[,KEY=LIMIT], e.g. worse:accuracy=0.5,time=1.1 "
+                         f"(keys: {', '.join(keys)})")
+    limits = {}
+    for part in rest.split(","):
+        key, sep, value = part.partition("=")
+        try:
+            limit = float(value)
+        except ValueError:
+            limit = None
+        if not sep or key.strip() not in keys or limit is None or limit <= 0:
+            raise UsageError(f"--fail-if '{text}': '{part}' is not KEY=LIMIT with a KEY of {', '.join(keys)} and a "
+                             "LIMIT above 0 (accuracy: percentage points lost; the rest: a ratio, e.g. 1.1)")
+        for k in ("latency_b1", "latency_bN") if key.strip() == "latency" else (key.strip(),):
+            limits[k] = limit
+    return limits
+
+
+def failures(changes: list[Change], limits: dict[str, float]) -> list[str]:
+    """The changes marked worse beyond their `--fail-if` limit, one sentence each."""
+    out = []
+    for c in changes:
+        if c.mark != WORSE or c.metric not in limits or c.change is None:
+            continue
+        limit = limits[c.metric]
+        if c.metric == "accuracy":
+            if -c.change >= limit:
+                out.append(f"{c.variant} ({c.experiment}): {c.name} {c.change:+.2f} pp, past the {limit:g} pp allowed "
+                           f"({c.evidence})")
+            continue
+        worse_by = c.change if BY_KEY[c.metric].lower_is_better else 1 / c.change
+        if worse_by >= limit:
+            out.append(f"{c.variant} ({c.experiment}): {c.name} ×{c.change:.3f}, past ×{limit:g} ({c.evidence})")
+    return out
