@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from .experiments import Experiment, experiments
-from .judge import contended
+from .judge import contended, loaded
+from .tables import LATENCY_IQR
 from .stats import LabelsDisagree, paired_difference, per_image
 
 FACTOR = 1.1
@@ -137,8 +138,7 @@ def pair(base_runs: pd.DataFrame, head_runs: pd.DataFrame) -> list[Pairing]:
 def timing_rows(exp: Experiment, label: str) -> pd.DataFrame:
     """The ok rows of `label` whose timings count: not shared with another run, not on a busy machine."""
     mine = exp.ok[exp.ok["label"] == label]
-    busy = mine["loaded"].astype("boolean").fillna(False).astype(bool) if "loaded" in mine else False
-    return mine[~(contended(mine) | busy)]
+    return mine[~(contended(mine) | loaded(mine))]
 
 
 def accuracy_change(title: str, label: str, base: pd.DataFrame, head: pd.DataFrame,
@@ -226,7 +226,8 @@ def latency_change(title: str, label: str, m: Measure, base: Experiment, head: E
                       "every run of a side shared its hardware")
     spans = []
     for r in rows:
-        median, iqr = r[m.column].astype(float), r.get(f"{m.column}_iqr", r[m.column] * np.nan).astype(float).fillna(0)
+        median = r[m.column].astype(float)
+        iqr = r[LATENCY_IQR[m.column]].astype(float).fillna(0) if LATENCY_IQR[m.column] in r else median * 0
         spans.append((float((median - iqr / 2).min()), float(median.median()), float((median + iqr / 2).max())))
     (b_low, b, b_high), (h_low, h, h_high) = spans
     apart = h_low > b_high or h_high < b_low

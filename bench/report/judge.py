@@ -21,11 +21,21 @@ def near_chance(chance: float) -> float:
     return min(2 * chance, (1 + chance) / 2)
 
 
-def contended(rows: pd.DataFrame) -> pd.Series:
-    """True for each row whose run shared its device or cores with another run (older rows: False)."""
-    if "contended" not in rows:
+def true_where(rows: pd.DataFrame, column: str) -> pd.Series:
+    """True for each row whose boolean `column` is true; False where it is empty or the rows predate it."""
+    if column not in rows:
         return pd.Series(False, index=rows.index)
-    return rows["contended"].astype("boolean").fillna(False).astype(bool)
+    return rows[column].astype("boolean").fillna(False).astype(bool)
+
+
+def contended(rows: pd.DataFrame) -> pd.Series:
+    """True for each row whose run shared its device or cores with another run of this harness."""
+    return true_where(rows, "contended")
+
+
+def loaded(rows: pd.DataFrame) -> pd.Series:
+    """True for each row whose run trained while other processes kept the machine busy."""
+    return true_where(rows, "loaded")
 
 
 def counted(exp: Experiment, label: str, timing: bool) -> pd.DataFrame:

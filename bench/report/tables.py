@@ -8,7 +8,7 @@ from ..measure.convergence import PLATEAU_GAIN
 from ..store.metrics import LOADED_PER_CORE, METRICS, NOISY_LATENCY_IQR, NOISY_SPREAD, Metric, header
 from ..store.status import NOT_OK
 from .experiments import Experiment
-from .judge import (CONTENDED_MARK, NOISE_MARK, UNCONVERGED_MARK, contended, convergence_problems, counted,
+from .judge import (CONTENDED_MARK, NOISE_MARK, UNCONVERGED_MARK, contended, convergence_problems, counted, loaded,
                     overhead_warning, too_short_note, too_short_to_judge)
 from .markdown import markdown_table
 from .stats import Difference, LabelsDisagree, PerImage, mean_sd, paired_difference, per_image
@@ -49,13 +49,6 @@ def latency_marks(rows: pd.DataFrame, column: str, batch: int) -> str:
     if (rows["latency_ms_b1"].astype(float) > rows["latency_ms_bN"].astype(float)).any():
         marks.append(f"b1 > b{batch}")
     return f" {NOISE_MARK} {', '.join(marks)}" if marks else ""
-
-
-def loaded(rows: pd.DataFrame) -> pd.Series:
-    """True for each row whose run trained while other processes kept the machine busy (older rows: False)."""
-    if "loaded" not in rows:
-        return pd.Series(False, index=rows.index)
-    return rows["loaded"].astype("boolean").fillna(False).astype(bool)
 
 
 def format_difference(diff: Difference | None) -> str:

@@ -6,7 +6,6 @@ LOG_EVERY_S (plus the length of one training step): no carriage returns in a log
 """
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
