@@ -33,11 +33,13 @@ def predictions(accuracy: float, seed: int, salt: int) -> list[tuple[int, int]]:
     return [(int(y), int(y if r else 1 - y)) for y, r in zip(labels, right)]
 
 
-def write_side(folder, accuracy: dict[str, list[float]], time_s: dict[str, float], salt: int, dataset="digits"):
+def write_side(folder, accuracy: dict[str, list[float]], time_s: dict[str, float], salt: int, dataset="digits",
+               batch: int = 64):
     for label in (BASE, OTHER):
         for seed, acc in zip(SEEDS, accuracy[label]):
             times = epoch_times(time_s[label], seed, salt + (label == OTHER))
-            row = write_run(folder, label, seed, acc, dataset=dataset, plateaued=True, epoch_time=float(np.median(times)),
+            row = write_run(folder, label, seed, acc, dataset=dataset, batch=batch, plateaued=True,
+                            epoch_time=float(np.median(times)),
                             predictions=predictions(acc, seed, salt + (label == OTHER)), host=f"host-{salt}")
             write_shard([EpochRow(row.run_id, e, 1.0, 0.5, 1.0, acc, 0.1, t, 0.01, 64 / t)
                          for e, t in enumerate(times, 1)], epochs_dir(folder, SUITE), row.run_id)
@@ -55,6 +57,8 @@ def folders(tmp_path_factory):
     write_side(root / "base", BASE_ACC, BASE_TIME, salt=1)
     write_side(root / "head", HEAD_ACC, HEAD_TIME, salt=3)
     write_side(root / "cifar", HEAD_ACC, HEAD_TIME, salt=5, dataset="cifar10")
+    write_side(root / "recipes", BASE_ACC, BASE_TIME, salt=1, batch=32)  # base's runs at batch 32, head's at 64
+    write_side(root / "recipes", HEAD_ACC, HEAD_TIME, salt=3, batch=64)
     return root
 
 
@@ -164,3 +168,45 @@ def test_history_sets_every_identity_side_by_side_in_time_order(tmp_path):
     assert acc["low"] is not None and "paired t, 2 seeds" in acc["evidence"]
     two = bench("compare", str(tmp_path), str(tmp_path), "--history", BASE)
     assert two.returncode == 2 and "--history reads one results folder" in two.stderr
+
+
+def test_several_folders_per_side_read_as_one_with_a_copied_run_counted_once(folders, tmp_path):
+    import shutil
+
+    for part, seeds in (("a", ("-s0-", "-s1-")), ("b", ("-s2-", "-s0-"))):  # seed 0's shards in both folders
+        for shard in (folders / "base").rglob("*.parquet"):
+            if any(s in shard.name for s in seeds):
+                target = tmp_path / part / shard.relative_to(folders / "base")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(shard, target)
+    whole, _ = changes(folders / "base", folders / "head")
+    split, done = changes(f"{tmp_path / 'a'},{tmp_path / 'b'}", folders / "head")
+    for metric in ("accuracy", "time"):
+        for variant in (BASE, OTHER):
+            a, b = one(whole, variant, metric), one(split, variant, metric)
+            assert (b["mark"], b["change"], b["low"], b["p"]) == (a["mark"], a["change"], a["low"], a["p"])
+    assert "paired t, 3 seeds" in one(split, BASE, "accuracy")["evidence"]  # seed 0 once, not twice
+    missing = bench("compare", f"{tmp_path / 'a'},{tmp_path / 'nowhere'}", str(folders / "head"))
+    assert missing.returncode == 2 and f"no results under '{tmp_path / 'nowhere'}'" in missing.stderr
+
+
+def test_two_recipes_of_one_folder_compare_across_the_fields_set_apart(folders):
+    whole, _ = changes(folders / "base", folders / "head")
+    done = bench("compare", str(folders / "recipes"), "--base-set", "batch_size=32", "--head-set", "batch_size=64",
+                 "--format", "json")
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert (found["base"], found["head"]) == (f"{folders / 'recipes'} (batch_size=32)",
+                                              f"{folders / 'recipes'} (batch_size=64)")
+    acc, planted = one(found["changes"], BASE, "accuracy"), one(whole, BASE, "accuracy")
+    assert (acc["mark"], acc["change"], acc["low"]) == ("worse", planted["change"], planted["low"])
+    assert one(found["changes"], OTHER, "time")["mark"] == "worse"
+    assert "digits, batch 32 → 64, cpu" in acc["experiment"]
+    together = json.loads(bench("compare", str(folders / "recipes"), str(folders / "recipes"), "--format",
+                                "json").stdout)["changes"]  # not set apart: each recipe paired with itself
+    same = [c for c in together if c["metric"] == "accuracy"]
+    assert len(same) == 4 and {(c["change"], c["mark"]) for c in same} == {(0, "not significant")}
+    bad = bench("compare", str(folders / "recipes"), "--base-set", "batch=32")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "batch=32" in bad.stderr
+    none = bench("compare", str(folders / "recipes"), "--base-set", "batch_size=128")
+    assert none.returncode == 2 and "with batch_size=128" in none.stderr

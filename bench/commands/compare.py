@@ -20,10 +20,16 @@ FORMATS = ("markdown", "json")
 
 @dataclass
 class CompareOptions:
-    base: str = option(None, "the runs before: a results folder, or DIR@REV for its runs of one git sha or harness "
-                       "code digest (a prefix)", flag="base", metavar="BASE")
-    head: str | None = option(None, "the runs after, written the same way (not with --history)", flag="head",
-                              metavar="HEAD", nargs="?")
+    base: str = option(None, "the runs before: a results folder, several joined by commas (runs of several machines; "
+                       "a run found twice counts once), and @REV for their runs of one git sha or harness code digest "
+                       "(a prefix): DIR[,DIR...][@REV]", flag="base", metavar="BASE")
+    head: str | None = option(None, "the runs after, written the same way (not with --history; default: BASE again "
+                              "when --base-set or --head-set tell the sides apart)", flag="head", metavar="HEAD",
+                              nargs="?")
+    base_set: list[str] = option([], "keep only BASE's runs whose recipe has KEY=VALUE, and pair experiments across "
+                                 "that field (repeatable): compares two recipes of one suite, e.g. --base-set "
+                                 "batch_size=32 --head-set batch_size=64", action="append", metavar="KEY=VALUE")
+    head_set: list[str] = option([], "the same for HEAD (repeatable)", action="append", metavar="KEY=VALUE")
     history: str | None = option(None, "instead of two sides: every identity VARIANT was run under in BASE, oldest "
                                  "first, each with its git sha, results and what changed since the one before",
                                  metavar="VARIANT")
@@ -38,41 +44,66 @@ class CompareOptions:
 
 @dataclass
 class Side:
-    """One side of the comparison: its folder, the revision it is narrowed to, and its tables per suite."""
+    """One side of the comparison: its folders, the revision and recipe fields it is narrowed to, and its tables per
+    suite (runs found in several folders count once, as in `bench report`)."""
 
     spec: str
-    folder: Path
+    folders: list[Path]
     rev: str
+    where: dict[str, object] = dataclasses.field(default_factory=dict)  # recipe field → value (--base-set)
 
     def runs(self, suite: str) -> pd.DataFrame:
         from ..core.hashing import digest
-        from ..store.shards import load_runs
+        from ..store.shards import load_runs_of
 
-        runs = load_runs(self.folder, suite)
+        runs = load_runs_of(self.folders, suite)
         if self.rev and not runs.empty:
             code = [digest(json.loads(i).get("code", {})) if isinstance(i, str) and i else "" for i in runs["identity"]]
             keep = runs["git_sha"].fillna("").str.startswith(self.rev) | pd.Series(
                 [c.startswith(self.rev) for c in code], index=runs.index)
             runs = runs[keep]
+        if self.where and not runs.empty:
+            recipes = [json.loads(r) if isinstance(r, str) and r else {} for r in runs["recipe"]]
+            runs = runs[[all(r.get(k) == v for k, v in self.where.items()) for r in recipes]]
         return runs
+
+    def epochs(self, suite: str) -> pd.DataFrame:
+        from ..store.shards import load_epochs_of
+
+        return load_epochs_of(self.folders, suite)
+
+    def suites(self) -> set[str]:
+        from ..store.shards import suites_in
+
+        return set().union(*(suites_in(f) for f in self.folders))
+
+    @property
+    def name(self) -> str:
+        """The side as the output names it: its spec, and the recipe fields it was narrowed to."""
+        return self.spec + (f" ({', '.join(f'{k}={v}' for k, v in self.where.items())})" if self.where else "")
 
     def describe(self, runs: pd.DataFrame) -> str:
         shas = ", ".join(sorted(set(runs["git_sha"].dropna()))) or "–"
         hosts = ", ".join(sorted(set(runs["host"].dropna()))) or "–"
-        return f"`{self.spec}` (git {shas}; host {hosts}; {len(runs)} run(s))"
+        return f"`{self.name}` (git {shas}; host {hosts}; {len(runs)} run(s))"
 
 
-def side_of(spec: str) -> Side:
+def side_of(spec: str, assignments: list[str] = ()) -> Side:
+    """`DIR[,DIR...][@REV]` and its `--base-set`/`--head-set` fields as a Side, or a one-line error naming the folder
+    that holds no results."""
+    from ..config.recipe import parse_assignment
     from ..store.shards import suites_in
 
-    folder, _, rev = spec.partition("@")
-    if not suites_in(Path(folder)):
-        raise UsageError(f"no results under '{folder}' (from '{spec}'): give a folder `bench run` wrote")
-    return Side(spec, Path(folder), rev)
+    folders, _, rev = spec.partition("@")
+    paths = [Path(f) for f in folders.split(",") if f]
+    for folder in paths or [Path(folders)]:
+        if not suites_in(folder):
+            raise UsageError(f"no results under '{folder}' (from '{spec}'): give a folder `bench run` wrote")
+    return Side(spec, paths, rev, dict(parse_assignment(a) for a in assignments))
 
 
 def compare(options: CompareOptions) -> int:
-    from ..store.shards import load_epochs, load_predictions, suites_in
+    from ..store.shards import load_predictions_of
 
     if options.factor <= 1:
         raise UsageError(f"--factor {options.factor:g}: give a ratio above 1, e.g. 1.1")
@@ -81,41 +112,46 @@ def compare(options: CompareOptions) -> int:
         if options.head:
             raise UsageError("--history reads one results folder: give BASE only (or drop --history to compare two)")
         return print_history(side_of(options.base), options.history, options.suite, options.format)
-    if not options.head:
-        raise UsageError("give two sides, BASE and HEAD (e.g. `bench compare results-before results-after`), or "
-                         "--history VARIANT with one")
-    base, head = side_of(options.base), side_of(options.head)
-    common = sorted(set(suites_in(base.folder)) & set(suites_in(head.folder)))
+    if not options.head and not (options.base_set or options.head_set):
+        raise UsageError("give two sides, BASE and HEAD (e.g. `bench compare results-before results-after`), "
+                         "--base-set/--head-set to compare two recipes in one, or --history VARIANT with one")
+    base = side_of(options.base, options.base_set)
+    head = side_of(options.head or options.base, options.head_set)
+    ignore = frozenset(f"recipe.{k}" for k in {**base.where, **head.where})
+    common = sorted(base.suites() & head.suites())
     if options.suite:
         if options.suite not in common:
-            raise UsageError(f"suite '{options.suite}' is not in both folders; both hold: {', '.join(common) or 'none'}")
+            raise UsageError(f"suite '{options.suite}' is not in both sides; both hold: {', '.join(common) or 'none'}")
         common = [options.suite]
     if not common:
-        raise UsageError(f"'{base.folder}' and '{head.folder}' hold no suite in common")
+        raise UsageError(f"'{base.spec}' and '{head.spec}' hold no suite in common")
     changes: list[Change] = []
     described = {"base": [], "head": []}
-    for suite in common:
-        runs = base.runs(suite), head.runs(suite)
+    tables = {suite: (base.runs(suite), head.runs(suite)) for suite in common}
+    if not options.suite:  # every suite both sides hold: those a revision or recipe narrows to nothing drop out
+        tables = {suite: runs for suite, runs in tables.items() if not any(r.empty for r in runs)} or tables
+    for suite, runs in tables.items():
         if any(r.empty for r in runs):
             which = base if runs[0].empty else head
-            raise UsageError(f"'{which.spec}' holds no run of suite '{suite}'" + (" at that revision" if which.rev else ""))
+            narrowed = " at that revision" if which.rev else ""
+            narrowed += "".join(f" with {k}={v}" for k, v in which.where.items())
+            raise UsageError(f"'{which.spec}' holds no run of suite '{suite}'{narrowed}")
         described["base"].append(base.describe(runs[0]))
         described["head"].append(head.describe(runs[1]))
-        epochs = load_epochs(base.folder, suite), load_epochs(head.folder, suite)
+        epochs = base.epochs(suite), head.epochs(suite)
 
         def predictions(run_ids: list[str], suite: str = suite) -> pd.DataFrame:
-            return pd.concat([load_predictions(base.folder, suite, run_ids),
-                              load_predictions(head.folder, suite, run_ids)]).drop_duplicates(["run_id", "index"])
+            return load_predictions_of(list(dict.fromkeys(base.folders + head.folders)), suite, run_ids)
 
-        for pairing in pair(*runs):
+        for pairing in pair(*runs, ignore=ignore):
             for change in compare_pairing(pairing, epochs, predictions, options.factor):
                 change.experiment = f"{suite} — {change.experiment}"
                 changes.append(change)
     if options.format == "json":
-        print(json.dumps({"base": options.base, "head": options.head, "factor": options.factor, "rank_p": RANK_P,
+        print(json.dumps({"base": base.name, "head": head.name, "factor": options.factor, "rank_p": RANK_P,
                           "changes": [{**dataclasses.asdict(c), "symbol": c.symbol} for c in changes]}, indent=2))
     else:
-        print(markdown(options, described, changes))
+        print(markdown(f"{base.name} → {head.name}", options.factor, described, changes))
     worse = failures(changes, limits)
     if worse:
         print("\n".join(f"bench compare: worse: {w}" for w in worse), file=sys.stderr)
@@ -124,11 +160,9 @@ def compare(options: CompareOptions) -> int:
 
 
 def print_history(side: Side, label: str, suite: str | None, fmt: str) -> int:
-    from ..report.history import history
-    from ..report.markdown import markdown_table
-    from ..store.shards import suites_in
+    from ..report.history import history, history_table
 
-    suites = [suite] if suite else suites_in(side.folder)
+    suites = [suite] if suite else sorted(side.suites())
     found = {s: history(side.runs(s), label) for s in suites}
     found = {s: versions for s, versions in found.items() if versions}
     if not found:
@@ -137,23 +171,20 @@ def print_history(side: Side, label: str, suite: str | None, fmt: str) -> int:
         print(json.dumps({s: [dataclasses.asdict(v) for v in versions] for s, versions in found.items()}, indent=2))
         return 0
     for s, versions in found.items():
-        rows = [[str(i), v.made, v.git_sha, v.code, str(v.runs), v.test_acc, v.epoch_time_s, "; ".join(v.changed)]
-                for i, v in enumerate(versions, 1)]
         print(f"## {s} — {label}, every identity it was run under, oldest first\n")
-        print(markdown_table(["#", "made (UTC)", "git sha", "code digest", "runs", "test acc (%)", "epoch time (s)",
-                              "what changed since the row before"], rows, 4))
+        print(history_table(versions))
         print()
     return 0
 
 
-def markdown(options: CompareOptions, described: dict[str, list[str]], changes: list[Change]) -> str:
+def markdown(title: str, factor: float, described: dict[str, list[str]], changes: list[Change]) -> str:
     from ..report.markdown import markdown_table
 
-    lines = [f"# bench compare: {options.base} → {options.head}", "",
+    lines = [f"# bench compare: {title}", "",
              f"base: {'; '.join(dict.fromkeys(described['base']))}  ",
              f"head: {'; '.join(dict.fromkeys(described['head']))}", "",
              "Marks: `+` worse, `-` better, `~` not significant, `x` not comparable, `=` same. A time, throughput, "
-             f"latency or memory counts as changed only past ×{options.factor:g}, and a time or throughput only when "
+             f"latency or memory counts as changed only past ×{factor:g}, and a time or throughput only when "
              f"its per-epoch samples also differ (Mann–Whitney p < {RANK_P:g}); test accuracy by its 95% interval over "
              "seeds, else by the per-image McNemar test (p < 0.05)."]
     for experiment in dict.fromkeys(c.experiment for c in changes):

@@ -95,40 +95,57 @@ class Pairing:
     differs: list[str] = field(default_factory=list)  # "key: base → head" of the defining facts
 
 
-def definition(exp: Experiment) -> dict[str, object]:
-    return {k: v for k, v in exp.facts.items() if k.startswith(DEFINING)}
+def definition(exp: Experiment, ignore: frozenset[str] = frozenset()) -> dict[str, object]:
+    """The facts that make `exp` the experiment it is, less `ignore` (the recipe fields a comparison sets apart on
+    purpose, e.g. `recipe.batch_size` when comparing two batch sizes)."""
+    return {k: v for k, v in exp.facts.items() if k.startswith(DEFINING) and k not in ignore}
 
 
-def differences(base: Experiment, head: Experiment) -> list[str]:
-    a, b = definition(base), definition(head)
+def differences(base: Experiment, head: Experiment, ignore: frozenset[str] = frozenset()) -> list[str]:
+    a, b = definition(base, ignore), definition(head, ignore)
     return [f"{k}: {a.get(k, '–')} → {b.get(k, '–')}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
 
-def title_of(exp: Experiment) -> str:
+def title_parts(exp: Experiment) -> list[str]:
     f = exp.facts
-    return ", ".join(str(x) for x in (f.get("data.kind"), f"batch {f.get('recipe.batch_size', '?')}",
-                                      f.get("device.kind"), f.get("device.name")) if x)
+    return [str(x) for x in (f.get("data.kind"), f"batch {f.get('recipe.batch_size', '?')}", f.get("device.kind"),
+                             f.get("device.name")) if x]
 
 
-def pair(base_runs: pd.DataFrame, head_runs: pd.DataFrame) -> list[Pairing]:
-    """Head's experiments, each with the base experiment of the same definition; failing that, the closest one
-    (fewest differing facts), marked with what differs; base experiments nobody matched come last."""
+def title_of(exp: Experiment) -> str:
+    return ", ".join(title_parts(exp))
+
+
+def joined_title(base: Experiment, head: Experiment) -> str:
+    """A pairing's title: the experiment's, each part that differs written `before → after` (two recipes compared:
+    `digits, batch 32 → 64, cpu`)."""
+    before, after = title_parts(base), title_parts(head)
+    if len(before) != len(after):
+        return f"{', '.join(before)} → {', '.join(after)}"
+    return ", ".join(a if a == b else f"{a} → {b.removeprefix('batch ') if a.startswith('batch ') else b}"
+                     for a, b in zip(before, after))
+
+
+def pair(base_runs: pd.DataFrame, head_runs: pd.DataFrame, ignore: frozenset[str] = frozenset()) -> list[Pairing]:
+    """Head's experiments, each with the base experiment of the same definition (the facts in `ignore` aside);
+    failing that, the closest one (fewest differing facts), marked with what differs; base experiments nobody
+    matched come last."""
     bases, heads = experiments(base_runs) if len(base_runs) else [], experiments(head_runs) if len(head_runs) else []
     matched: dict[int, Experiment] = {}
     for head in heads:  # first every exact match, so that a near one never takes an exact one's partner
-        same = [b for b in bases if not differences(b, head) and b not in matched.values()]
+        same = [b for b in bases if not differences(b, head, ignore) and b not in matched.values()]
         if same:
             matched[id(head)] = same[0]
     pairs = []
     for head in heads:
         if id(head) in matched:
-            pairs.append(Pairing(title_of(head), matched[id(head)], head))
+            pairs.append(Pairing(joined_title(matched[id(head)], head), matched[id(head)], head))
             continue
         free = [b for b in bases if b not in matched.values()]
         if free:
-            closest = min(free, key=lambda b: len(differences(b, head)))
+            closest = min(free, key=lambda b: len(differences(b, head, ignore)))
             matched[id(head)] = closest
-            pairs.append(Pairing(title_of(head), closest, head, differences(closest, head)))
+            pairs.append(Pairing(joined_title(closest, head), closest, head, differences(closest, head, ignore)))
         else:
             pairs.append(Pairing(title_of(head), None, head))
     pairs += [Pairing(title_of(b), b, None) for b in bases if b not in matched.values()]

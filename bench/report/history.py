@@ -10,6 +10,7 @@ import pandas as pd
 from ..core.hashing import digest
 from ..store.identity import changes
 from ..store.status import Status
+from .markdown import markdown_table
 from .stats import mean_sd
 
 
@@ -24,6 +25,19 @@ class Version:
     test_acc: str  # mean ± sd over seeds, %
     epoch_time_s: str  # median over runs
     changed: list[str]  # what differs from the version before (bench.store.identity.changes)
+    test_acc_mean: float = float("nan")  # %, as plotted
+    epoch_time_median_s: float = float("nan")
+
+
+HEADERS = ["#", "made (UTC)", "git sha", "code digest", "runs", "test acc (%)", "epoch time (s)",
+           "what changed since the row before"]
+
+
+def history_table(versions: list[Version]) -> str:
+    """The versions as a markdown table, oldest first (bench compare --history and the HTML report's history)."""
+    rows = [[str(i), v.made, v.git_sha, v.code, str(v.runs), v.test_acc, v.epoch_time_s, "; ".join(v.changed)]
+            for i, v in enumerate(versions, 1)]
+    return markdown_table(HEADERS, rows, 4)
 
 
 def history(runs: pd.DataFrame, label: str) -> list[Version]:
@@ -45,6 +59,34 @@ def history(runs: pd.DataFrame, label: str) -> list[Version]:
                            digest(identity.get("code", {}))[:12], len(rows),
                            f"{mean:.2f}" + (f" ± {sd:.2f}" if sd is not None else ""),
                            f"{rows['epoch_time_s'].astype(float).median():.2f}",
-                           changes(before, identity) if before is not None else ["first run of this variant here"]))
+                           changes(before, identity) if before is not None else ["first run of this variant here"],
+                           float(mean), float(rows["epoch_time_s"].astype(float).median())))
         before = identity
     return out
+
+
+def shas_in(runs: pd.DataFrame) -> list[str]:
+    """The git shas a suite's ok runs were made at."""
+    return sorted(set(runs.loc[runs["status"] == Status.OK.value, "git_sha"].dropna()))
+
+
+def history_section(runs: pd.DataFrame, labels: list[str], folder, link: str, vectors: dict | None = None) -> str:
+    """The HTML report's history view (asv's idea): when the suite's runs were made at several git shas, each variant's
+    test accuracy and epoch time per identity, in time order, as a picture (hover: sha and what changed) and a table
+    per variant. Empty when the runs hold one sha."""
+    from . import plots
+
+    shas = shas_in(runs)
+    if len(shas) < 2:
+        return ""
+    found = {label: history(runs, label) for label in labels}
+    found = {label: versions for label, versions in found.items() if versions}
+    plots.history(found, folder / "history.png", vectors)
+    parts = ["## History across commits",
+             f"These results were made at {len(shas)} git shas ({', '.join(shas)}). Each point is one identity a variant "
+             "was run under (its code, the harness's, the data's bytes, the recipe, the libraries), oldest first; hover "
+             "a point for its sha and what changed since the one before.",
+             f"![Test accuracy and epoch time of each variant per identity, in time order]({link}/history.png)"]
+    for label, versions in found.items():
+        parts += [f"### {label}", history_table(versions)]
+    return "\n\n".join(parts)
