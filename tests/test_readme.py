@@ -60,7 +60,7 @@ def test_every_run_flag_is_in_the_readme_table_with_its_default_and_choices():
 
 
 def test_every_flag_of_the_other_commands_is_in_the_readme():
-    for command in ("models", "suites", "status", "report"):
+    for command in ("models", "suites", "status", "report", "compare"):
         for action in subcommand(command)._actions:
             for flag in action.option_strings:
                 if flag.startswith("--") and flag != "--help":
@@ -115,3 +115,15 @@ def test_the_dtypes_the_readme_promises_are_what_pandas_reads(tmp_path):
                          ("label", "string")):
         assert str(runs[column].dtype) == kind, column
     assert runs["best_epoch"].isna().sum() == 1  # the failed run's cell stays empty, not NaN in a float column
+
+
+def test_the_two_recipe_comparison_the_readme_pastes_is_the_commands_output_on_the_committed_rows():
+    from tests.helpers import bench
+
+    command = "bench compare reports/results --base-set batch_size=32 --head-set batch_size=64 --head-set lr=0.1"
+    assert command in README
+    start = README.index("# bench compare: reports/results (batch_size=32)")
+    pasted = README[start:README.index("```", start)].strip().splitlines()
+    done = bench(*command.split()[1:])
+    assert done.returncode == 0, done.stderr
+    assert len(pasted) > 10 and [line for line in pasted if line not in done.stdout.splitlines()] == []

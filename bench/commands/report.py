@@ -1,10 +1,12 @@
-"""`bench report`: the markdown report of each suite found; with --strict, exit 1 naming each shortfall."""
+"""`bench report`: the markdown report and/or HTML page of each suite found; with --strict, exit 1 naming each
+shortfall."""
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
 
 from ..core.argtypes import option
+from ..report.formats import FORMATS
 from ..store.paths import DEFAULT_REPORTS, DEFAULT_RESULTS
 
 
@@ -15,6 +17,9 @@ class ReportOptions:
                                 "folders as one (runs of several machines): a run found twice counts once",
                                 action="append", metavar="DIR")
     out: str = option(DEFAULT_REPORTS, "output folder (default %(default)s/)")
+    format: str = option("markdown", "markdown (default: SUITE.md, pictures in SUITE/), html (SUITE.html, one "
+                         "self-contained page: sortable and filterable tables, plots with hover texts, a history view "
+                         "when the runs span several git shas) or both", choices=tuple(FORMATS))
     strict: bool = option(False, "exit 1, naming each one, when a variant did not plateau, stayed near chance, or fell "
                           "under the test accuracy its suite promises on its defaults (the report is written all the "
                           "same)", action="store_true")
@@ -25,8 +30,10 @@ def report(options: ReportOptions) -> int:
     from ..report.write import write_reports
 
     problems = []
-    for written in write_reports(options.results or [DEFAULT_RESULTS], options.out, options.suite):
-        print(f"wrote {written.path} (pictures in {written.path.with_suffix('')}/)")
+    for written in write_reports(options.results or [DEFAULT_RESULTS], options.out, options.suite, options.format):
+        for path in written.paths:
+            print(f"wrote {path}" + (f" (pictures in {path.with_suffix('')}/)" if path.suffix == ".md" else
+                                     " (one self-contained page)"))
         problems += written.shortfalls
     if options.strict and problems:
         print("\n".join(f"bench: strict: {p}" for p in problems), file=sys.stderr)

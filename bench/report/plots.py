@@ -1,6 +1,9 @@
 """The report's pictures: learning curves, accuracy against cost with the Pareto front, confusion matrices."""
 from __future__ import annotations
 
+import io
+import weakref
+from html import escape
 from pathlib import Path
 
 import matplotlib
@@ -17,9 +20,36 @@ def colors(labels: list[str]) -> dict[str, tuple]:
     return {label: cmap(i % 10) for i, label in enumerate(labels)}
 
 
-def save(fig: plt.Figure, path: Path) -> Path:
+# Hover texts of a figure's artists, by SVG id: the HTML report shows each as the browser's tooltip.
+TIPS: "weakref.WeakKeyDictionary[plt.Figure, dict[str, str]]" = weakref.WeakKeyDictionary()
+
+
+def tip(artist, text: str) -> None:
+    """Give `artist` the hover text `text` in the figure's SVG (an id on its group, a <title> inside it)."""
+    tips = TIPS.setdefault(artist.figure, {})
+    gid = f"tip-{len(tips)}"
+    artist.set_gid(gid)
+    tips[gid] = text
+
+
+def svg_text(fig: plt.Figure) -> str:
+    """The figure as SVG, the same bytes for the same figure (no date, fixed ids, text kept as text), each tipped
+    artist's group holding its <title>."""
+    buffer = io.StringIO()
+    with plt.rc_context({"svg.hashsalt": "bench", "svg.fonttype": "none"}):
+        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    svg = buffer.getvalue()
+    for gid, text in TIPS.get(fig, {}).items():
+        svg = svg.replace(f'<g id="{gid}">', f'<g class="tip"><title>{escape(text)}</title>', 1)  # ids would clash
+    return svg[svg.index("<svg"):]  # the XML prologue and doctype are not wanted inside a page
+
+
+def save(fig: plt.Figure, path: Path, vectors: dict[Path, str] | None = None) -> Path:
+    """The figure as PNG at `path`; with `vectors`, its SVG (bench.report.html inlines it) under the same path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
+    if vectors is not None:
+        vectors[path] = svg_text(fig)
     plt.close(fig)
     return path
 
@@ -35,10 +65,18 @@ def draw_learning_curves(epochs: pd.DataFrame, labels: list[str]) -> plt.Figure:
     for label in labels:
         mean = epochs[epochs["label"] == label].groupby("epoch")[["train_acc", "val_acc", "train_loss", "val_loss"]].mean()
         c = palette[label]
-        acc_ax.plot(mean.index, 100 * mean["val_acc"], "-o", color=c, ms=3)
-        acc_ax.plot(mean.index, 100 * mean["train_acc"], "--", color=c, alpha=0.7)
-        loss_ax.plot(mean.index, mean["val_loss"], "-o", color=c, ms=3)
-        loss_ax.plot(mean.index, mean["train_loss"], "--", color=c, alpha=0.7)
+        seeds = epochs.loc[epochs["label"] == label, "run_id"].nunique() if "run_id" in epochs else 1
+        over = f"mean of {seeds} runs" if seeds > 1 else "1 run"
+        best = mean["val_acc"].idxmax()
+        for ax, column, scale, style in ((acc_ax, "val_acc", 100, "-o"), (acc_ax, "train_acc", 100, "--"),
+                                         (loss_ax, "val_loss", 1, "-o"), (loss_ax, "train_loss", 1, "--")):
+            line, = ax.plot(mean.index, scale * mean[column], style, color=c, ms=3, alpha=1 if "o" in style else 0.7)
+            split = "validation" if column.startswith("val") else "train"
+            last = scale * mean[column].iloc[-1]
+            tip(line, f"{label}, {split} {'accuracy' if column.endswith('acc') else 'loss'} ({over}): "
+                      + (f"{last:.1f}% at epoch {mean.index[-1]}" if scale == 100 else f"{last:.3g} at epoch "
+                         f"{mean.index[-1]}") + (f"; best validation {100 * mean['val_acc'].max():.1f}% at epoch {best}"
+                                                 if column == "val_acc" else ""))
     acc_ax.set(title="Accuracy per epoch", xlabel="epoch", ylabel="accuracy (%)")
     loss_ax.set(title="Loss per epoch", xlabel="epoch", ylabel="cross-entropy\n(train: with label smoothing)")
     loss_ax.set_yscale("log")  # early validation losses of a net with unsettled BatchNorm statistics can be huge
@@ -59,8 +97,8 @@ def draw_learning_curves(epochs: pd.DataFrame, labels: list[str]) -> plt.Figure:
     return fig
 
 
-def learning_curves(epochs: pd.DataFrame, labels: list[str], path: Path) -> Path:
-    return save(draw_learning_curves(epochs, labels), path)
+def learning_curves(epochs: pd.DataFrame, labels: list[str], path: Path, vectors: dict | None = None) -> Path:
+    return save(draw_learning_curves(epochs, labels), path, vectors)
 
 
 def pareto_front(cost: np.ndarray, quality: np.ndarray) -> np.ndarray:
@@ -118,6 +156,17 @@ def place_labels(ax: plt.Axes, xs: np.ndarray, ys: np.ndarray, labels: list[str]
     return texts
 
 
+def point_text(row: pd.Series) -> str:
+    """A point's hover text: the variant, the runs behind it and its three numbers with their spread."""
+    def spread(column: str, digits: int) -> str:
+        sd = row.get(f"{column}_sd")
+        return f"{row[column]:.{digits}f}" + (f" ± {sd:.{digits}f}" if pd.notna(sd) else "")
+
+    runs = row.get("runs") or f"{int(row['n'])} run(s)"
+    return (f"{row['label']} ({runs}): test accuracy {spread('test_acc', 2)}%, {row['gmacs']:.3f} GMACs per image, "
+            f"epoch time {spread('epoch_time_s', 2)} s")
+
+
 def draw_accuracy_vs_cost(summary: pd.DataFrame) -> plt.Figure:
     """Test accuracy against GMACs and against epoch time, error bars over seeds, the Pareto front drawn,
     each point labelled where the label overlaps nothing (the legend sits below the axes)."""
@@ -128,9 +177,10 @@ def draw_accuracy_vs_cost(summary: pd.DataFrame) -> plt.Figure:
                                               ("epoch_time_s", "epoch_time_s_sd", "median epoch time (s)")]):
         x, y = summary[col].to_numpy(float), summary["test_acc"].to_numpy(float)
         for i, row in summary.iterrows():
-            ax.errorbar(x[i], y[i], yerr=row["test_acc_sd"] if pd.notna(row["test_acc_sd"]) else None,
-                        xerr=row[sd_col] if sd_col and pd.notna(row[sd_col]) else None,
-                        fmt="o", color=palette[row["label"]], capsize=3, ms=7)
+            bars = ax.errorbar(x[i], y[i], yerr=row["test_acc_sd"] if pd.notna(row["test_acc_sd"]) else None,
+                               xerr=row[sd_col] if sd_col and pd.notna(row[sd_col]) else None,
+                               fmt="o", color=palette[row["label"]], capsize=3, ms=7)
+            tip(bars.lines[0], point_text(row))
         front = pareto_front(x, y)
         ax.step(x[front], y[front], where="post", color="black", lw=1, alpha=0.6, label="Pareto front")
         ax.scatter(x[front], y[front], s=160, facecolors="none", edgecolors="black", lw=1.2)
@@ -142,8 +192,8 @@ def draw_accuracy_vs_cost(summary: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def accuracy_vs_cost(summary: pd.DataFrame, path: Path) -> Path:
-    return save(draw_accuracy_vs_cost(summary), path)
+def accuracy_vs_cost(summary: pd.DataFrame, path: Path, vectors: dict | None = None) -> Path:
+    return save(draw_accuracy_vs_cost(summary), path, vectors)
 
 
 def confusion_matrix(counts: np.ndarray, classes: list[str], title: str, path: Path) -> Path:
@@ -164,3 +214,37 @@ def confusion_matrix(counts: np.ndarray, classes: list[str], title: str, path: P
                             color="white" if share[t, p] > 0.5 else "black")
     ax.set(xlabel="predicted class", ylabel="true class", title=title)
     return save(fig, path)
+
+
+def draw_history(found: dict) -> plt.Figure:
+    """Each variant's test accuracy and epoch time per identity it ran under (bench.report.history.Version), in time
+    order: one line per variant, each point's hover text its sha and what changed since the point before."""
+    from matplotlib.dates import DateFormatter
+
+    fig, (acc_ax, time_ax) = plt.subplots(1, 2, figsize=(12, 4.5))
+    palette = colors(list(found))
+    for label, versions in found.items():
+        when = pd.to_datetime([v.made for v in versions])
+        for ax, values in ((acc_ax, [v.test_acc_mean for v in versions]),
+                           (time_ax, [v.epoch_time_median_s for v in versions])):
+            ax.plot(when, values, "-", color=palette[label], alpha=0.5)
+            for i, (x, y, v) in enumerate(zip(when, values, versions), 1):
+                point, = ax.plot([x], [y], "o", color=palette[label], ms=7, label=label if i == 1 else None)
+                tip(point, f"{label} #{i}, git {v.git_sha}, made {v.made} UTC ({v.runs} run(s)): test accuracy "
+                           f"{v.test_acc}%, epoch time {v.epoch_time_s} s; changed: {'; '.join(v.changed)}")
+    acc_ax.set(title="Test accuracy per identity", xlabel="made (UTC)", ylabel="test accuracy (%)")
+    time_ax.set(title="Epoch time per identity", xlabel="made (UTC)", ylabel="median epoch time (s)")
+    for ax in (acc_ax, time_ax):
+        ax.grid(alpha=0.3)
+        ax.margins(x=0.1, y=0.15)
+        ax.xaxis.set_major_formatter(DateFormatter("%m-%d %H:%M"))
+        plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
+    fig.tight_layout()
+    fig.subplots_adjust(bottom=0.3)
+    fig.legend(*acc_ax.get_legend_handles_labels(), loc="lower center", ncol=min(5, len(found)), fontsize=8,
+               frameon=False)
+    return fig
+
+
+def history(found: dict, path: Path, vectors: dict | None = None) -> Path:
+    return save(draw_history(found), path, vectors)

@@ -56,7 +56,9 @@ def summarize(ok: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     rows = []
     for label in labels:
         mine = ok[ok["label"] == label]
-        row = {"label": label, "n": len(mine), "gmacs": mine["macs"].astype(float).mean() / 1e9}
+        seeds = sorted(int(s) for s in mine["seed"])
+        row = {"label": label, "n": len(mine), "gmacs": mine["macs"].astype(float).mean() / 1e9,
+               "runs": ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(map(str, seeds))}
         for col, scale in (("test_acc", 100), ("epoch_time_s", 1)):
             mean, sd, _ = mean_sd(mine[col].astype(float) * scale)
             row[col], row[f"{col}_sd"] = mean, sd
@@ -74,15 +76,17 @@ def short_name(text: str) -> str:
     return name if len(name) <= NAME_CHARS else f"{name[:NAME_CHARS].rstrip('-._')}-{digest(text, 8)}"
 
 
-def pictures(exp: Experiment, epochs: pd.DataFrame, folder: Path, link: str) -> list[str]:
-    """The experiment's plots under `folder` and the markdown that shows them (`link` = folder as the report sees it)."""
+def pictures(exp: Experiment, epochs: pd.DataFrame, folder: Path, link: str, vectors: dict | None = None
+             ) -> list[str]:
+    """The experiment's plots under `folder` and the markdown that shows them (`link` = folder as the report sees it);
+    with `vectors`, the SVG of each plot that has hover texts, by its PNG's path."""
     from . import plots
 
     ok = exp.ok
     labels = [label for label in exp.labels if label in set(ok["label"])]
     ok_epochs = epochs.merge(ok[["run_id", "label"]], on="run_id")
-    plots.learning_curves(ok_epochs, labels, folder / "curves.png")
-    plots.accuracy_vs_cost(summarize(ok, labels), folder / "accuracy-vs-cost.png")
+    plots.learning_curves(ok_epochs, labels, folder / "curves.png", vectors)
+    plots.accuracy_vs_cost(summarize(ok, labels), folder / "accuracy-vs-cost.png", vectors)
     confusion_links = []
     for label in labels:
         best = ok[ok["label"] == label].sort_values(["best_val_acc", "seed"], ascending=[False, True]).iloc[0]
@@ -103,7 +107,7 @@ def pictures(exp: Experiment, epochs: pd.DataFrame, folder: Path, link: str) -> 
 
 
 def experiment_section(suite: str, title: str, exp: Experiment, epochs: pd.DataFrame, predictions: pd.DataFrame,
-                       out: Path) -> str:
+                       out: Path, vectors: dict | None = None) -> str:
     """One experiment: its header, comparison, per-image test, runs, pictures and failures."""
     parts = [f"## {title}", facts_table(header_facts(exp))]
     if exp.ok.empty:
@@ -117,7 +121,7 @@ def experiment_section(suite: str, title: str, exp: Experiment, epochs: pd.DataF
         parts += [f"### Per-image comparison with {exp.baseline}\n\n{per_image_section(exp, predictions)}",
                   f"### Runs\n\n{runs_table(exp)}"]
         link = f"{suite}/{short_name(title.split(' — ', 1)[-1])}-{exp.key[:6]}"
-        parts += pictures(exp, epochs, out / link, link)
+        parts += pictures(exp, epochs, out / link, link, vectors)
     parts.append(f"### Runs that did not finish\n\n{failures_section(exp)}")
     return "\n\n".join(parts)
 

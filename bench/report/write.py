@@ -1,4 +1,5 @@
-"""`bench report`: one markdown file per suite, one section per experiment, pictures beside it.
+"""`bench report`: per suite, a markdown file with its pictures beside it and/or one self-contained HTML page; one
+section per experiment.
 
 Reads results folders only: the rows carry their suite's order, baseline, description and published figures.
 Several folders (runs of several machines, or copies) are read as one: a run found twice counts once, and an
@@ -17,21 +18,27 @@ import pandas as pd
 from ..core.errors import UsageError
 from ..store.shards import load_epochs_of, load_predictions_of, load_runs_of, suites_in
 from .experiments import experiments, titles
+from .formats import FORMATS
 from .judge import shortfalls
 from .sections import UNITS, experiment_section
 
 
 @dataclass
 class Written:
-    """One suite's report file, and what `--strict` fails on in it ("<section title>: <label>: <why>")."""
+    """One suite's report files, and what `--strict` fails on in them ("<section title>: <label>: <why>")."""
 
-    path: Path
+    paths: list[Path]
     shortfalls: list[str]
 
+    @property
+    def path(self) -> Path:
+        return self.paths[0]
 
-def build_report(suite: str, runs: pd.DataFrame, epochs: pd.DataFrame, results: list[Path], out: Path
-                 ) -> tuple[str, list[str]]:
-    """The markdown of one suite's report and its shortfalls; its pictures are written under `out/<suite>/`."""
+
+def build_report(suite: str, runs: pd.DataFrame, epochs: pd.DataFrame, results: list[Path], out: Path,
+                 vectors: dict | None = None) -> tuple[str, list[str]]:
+    """The markdown of one suite's report and its shortfalls; its pictures are written under `out/<suite>/` (and,
+    with `vectors`, the SVG of each plot with hover texts kept there by its PNG's path)."""
     found = experiments(runs)
     description = found[0].description if found else ""
     parts = [f"# {suite}", description] if description else [f"# {suite}"]
@@ -44,7 +51,7 @@ def build_report(suite: str, runs: pd.DataFrame, epochs: pd.DataFrame, results: 
     problems = []
     for title, exp in zip(titles(suite, found), found):
         predictions = readable(lambda: load_predictions_of(results, suite, list(exp.ok["run_id"])), results, suite)
-        parts.append(experiment_section(suite, title, exp, epochs, predictions, out))
+        parts.append(experiment_section(suite, title, exp, epochs, predictions, out, vectors))
         problems += [f"{title}: {why}" for why in shortfalls(exp)]
     parts.append(UNITS)
     return "\n\n".join(parts) + "\n", problems
@@ -67,30 +74,45 @@ def read_tables(results: list[Path], suite: str) -> tuple[pd.DataFrame, pd.DataF
     return readable(lambda: (load_runs_of(results, suite), load_epochs_of(results, suite)), results, suite)
 
 
-def write_report(name: str, runs: pd.DataFrame, epochs: pd.DataFrame, results: list[Path], out: Path) -> Written:
-    """`<out>/<name>.md` and its pictures `<out>/<name>/**`, built in a staging folder beside them and moved into
-    place only when complete: a report that fails half-way leaves the previous report and its pictures as they
-    were."""
+def write_report(name: str, runs: pd.DataFrame, epochs: pd.DataFrame, results: list[Path], out: Path,
+                 fmt: str = "markdown") -> Written:
+    """`<out>/<name>.md` with its pictures `<out>/<name>/**` and/or the page `<out>/<name>.html` (`fmt`, one of
+    FORMATS), built in a staging folder beside them and moved into place only when complete: a report that fails
+    half-way leaves the previous report and its pictures as they were."""
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out))
+    suffixes = FORMATS[fmt]
     try:
-        markdown, problems = build_report(name, runs, epochs, results, staging)
-        (staging / f"{name}.md").write_text(markdown)
+        vectors = {} if ".html" in suffixes else None
+        markdown, problems = build_report(name, runs, epochs, results, staging, vectors)
         (staging / name).mkdir(exist_ok=True)
-        old = out / f".{name}.old.{os.getpid()}"
-        if (out / name).exists():
-            os.replace(out / name, old)
-        os.replace(staging / name, out / name)
-        os.replace(staging / f"{name}.md", out / f"{name}.md")
-        shutil.rmtree(old, ignore_errors=True)
+        if ".html" in suffixes:
+            from .history import history_section
+            from .html import page
+
+            labels = list(dict.fromkeys(label for exp in experiments(runs) for label in exp.labels))
+            extra = history_section(runs, labels, staging / name / "history", f"{name}/history", vectors)
+            text = markdown.replace("\n\n" + UNITS, "\n\n" + extra + "\n\n" + UNITS) if extra else markdown
+            (staging / f"{name}.html").write_text(page(name, text, staging, vectors))
+            shutil.rmtree(staging / name / "history", ignore_errors=True)  # only the page shows it
+        if ".md" in suffixes:
+            (staging / f"{name}.md").write_text(markdown)
+            old = out / f".{name}.old.{os.getpid()}"
+            if (out / name).exists():
+                os.replace(out / name, old)
+            os.replace(staging / name, out / name)
+            shutil.rmtree(old, ignore_errors=True)
+        for suffix in suffixes:
+            os.replace(staging / f"{name}{suffix}", out / f"{name}{suffix}")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return Written(out / f"{name}.md", problems)
+    return Written([out / f"{name}{suffix}" for suffix in suffixes], problems)
 
 
-def write_reports(results: Path | list[Path], out: Path, suite: str | None = None) -> list[Written]:
-    """Write `<out>/<suite>.md` and `<out>/<suite>/**.png` for the given suite, or for every suite found in any of
-    the results folders."""
+def write_reports(results: Path | list[Path], out: Path, suite: str | None = None, fmt: str = "markdown"
+                  ) -> list[Written]:
+    """Write `<out>/<suite>.md` and `<out>/<suite>/**.png` and/or `<out>/<suite>.html` (`fmt`) for the given suite,
+    or for every suite found in any of the results folders."""
     results = [Path(r) for r in (results if isinstance(results, list) else [results])]
     out = Path(out)
     where = "', '".join(str(r) for r in results)
@@ -104,5 +126,5 @@ def write_reports(results: Path | list[Path], out: Path, suite: str | None = Non
         runs, epochs = read_tables(results, name)
         if runs.empty:
             raise UsageError(f"no runs recorded for suite '{name}' under '{where}'")
-        written.append(write_report(name, runs, epochs, results, out))
+        written.append(write_report(name, runs, epochs, results, out, fmt))
     return written

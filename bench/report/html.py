@@ -1,0 +1,62 @@
+"""`bench report --format html`: a suite's report as one self-contained page. The markdown report is the content
+(so the page holds everything it holds), rendered by Python-Markdown; the plots that have hover texts are inlined as
+SVG, the other pictures embedded as PNG data; the style and the table script (sorting, filtering) ship with the
+package in `assets/` and are inlined. A Content-Security-Policy forbids every request: the page needs no network.
+"""
+from __future__ import annotations
+
+import base64
+import re
+from html import escape, unescape
+from pathlib import Path
+
+ASSETS = Path(__file__).parent / "assets"
+# Nothing is fetched: no script, style, picture or font but what the page carries (data: pictures, inline the rest).
+POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+PICTURE = re.compile(r'<img alt="(?P<alt>[^"]*)" src="(?P<src>[^"]*)"\s*/?>')
+ALONE = re.compile(r"<p>(?P<img><img [^>]*>)</p>")
+NO_HEADER = re.compile(r"<thead>\s*<tr>\s*(?:<th[^>]*></th>\s*)+</tr>\s*</thead>\s*")  # the facts tables' blank one
+
+
+def inlined(match: re.Match, root: Path, vectors: dict[Path, str]) -> str:
+    """A picture of the markdown as the page shows it: its SVG when it has one, else its PNG as data."""
+    alt, src = unescape(match["alt"]), unescape(match["src"])
+    path = root / src
+    if path in vectors:
+        return f'<figure class="plot" role="img" aria-label="{escape(alt)}">{vectors[path]}' \
+               f"<figcaption>{escape(alt)}; hover a line or point for its run(s)</figcaption></figure>"
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def page(title: str, text: str, root: Path, vectors: dict[Path, str]) -> str:
+    """The HTML page of the markdown `text`, whose pictures are found under `root` (their SVGs in `vectors`)."""
+    import markdown
+
+    converter = markdown.Markdown(extensions=["tables", "toc"], output_format="html")
+    body = NO_HEADER.sub("", converter.convert(text))
+    body = ALONE.sub(lambda m: PICTURE.sub(lambda p: inlined(p, root, vectors), m["img"]), body)
+    body = PICTURE.sub(lambda m: inlined(m, root, vectors), body)
+    css, script = ((ASSETS / name).read_text() for name in ("report.css", "report.js"))
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{POLICY}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)} — bench report</title>
+<link rel="icon" href="data:,">
+<style>
+{css}</style>
+</head>
+<body>
+<nav aria-label="contents">
+{converter.toc}</nav>
+<main>
+{body}
+</main>
+<script>
+{script}</script>
+</body>
+</html>
+"""

@@ -1,0 +1,181 @@
+"""`bench report --format html`, opened in a real headless browser (Debian's chromium and chromium-driver, driven by
+selenium): the page of the committed stem-ablation rows (two recipes, made at two git shas) loads with no console
+error and no request beyond itself, every picture renders, sorting and filtering act on the rows, and the numbers
+in its tables are the parquet rows'. Skipped, saying what to install, where no browser is."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+
+from bench.store.shards import load_runs
+from tests.helpers import ROOT, bench
+
+EXAMPLES = ROOT / "reports" / "results"
+SUITE = "stem-ablation"
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed: pip install -e '.[test]'")
+from selenium.webdriver.common.by import By  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """The suite's markdown report and HTML page, written by the command a user runs."""
+    out = tmp_path_factory.mktemp("report")
+    result = bench("report", "--suite", SUITE, "--results", str(EXAMPLES), "--out", str(out), "--format", "both")
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {out / SUITE}.html (one self-contained page)" in result.stdout
+    return out
+
+
+@pytest.fixture(scope="module")
+def browser():
+    missing = [tool for tool in ("chromium", "chromedriver") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"no headless browser ({', '.join(missing)} missing): apt-get install -y chromium chromium-driver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def page(browser, written):
+    browser.get((written / f"{SUITE}.html").as_uri())
+    return browser
+
+
+@pytest.fixture(scope="module")
+def runs():
+    rows = load_runs(EXAMPLES, SUITE)
+    return rows[rows["status"] == "ok"]
+
+
+def cells(table, column: int) -> list[str]:
+    return [row.find_elements(By.TAG_NAME, "td")[column].text for row in table.find_elements(By.CSS_SELECTOR, "tbody tr")
+            if row.is_displayed()]
+
+
+def table_after(page, heading: str, nth: int = 0):
+    """The first table after the nth h3 whose text is `heading`."""
+    found = [h for h in page.find_elements(By.TAG_NAME, "h3") if h.text == heading][nth]
+    return found.find_element(By.XPATH, "following::table[1]")
+
+
+def column_of(table, name: str) -> int:
+    headers = [th.text.rstrip(" ↕▲▼") for th in table.find_elements(By.CSS_SELECTOR, "thead th")]
+    return headers.index(name)
+
+
+def test_the_page_loads_with_no_console_error_and_no_request_beyond_itself(page, written):
+    assert page.title == f"{SUITE} — bench report"
+    errors = [entry for entry in page.get_log("browser") if entry["level"] in ("SEVERE", "ERROR")]
+    assert errors == []
+    events = [json.loads(entry["message"])["message"] for entry in page.get_log("performance")]
+    urls = [e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"]
+    page_url = (written / f"{SUITE}.html").as_uri()
+    assert page_url in urls
+    assert [u for u in urls if u != page_url and not u.startswith("data:")] == []
+
+
+def test_every_picture_of_the_markdown_report_renders_in_the_page(page, written):
+    markdown = (written / f"{SUITE}.md").read_text()
+    pictures_in_markdown = len(re.findall(r"!\[[^\]]*\]\([^)]+\.png\)", markdown))
+    images = page.execute_script("return Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
+    plots = page.execute_script("return Array.from(document.querySelectorAll('figure.plot svg'))"
+                                ".map(s => s.getBoundingClientRect().width)")
+    assert all(complete and width > 0 for complete, width in images)
+    assert plots and all(width > 0 for width in plots)
+    history_plots = 1  # the history view's own picture (two git shas here); the markdown has none
+    assert len(images) + len(plots) == pictures_in_markdown + history_plots
+
+
+def test_the_run_tables_hold_the_parquet_rows(page, runs):
+    shown = 0
+    for nth in range(2):  # one Runs table per experiment (the two recipes)
+        table = table_after(page, "Runs", nth)
+        ids = cells(table, column_of(table, "run_id"))
+        for i, run_id in enumerate(ids):
+            row = runs.set_index("run_id").loc[run_id]
+            assert cells(table, column_of(table, "variant"))[i] == row["label"]
+            assert int(cells(table, column_of(table, "seed"))[i]) == row["seed"]
+            assert float(cells(table, column_of(table, "test acc (%)"))[i]) == pytest.approx(100 * row["test_acc"], abs=0.005)
+            assert float(cells(table, column_of(table, "epoch time (s)"))[i]) == pytest.approx(row["epoch_time_s"], abs=0.005)
+            assert cells(table, column_of(table, "git sha"))[i] == row["git_sha"]
+        shown += len(ids)
+    assert shown == len(runs)
+
+
+def test_sorting_a_column_orders_its_rows_by_the_parquet_values(page, runs):
+    table = table_after(page, "Runs", 0)
+    run_ids = cells(table, column_of(table, "run_id"))
+    mine = runs.set_index("run_id").loc[run_ids]
+    header = table.find_elements(By.CSS_SELECTOR, "thead th")[column_of(table, "test acc (%)")]
+    header.click()
+    ascending = list(mine.sort_values("test_acc", kind="stable").index)
+    assert cells(table, column_of(table, "run_id")) == ascending
+    assert header.get_attribute("aria-sort") == "ascending"
+    header.click()
+    assert cells(table, column_of(table, "run_id")) == ascending[::-1]
+    assert header.get_attribute("aria-sort") == "descending"
+    variant = table.find_elements(By.CSS_SELECTOR, "thead th")[column_of(table, "variant")]
+    variant.click()  # text: alphabetical, not by the numbers inside the names
+    assert cells(table, column_of(table, "variant")) == sorted(mine["label"])
+    comparison = table_after(page, "Comparison", 0)
+    epoch = comparison.find_elements(By.CSS_SELECTOR, "thead th")[column_of(comparison, "epoch time (s)")]
+    epoch.click()
+    times = mine.groupby("label")["epoch_time_s"].median().sort_values()
+    assert cells(comparison, column_of(comparison, "variant")) == list(times.index)
+
+
+def test_the_filter_keeps_the_rows_holding_every_word(page, runs):
+    table = table_after(page, "Runs", 1)
+    box = table.find_element(By.XPATH, "preceding-sibling::input[1]")
+    every = cells(table, column_of(table, "variant"))
+    box.send_keys("stem3 nolayer4")
+    kept = cells(table, column_of(table, "variant"))
+    assert kept == [label for label in every if "stem3" in label and "nolayer4" in label]
+    assert kept and len(kept) < len(every)
+    box.clear()
+    box.send_keys(" ")  # an input event with no words: every row again
+    assert cells(table, column_of(table, "variant")) == every
+
+
+def test_hovering_a_point_names_its_variant_seeds_and_accuracy(page, runs):
+    figures = page.find_elements(By.CSS_SELECTOR, "figure.plot[aria-label^='Test accuracy against GMACs']")
+    tips = [[t.get_attribute("textContent") for t in f.find_elements(By.CSS_SELECTOR, "g.tip > title")] for f in figures]
+    recipes = list(runs.groupby("recipe"))
+    assert len(figures) == len(recipes) == 2
+    assert sorted(len(t) for t in tips) == sorted(2 * rows["label"].nunique() for _, rows in recipes)  # 2 axes
+    for _, rows in recipes:  # some figure holds every variant of this recipe at its mean test accuracy
+        def shows(texts: list[str]) -> bool:
+            for label, mine in rows.groupby("label"):
+                text = next((t for t in texts if t.startswith(f"{label} (")), "")
+                found = re.search(r"test accuracy ([\d.]+)", text)
+                if not found or f"seed {int(mine['seed'].iloc[0])}" not in text or \
+                        abs(float(found[1]) - 100 * mine["test_acc"].astype(float).mean()) > 0.005:
+                    return False
+            return True
+        assert any(shows(t) for t in tips)
+
+
+def test_the_history_view_lists_each_identity_of_a_variant_in_time_order(page, runs):
+    assert any(h.text == "History across commits" for h in page.find_elements(By.TAG_NAME, "h2"))
+    table = table_after(page, "resnet18")
+    mine = runs[runs["label"] == "resnet18"].sort_values("finished_at")
+    versions = mine.drop_duplicates(["git_sha", "recipe"])
+    assert cells(table, column_of(table, "git sha")) == list(versions["git_sha"])
+    changed = cells(table, column_of(table, "what changed since the row before"))
+    before, after = (json.loads(r) for r in versions["recipe"])
+    for key in (k for k in before if before[k] != after[k]):
+        assert f"recipe.{key}" in changed[1]
+    accuracies = [float(c.split()[0]) for c in cells(table, column_of(table, "test acc (%)"))]
+    assert accuracies == pytest.approx([100 * a for a in versions["test_acc"].astype(float)], abs=0.005)
