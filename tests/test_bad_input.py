@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from bench.store.shards import load_runs, suites_in
-from tests.helpers import bench, write_image
+from tests.helpers import ROOT, bench, write_image
+
+EXAMPLES = ROOT / "reports" / "results"  # the committed example rows: good input for the commands that read
 
 RUN = ["run", "--suite", "shortcut", "--variants", "plain32", "--epochs", "1", "--device", "cpu"]
 
@@ -157,6 +159,16 @@ CASES = [
      "--results given twice ("),
     ("set-train-limit-0", lambda t: [*RUN, "--set", "train_limit=0"], 2,
      "'0' is not allowed for train_limit, which takes a whole number ≥ 1, or none"),
+    ("report-format-unknown", lambda t: ["report", "--format", "pdf"], 2,
+     "invalid choice: 'pdf' (choose from 'markdown', 'html', 'both')"),
+    ("compare-base-set-unknown-field", lambda t: ["compare", str(EXAMPLES), "--base-set", "batch=32"], 2,
+     "--base-set batch=32: no recipe field 'batch' (did you mean batch_size?)"),
+    ("compare-head-set-bad-value", lambda t: ["compare", str(EXAMPLES), "--head-set", "batch_size=x"], 2,
+     "--head-set batch_size=x: 'x' is not allowed for batch_size"),
+    ("compare-set-matching-nothing", lambda t: ["compare", str(EXAMPLES), "--head-set", "batch_size=128"], 2,
+     "holds no run of suite"),
+    ("compare-side-of-two-folders-one-missing", lambda t: ["compare", f"{EXAMPLES},{t / 'none'}", str(EXAMPLES)], 2,
+     "no results under '"),
 ]
 if torch.cuda.is_available():
     CASES.append(("device-cuda-99", lambda t: [*RUN[:-2], "--device", "cuda:99"], 2, "cuda:99"))

@@ -88,7 +88,7 @@ class Side:
         return f"`{self.name}` (git {shas}; host {hosts}; {len(runs)} run(s))"
 
 
-def side_of(spec: str, assignments: list[str] = ()) -> Side:
+def side_of(spec: str, assignments: list[str] = (), flag: str = "--base-set") -> Side:
     """`DIR[,DIR...][@REV]` and its `--base-set`/`--head-set` fields as a Side, or a one-line error naming the folder
     that holds no results."""
     from ..config.recipe import parse_assignment
@@ -99,7 +99,7 @@ def side_of(spec: str, assignments: list[str] = ()) -> Side:
     for folder in paths or [Path(folders)]:
         if not suites_in(folder):
             raise UsageError(f"no results under '{folder}' (from '{spec}'): give a folder `bench run` wrote")
-    return Side(spec, paths, rev, dict(parse_assignment(a) for a in assignments))
+    return Side(spec, paths, rev, dict(parse_assignment(a, flag) for a in assignments))
 
 
 def compare(options: CompareOptions) -> int:
@@ -116,7 +116,7 @@ def compare(options: CompareOptions) -> int:
         raise UsageError("give two sides, BASE and HEAD (e.g. `bench compare results-before results-after`), "
                          "--base-set/--head-set to compare two recipes in one, or --history VARIANT with one")
     base = side_of(options.base, options.base_set)
-    head = side_of(options.head or options.base, options.head_set)
+    head = side_of(options.head or options.base, options.head_set, "--head-set")
     ignore = frozenset(f"recipe.{k}" for k in {**base.where, **head.where})
     common = sorted(base.suites() & head.suites())
     if options.suite:

@@ -157,13 +157,14 @@ def checked(name: str, value: Any, where: str) -> Any:
     return value
 
 
-def parse_assignment(text: str) -> tuple[str, Any]:
-    """`KEY=VALUE` from `--set`, checked against the recipe's definition."""
+def parse_assignment(text: str, flag: str = "--set") -> tuple[str, Any]:
+    """`KEY=VALUE` from `--set` (or another `flag` that takes recipe fields), checked against the recipe's
+    definition."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
-        raise UsageError(f"--set '{text}': write KEY=VALUE, e.g. --set lr=0.1 (fields: {', '.join(FIELDS)})")
+        raise UsageError(f"{flag} '{text}': write KEY=VALUE, e.g. {flag} lr=0.1 (fields: {', '.join(FIELDS)})")
     key = key.strip()
-    return key, checked(key, value, f"--set {text}")
+    return key, checked(key, value, f"{flag} {text}")
 
 
 def with_overrides(recipe: Recipe, **changes: Any) -> Recipe:
