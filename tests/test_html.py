@@ -179,3 +179,12 @@ def test_the_history_view_lists_each_identity_of_a_variant_in_time_order(page, r
         assert f"recipe.{key}" in changed[1]
     accuracies = [float(c.split()[0]) for c in cells(table, column_of(table, "test acc (%)"))]
     assert accuracies == pytest.approx([100 * a for a in versions["test_acc"].astype(float)], abs=0.005)
+
+
+def test_html_alone_writes_the_page_and_nothing_beside_it(tmp_path):
+    result = bench("report", "--suite", "depth", "--results", str(EXAMPLES), "--out", str(tmp_path), "--format", "html")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["depth.html"]  # no markdown, no picture folder, no staging
+    page = (tmp_path / "depth.html").read_text()
+    assert 'http-equiv="Content-Security-Policy" content="default-src \'none\'' in page
+    assert not re.search(r'\b(src|href)="(?!data:|#)', page)  # every picture the page holds is inline, links within

@@ -102,7 +102,8 @@ def test_slurm_runs_equal_the_local_ones(slurm_cluster, serial_and_pooled, tmp_p
 
 @pytest.mark.slurm
 def test_ctrl_c_cancels_the_array_and_the_same_command_resumes(slurm_cluster, tmp_path):
-    args = ["run", "--suite", "shortcut", "--variants", "plain32,resnet32,resnet47-bottleneck", *SMALL,
+    # 3 epochs a run: the signal must come while the array still runs, even when a loaded machine polls slowly
+    args = ["run", "--suite", "shortcut", "--variants", "plain32,resnet32,resnet47-bottleneck", *SMALL, "--epochs", "3",
             "--results", str(tmp_path), "--launcher", "slurm", "--slurm-array-parallelism", "1"]
     with running(*args) as proc:
         deadline = time.time() + 300

@@ -60,7 +60,8 @@ def test_make_run_to_its_end_changes_no_tracked_file(tmp_path):
     out, err = proc.communicate(timeout=900)
     assert proc.returncode == 0, err
     assert git(copy, "status", "--porcelain") == ""
-    assert (copy / "results" / "reports" / "shortcut.md").is_file()  # the report went under results/ (ignored)
+    for report in ("shortcut.md", "shortcut.html"):  # the report and its page went under results/ (ignored)
+        assert (copy / "results" / "reports" / report).is_file()
     assert (load_runs(copy / "results", "shortcut")["status"] == "ok").sum() == 2
 
 

@@ -162,7 +162,7 @@ def point_text(row: pd.Series) -> str:
         sd = row.get(f"{column}_sd")
         return f"{row[column]:.{digits}f}" + (f" ± {sd:.{digits}f}" if pd.notna(sd) else "")
 
-    runs = row.get("runs") or f"{int(row['n'])} run(s)"
+    runs = row.get("runs") or (f"{int(row['n'])} run(s)" if pd.notna(row.get("n")) else "its runs")
     return (f"{row['label']} ({runs}): test accuracy {spread('test_acc', 2)}%, {row['gmacs']:.3f} GMACs per image, "
             f"epoch time {spread('epoch_time_s', 2)} s")
 
