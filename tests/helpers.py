@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import time
@@ -24,11 +25,13 @@ def bench(*args: str, env: dict[str, str] | None = None, timeout: int = 600) -> 
 
 
 @contextlib.contextmanager
-def running(*args: str) -> Iterator[subprocess.Popen]:
+def running(*args: str, sigint_ignored: bool = False) -> Iterator[subprocess.Popen]:
     """`bench ARGS` started in a session of its own (so a test can signal its group, as a terminal would), with
-    text pipes; killed when the block ends if it is still there (its workers die with it: die_with_parent)."""
+    text pipes; killed when the block ends if it is still there (its workers die with it: die_with_parent). With
+    `sigint_ignored`, it starts with SIGINT ignored, as a job a script starts in the background inherits it."""
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
     proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *args], cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ignore)
     try:
         yield proc
     finally:

@@ -30,6 +30,7 @@ from ..plan.spec import RunSpec
 from ..store.paths import slurm_folder, slurm_logs, slurm_manifest
 from ..store.status import Status
 from .base import Launched, LauncherKind, Settle, Todo
+from .process import forward_signals, restore_signals
 from .slurm_states import ACTIVE_STATES, reconcile, states, write_missing
 
 POLL_S = 2.0
@@ -211,7 +212,11 @@ class Slurm:
               f"{slurm_folder(Path(chosen[0].results), chosen[0].suite)}/{array_id}*/", file=sys.stderr)
         if self.slurm.detach:
             return Launched(detached=array_id)
-        return Launched(interrupted=wait(array_id, jobs, chosen))
+        previous = forward_signals()  # Ctrl-C or SIGTERM cancels the array, even where SIGINT came in ignored
+        try:
+            return Launched(interrupted=wait(array_id, jobs, chosen))
+        finally:
+            restore_signals(previous)
 
 
 LAUNCHER = LauncherKind("slurm", "one SLURM job array through submitit", SlurmOptions, Slurm)
