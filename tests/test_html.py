@@ -188,3 +188,17 @@ def test_html_alone_writes_the_page_and_nothing_beside_it(tmp_path):
     page = (tmp_path / "depth.html").read_text()
     assert 'http-equiv="Content-Security-Policy" content="default-src \'none\'' in page
     assert not re.search(r'\b(src|href)="(?!data:|#)', page)  # every picture the page holds is inline, links within
+
+
+def test_a_one_variant_suite_gets_its_page_with_its_lone_confusion_matrix(tmp_path):
+    """One variant: its confusion matrix stands alone in its paragraph (the page once took it for a plot)."""
+    for table in ("runs", "epochs", "predictions"):
+        (tmp_path / "results" / "depth" / table).mkdir(parents=True)
+        for shard in (EXAMPLES / "depth" / table).glob("resnet18-s0-*.parquet"):
+            shutil.copy(shard, tmp_path / "results" / "depth" / table / shard.name)
+    result = bench("report", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "out"), "--format", "html")
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "out" / "depth.html").read_text()
+    assert len(re.findall(r'<p><img alt="Row-normalised test confusion matrix of resnet18" src="data:image/png;base64,',
+                          page)) == 1
+    assert page.count('<figure class="plot"') == 2  # the learning curves and accuracy against cost

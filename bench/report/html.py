@@ -13,20 +13,23 @@ from pathlib import Path
 ASSETS = Path(__file__).parent / "assets"
 # Nothing is fetched: no script, style, picture or font but what the page carries (data: pictures, inline the rest).
 POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
-PICTURE = re.compile(r'<img alt="(?P<alt>[^"]*)" src="(?P<src>[^"]*)"\s*/?>')
-ALONE = re.compile(r"<p>(?P<img><img [^>]*>)</p>")
+# A picture of the markdown, with the paragraph around it when it stands alone there.
+PICTURE = re.compile(r'(?P<open><p>)?<img alt="(?P<alt>[^"]*)" src="(?P<src>[^"]*)"\s*/?>(?P<close></p>)?')
 NO_HEADER = re.compile(r"<thead>\s*<tr>\s*(?:<th[^>]*></th>\s*)+</tr>\s*</thead>\s*")  # the facts tables' blank one
 
 
 def inlined(match: re.Match, root: Path, vectors: dict[Path, str]) -> str:
-    """A picture of the markdown as the page shows it: its SVG when it has one, else its PNG as data."""
+    """A picture of the markdown as the page shows it: its SVG as a figure when it has one (in place of the paragraph
+    it stood alone in), else its PNG as data."""
     alt, src = unescape(match["alt"]), unescape(match["src"])
     path = root / src
+    open_, close = match["open"] or "", match["close"] or ""
     if path in vectors:
-        return f'<figure class="plot" role="img" aria-label="{escape(alt)}">{vectors[path]}' \
-               f"<figcaption>{escape(alt)}; hover a line or point for its run(s)</figcaption></figure>"
+        figure = f'<figure class="plot" role="img" aria-label="{escape(alt)}">{vectors[path]}' \
+                 f"<figcaption>{escape(alt)}; hover a line or point for its run(s)</figcaption></figure>"
+        return figure if open_ and close else open_ + figure + close
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img alt="{escape(alt)}" src="data:image/png;base64,{data}">'
+    return f'{open_}<img alt="{escape(alt)}" src="data:image/png;base64,{data}">{close}'
 
 
 def page(title: str, text: str, root: Path, vectors: dict[Path, str]) -> str:
@@ -34,9 +37,7 @@ def page(title: str, text: str, root: Path, vectors: dict[Path, str]) -> str:
     import markdown
 
     converter = markdown.Markdown(extensions=["tables", "toc"], output_format="html")
-    body = NO_HEADER.sub("", converter.convert(text))
-    body = ALONE.sub(lambda m: PICTURE.sub(lambda p: inlined(p, root, vectors), m["img"]), body)
-    body = PICTURE.sub(lambda m: inlined(m, root, vectors), body)
+    body = PICTURE.sub(lambda m: inlined(m, root, vectors), NO_HEADER.sub("", converter.convert(text)))
     css, script = ((ASSETS / name).read_text() for name in ("report.css", "report.js"))
     return f"""<!DOCTYPE html>
 <html lang="en">
