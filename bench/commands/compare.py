@@ -53,12 +53,12 @@ class Side:
     where: dict[str, object] = dataclasses.field(default_factory=dict)  # recipe field → value (--base-set)
 
     def runs(self, suite: str) -> pd.DataFrame:
-        from ..core.hashing import digest
+        from ..store.identity import code_digest
         from ..store.shards import load_runs_of
 
         runs = load_runs_of(self.folders, suite)
         if self.rev and not runs.empty:
-            code = [digest(json.loads(i).get("code", {})) if isinstance(i, str) and i else "" for i in runs["identity"]]
+            code = [code_digest(json.loads(i)) if isinstance(i, str) and i else "" for i in runs["identity"]]
             keep = runs["git_sha"].fillna("").str.startswith(self.rev) | pd.Series(
                 [c.startswith(self.rev) for c in code], index=runs.index)
             runs = runs[keep]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..core.hashing import digest
-from ..store.identity import changes
+from ..store.identity import changes, code_digest
 from ..store.status import Status
 from .markdown import markdown_table
 from .stats import mean_sd
@@ -56,7 +56,7 @@ def history(runs: pd.DataFrame, label: str) -> list[Version]:
         mean, sd, _ = mean_sd(rows["test_acc"].astype(float) * 100)
         out.append(Version(str(rows["made"].min())[:16].replace("T", " "),
                            ", ".join(sorted(set(rows["git_sha"].dropna()))) or "–",
-                           digest(identity.get("code", {}))[:12], len(rows),
+                           code_digest(identity)[:12], len(rows),
                            f"{mean:.2f}" + (f" ± {sd:.2f}" if sd is not None else ""),
                            f"{rows['epoch_time_s'].astype(float).median():.2f}",
                            changes(before, identity) if before is not None else ["first run of this variant here"],

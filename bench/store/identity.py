@@ -24,6 +24,11 @@ def entry_hash(identity: dict[str, Any]) -> str:
     return digest({k: identity.get(k) for k in ENTRY_PARTS})
 
 
+def code_digest(identity: dict[str, Any]) -> str:
+    """The digest of the harness code an identity ran with: what `bench compare DIR@REV` and `--history` name it by."""
+    return digest(identity.get("code", {}))
+
+
 CODE_PARTS = ("architecture.code.", "code.")  # the model's code, the harness's code (bench.plan.code)
 
 
