@@ -26,6 +26,9 @@ def too_short(epochs: int) -> bool:
     return epochs < MIN_EPOCHS_TO_JUDGE or window(epochs) < MIN_WINDOW_EVALS
 
 
+JUDGEABLE_EPOCHS = next(n for n in range(1, 1000) if not too_short(n))  # the fewest epochs judged (7)
+
+
 def plateaued(val_acc: Sequence[float]) -> bool | None:
     """True when the best validation accuracy rose by at most PLATEAU_GAIN over the last third of the epochs;
     None when the run is too short to judge (too_short)."""

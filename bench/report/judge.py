@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..measure.convergence import MIN_EPOCHS_TO_JUDGE, MIN_WINDOW_EVALS, PLATEAU_GAIN, too_short
+from ..measure.convergence import JUDGEABLE_EPOCHS, MIN_EPOCHS_TO_JUDGE, MIN_WINDOW_EVALS, PLATEAU_GAIN, too_short
 from ..store.metrics import OVERHEAD_FLAT_THROUGHPUT, OVERHEAD_GPU_UTIL_PCT, OVERHEAD_MACS_RATIO
 from .experiments import Experiment
 
@@ -66,8 +66,9 @@ def too_short_to_judge(exp: Experiment) -> dict[str, str]:
 def too_short_note(short: dict[str, str]) -> str:
     return ("too short to judge: " + "; ".join(f"{label} ran {what}" for label, what in short.items())
             + f". A plateau is judged over the last third of a run's epochs, which needs at least "
-            f"{MIN_EPOCHS_TO_JUDGE} epochs and {MIN_WINDOW_EVALS} evaluations in that third (7 epochs or more): "
-            "these rankings may change with training; train longer (--epochs 7 or more) before trusting them.")
+            f"{MIN_EPOCHS_TO_JUDGE} epochs and {MIN_WINDOW_EVALS} evaluations in that third ({JUDGEABLE_EPOCHS} epochs "
+            f"or more): these rankings may change with training; train longer (--epochs {JUDGEABLE_EPOCHS} or more) "
+            "before trusting them.")
 
 
 def flagged(exp: Experiment) -> dict[str, str]:
@@ -111,7 +112,7 @@ def shortfalls(exp: Experiment) -> list[str]:
     """What `bench report --strict` fails on, one sentence each: a variant that did not plateau or stayed near
     chance, and an entry under the test accuracy its suite promises on its own defaults (or with no ok run)."""
     out = [f"{label}: {why}" for label, why in convergence_problems(exp).items()]
-    out += [f"{label}: too short to judge whether it converged ({what}); train 7 epochs or more"
+    out += [f"{label}: too short to judge whether it converged ({what}); train {JUDGEABLE_EPOCHS} epochs or more"
             for label, what in too_short_to_judge(exp).items()]
     for label in exp.labels:
         promised = exp.rows.loc[exp.rows["label"] == label, "min_test_acc"].dropna()
