@@ -34,13 +34,14 @@ def predictions(accuracy: float, seed: int, salt: int) -> list[tuple[int, int]]:
 
 
 def write_side(folder, accuracy: dict[str, list[float]], time_s: dict[str, float], salt: int, dataset="digits",
-               batch: int = 64):
+               batch: int = 64, seeds: tuple[int, ...] = SEEDS):
     for label in (BASE, OTHER):
-        for seed, acc in zip(SEEDS, accuracy[label]):
+        for seed, acc in zip(seeds, accuracy[label]):
             times = epoch_times(time_s[label], seed, salt + (label == OTHER))
             row = write_run(folder, label, seed, acc, dataset=dataset, batch=batch, plateaued=True,
                             epoch_time=float(np.median(times)),
-                            predictions=predictions(acc, seed, salt + (label == OTHER)), host=f"host-{salt}")
+                            predictions=predictions(acc, seed, salt + (label == OTHER)), host=f"host-{salt}",
+                            test_images=IMAGES)
             write_shard([EpochRow(row.run_id, e, 1.0, 0.5, 1.0, acc, 0.1, t, 0.01, 64 / t)
                          for e, t in enumerate(times, 1)], epochs_dir(folder, SUITE), row.run_id)
 
@@ -56,6 +57,8 @@ def folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("compare")
     write_side(root / "base", BASE_ACC, BASE_TIME, salt=1)
     write_side(root / "head", HEAD_ACC, HEAD_TIME, salt=3)
+    write_side(root / "one-base", BASE_ACC, BASE_TIME, salt=1, seeds=(0,))  # the same plants, one seed a side
+    write_side(root / "one-head", HEAD_ACC, HEAD_TIME, salt=3, seeds=(0,))
     write_side(root / "cifar", HEAD_ACC, HEAD_TIME, salt=5, dataset="cifar10")
     write_side(root / "recipes", BASE_ACC, BASE_TIME, salt=1, batch=32)  # base's runs at batch 32, head's at 64
     write_side(root / "recipes", HEAD_ACC, HEAD_TIME, salt=3, batch=64)
@@ -73,35 +76,63 @@ def one(found: list[dict], variant: str, metric: str) -> dict:
     return change
 
 
-def test_the_planted_worse_accuracy_is_marked_with_scipys_interval(folders):
-    found, _ = changes(folders / "base", folders / "head")
+def family(found: list[dict]) -> dict[tuple[str, str], float]:
+    """Each test of one comparison once (images/s is read from the epoch-time test), raw p by (variant, measure)."""
+    return {(c["variant"], c["metric"]): c["p"] for c in found if c["p"] is not None and c["metric"] != "throughput"}
+
+
+def test_the_planted_worse_accuracy_is_marked_with_scipys_interval_and_family(folders):
+    found, done = changes(folders / "base", folders / "head")
     acc = one(found, BASE, "accuracy")
     d = 100 * (np.array(HEAD_ACC[BASE]) - np.array(BASE_ACC[BASE]))  # paired by seed, by hand
     low, high = stats.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=stats.sem(d))
     assert acc["mark"] == "worse" and acc["symbol"] == "+"
     assert acc["change"] == pytest.approx(d.mean()) and (acc["low"], acc["high"]) == (pytest.approx(low),
                                                                                         pytest.approx(high))
-    assert one(found, OTHER, "accuracy")["mark"] == "not significant"
-    assert "McNemar p=" in acc["evidence"] and f"{IMAGES} test images × 3 seed(s)" in acc["evidence"]
+    assert acc["p"] == pytest.approx(stats.ttest_rel(HEAD_ACC[BASE], BASE_ACC[BASE]).pvalue)
+    assert acc["p_better"] == 0 and acc["runs"] == [3, 3]  # every seed worse after
+    # the family: every raw p of the comparison adjusted together, as scipy's Benjamini–Hochberg does it
+    tests = family(found)
+    adjusted = dict(zip(tests, stats.false_discovery_control(list(tests.values()), method="bh")))
+    assert all(c["p_adjusted"] == pytest.approx(adjusted[(c["variant"], c["metric"])])
+               for c in found if (c["variant"], c["metric"]) in adjusted)
+    assert json.loads(done.stdout)["tests"] == len(tests)
+    assert one(found, OTHER, "accuracy")["mark"] == "inconclusive"  # +0.33 pp over three seeds: cannot tell
+    assert "about these trained models only, McNemar p=" in acc["evidence"]
+    assert f"{IMAGES} test images × 3 seed(s)" in acc["evidence"]
 
 
-def test_the_planted_slower_variant_is_worse_by_ratio_and_rank_test(folders):
+def test_the_planted_slower_variant_is_worse_by_ratio_and_welch_test_on_per_run_medians(folders):
     found, _ = changes(folders / "base", folders / "head")
     slow = one(found, OTHER, "time")
-    base_t = np.concatenate([epoch_times(BASE_TIME[OTHER], s, 2) for s in SEEDS])
-    head_t = np.concatenate([epoch_times(HEAD_TIME[OTHER], s, 4) for s in SEEDS])
+    base_t = [np.median(epoch_times(BASE_TIME[OTHER], s, 2)) for s in SEEDS]  # one number per run
+    head_t = [np.median(epoch_times(HEAD_TIME[OTHER], s, 4)) for s in SEEDS]
     assert slow["change"] == pytest.approx(np.median(head_t) / np.median(base_t))
-    assert slow["p"] == pytest.approx(stats.mannwhitneyu(head_t, base_t, alternative="two-sided").pvalue)
-    assert slow["mark"] == "worse" and slow["p"] < 0.002
-    assert one(found, OTHER, "throughput")["mark"] == "worse"  # fewer images/s is worse too
+    welch = stats.ttest_ind(np.log(head_t), np.log(base_t), equal_var=False)
+    assert slow["p"] == pytest.approx(welch.pvalue) and slow["runs"] == [3, 3]
+    ci = welch.confidence_interval(0.95)
+    assert (slow["low"], slow["high"]) == (pytest.approx(np.exp(ci.low)), pytest.approx(np.exp(ci.high)))
+    assert slow["mark"] == "worse"
+    assert one(found, OTHER, "throughput")["mark"] == "worse"  # fewer images/s: the same test, the same mark
     same = one(found, BASE, "time")  # the same 1.0 s, other noise: under the factor
-    assert same["mark"] == "not significant" and abs(same["change"] - 1) < 0.1
+    assert same["mark"] == "inconclusive" and abs(same["change"] - 1) < 0.1 and "within ×1.1" in same["evidence"]
     assert one(found, BASE, "macs")["mark"] == "same"
 
 
-def test_a_ratio_past_the_factor_without_a_rank_difference_is_not_significant(folders):
+def test_one_seed_a_side_is_inconclusive_and_says_how_many_seeds_would_tell(folders):
+    found, _ = changes(folders / "one-base", folders / "one-head")
+    acc, slow = one(found, BASE, "accuracy"), one(found, OTHER, "time")
+    assert acc["mark"] == slow["mark"] == "inconclusive" and acc["p"] is None and slow["p"] is None
+    assert re.search(r"one seed a side.*about \d+ seeds a side needed", acc["evidence"]), acc["evidence"]
+    assert re.search(r"1 run on a side \(a test needs 3\); about \d+ runs a side needed", slow["evidence"]), \
+        slow["evidence"]
+    assert "McNemar p=" in acc["evidence"]  # still shown, as evidence about the two trained models
+
+
+def test_a_ratio_within_the_factor_is_not_marked_however_significant(folders):
     found, _ = changes(folders / "base", folders / "head", "--factor", "1.6")  # 1.5× is under a 1.6 factor
-    assert one(found, OTHER, "time")["mark"] == "not significant"
+    slow = one(found, OTHER, "time")
+    assert slow["mark"] == "inconclusive" and slow["p_adjusted"] < 0.05 and "within ×1.6" in slow["evidence"]
 
 
 def test_another_data_set_is_not_comparable_and_says_why(folders):
@@ -115,7 +146,8 @@ def test_fail_if_exits_1_naming_what_got_worse_and_0_within_the_limits(folders):
     assert done.returncode == 1 and f"bench compare: worse: {BASE} " in done.stderr and "test acc" in done.stderr
     _, done = changes(folders / "base", folders / "head", "--fail-if", "worse:time=1.1")
     assert done.returncode == 1 and f"worse: {OTHER} " in done.stderr
-    assert re.search(r"epoch time \(s\) ×1\.[45]\d\d, past ×1\.1 \(Mann–Whitney p=", done.stderr), done.stderr
+    assert re.search(r"epoch time \(s\) ×1\.[45]\d\d, past ×1\.1 \(Welch t on log per-run values", done.stderr), \
+        done.stderr
     _, done = changes(folders / "base", folders / "head", "--fail-if", "worse:time=2,accuracy=10")
     assert done.returncode == 0, done.stderr
     bad = bench("compare", str(folders / "base"), str(folders / "head"), "--fail-if", "worse:speed=2")
@@ -165,7 +197,7 @@ def test_history_sets_every_identity_side_by_side_in_time_order(tmp_path):
     found, _ = changes(f"{tmp_path}@{a1[:8]}", f"{tmp_path}@sha2")
     acc = one(found, BASE, "accuracy")
     assert acc["base"] == pytest.approx(91.0) and acc["head"] == pytest.approx(94.5)
-    assert acc["low"] is not None and "paired t, 2 seeds" in acc["evidence"]
+    assert acc["low"] is not None and "paired t over 2 seeds" in acc["evidence"]
     two = bench("compare", str(tmp_path), str(tmp_path), "--history", BASE)
     assert two.returncode == 2 and "--history reads one results folder" in two.stderr
 
@@ -185,7 +217,7 @@ def test_several_folders_per_side_read_as_one_with_a_copied_run_counted_once(fol
         for variant in (BASE, OTHER):
             a, b = one(whole, variant, metric), one(split, variant, metric)
             assert (b["mark"], b["change"], b["low"], b["p"]) == (a["mark"], a["change"], a["low"], a["p"])
-    assert "paired t, 3 seeds" in one(split, BASE, "accuracy")["evidence"]  # seed 0 once, not twice
+    assert "paired t over 3 seeds" in one(split, BASE, "accuracy")["evidence"]  # seed 0 once, not twice
     missing = bench("compare", f"{tmp_path / 'a'},{tmp_path / 'nowhere'}", str(folders / "head"))
     assert missing.returncode == 2 and f"no results under '{tmp_path / 'nowhere'}'" in missing.stderr
 
@@ -196,7 +228,7 @@ def test_two_recipes_of_one_folder_compare_across_the_fields_set_apart(folders):
                  "--format", "json")
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout)
-    assert (found["base"], found["head"]) == (f"{folders / 'recipes'} (batch_size=32)",
+    assert (found["base"]["name"], found["head"]["name"]) == (f"{folders / 'recipes'} (batch_size=32)",
                                               f"{folders / 'recipes'} (batch_size=64)")
     acc, planted = one(found["changes"], BASE, "accuracy"), one(whole, BASE, "accuracy")
     assert (acc["mark"], acc["change"], acc["low"]) == ("worse", planted["change"], planted["low"])
@@ -205,7 +237,7 @@ def test_two_recipes_of_one_folder_compare_across_the_fields_set_apart(folders):
     together = json.loads(bench("compare", str(folders / "recipes"), str(folders / "recipes"), "--format",
                                 "json").stdout)["changes"]  # not set apart: each recipe paired with itself
     same = [c for c in together if c["metric"] == "accuracy"]
-    assert len(same) == 4 and {(c["change"], c["mark"]) for c in same} == {(0, "not significant")}
+    assert len(same) == 4 and {(c["change"], c["mark"]) for c in same} == {(0, "inconclusive")}
     bad = bench("compare", str(folders / "recipes"), "--base-set", "batch=32")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "batch=32" in bad.stderr
     none = bench("compare", str(folders / "recipes"), "--base-set", "batch_size=128")

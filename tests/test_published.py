@@ -5,12 +5,16 @@ are checked against their independent sources where one is installed (torchvisio
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
 import torchvision.models as tvm
 
-from bench.report.published import verdict
+import numpy as np
+from scipy import stats
+
+from bench.report.published import verdict_text
 from bench.store.metrics import BY_COLUMN
 from bench.plan.options import RunOptions
 from bench.plan.prepare import plan
@@ -45,41 +49,46 @@ def test_published_values_sit_beside_the_measured_ones_and_the_ordering_is_judge
                          ((BASE, 90.0), (OTHER, 80.0), (THIRD, 70.0)), "200 epochs", "cifar10")
     timing = Published("Someone 2020, Table 2", "CIFAR-10", "epoch_time_s", ((BASE, 40.0), (OTHER, 186.0)), "a GPU")
     refs = published(accuracy, timing)
-    # Measured: BASE 95.0 and 93.0 over two seeds (94.00), OTHER 96.0 and 96.5 (96.25), THIRD 91.0 (one seed).
-    for seed, acc in ((0, 0.95), (1, 0.93)):
-        write_run(results, BASE, seed, acc, labels=LABELS, suite_published=refs, epoch_time=1.0)
-    for seed, acc in ((0, 0.96), (1, 0.965)):
-        write_run(results, OTHER, seed, acc, labels=LABELS, suite_published=refs, epoch_time=3.0)
-    write_run(results, THIRD, 0, 0.91, labels=LABELS, suite_published=refs, epoch_time=2.0)
+    base_acc, other_acc = [93.0, 94.0, 95.0], [96.0, 96.5, 97.5]  # three seeds each, OTHER above by 2.5–3 points
+    for seed, (b, o) in enumerate(zip(base_acc, other_acc)):
+        write_run(results, BASE, seed, b / 100, labels=LABELS, suite_published=refs, epoch_time=1.0 + seed / 100,
+                  test_images=500)
+        write_run(results, OTHER, seed, o / 100, labels=LABELS, suite_published=refs, epoch_time=3.0 + seed / 100,
+                  test_images=500)
+    write_run(results, THIRD, 0, 0.91, labels=LABELS, suite_published=refs, epoch_time=2.0, test_images=500)
     done, markdown = report(results, tmp_path)
     assert done.returncode == 0, done.stderr
     part = published_part(markdown)
     first = parse_table(part, "Someone 2020, Table 1").set_index("variant")
-    assert first.loc[BASE].tolist() == ["90", "94.00 (n=2)"]
-    assert first.loc[OTHER].tolist() == ["80", "96.25 (n=2)"]
+    assert first.loc[BASE].tolist() == ["90", "94.00 (n=3)"]
+    assert first.loc[OTHER].tolist() == ["80", "96.67 (n=3)"]
     assert first.loc[THIRD].tolist() == ["70", "91.00"]
-    # Published BASE > OTHER > THIRD; measured OTHER > BASE > THIRD: exactly the BASE/OTHER pair flips.
+    # Published BASE > OTHER > THIRD. BASE/OTHER: three seeds, paired: OTHER above on every seed, p (scipy) small:
+    # fails. THIRD ran one seed: its two pairs cannot be told. The family is the one tested pair.
+    p = stats.ttest_rel(base_acc, other_acc).pvalue
+    assert p < 0.05
     table_1 = part.split("Someone 2020, Table 2")[0]
-    assert ("does not hold here** (1 of 3 comparable pairs): resnet18 is above resnet18-stem3 as published but not here "
-            "(94 vs 96.25).") in table_1
-    assert "resnet18-stem3-nolayer4 is above" not in table_1 and "One run for some variant" in table_1
+    assert "**Of 3 published pairs: 0 hold here, 1 fail, 2 inconclusive** (1 test(s) made" in table_1
+    assert f"Fail: {BASE} is above {OTHER} as published, below here (94 vs 96.67)." in table_1
+    assert f"Inconclusive: {BASE} vs {THIRD} (one seed on a side, about " in table_1
     assert "The same data set as this run" not in table_1 and "only the ordering can be compared" in table_1
-    # Epoch times: 186 s > 40 s published, 3.00 s > 1.00 s measured: the ordering holds.
+    # Epoch times: 186 s > 40 s published, 3.0 s > 1.0 s measured over three runs a side: the ordering holds.
     table_2 = "Someone 2020, Table 2" + part.split("Someone 2020, Table 2")[1]
     second = parse_table(table_2, "Someone 2020, Table 2").set_index("variant")
-    assert second.loc[OTHER].tolist() == ["186", "3.00 (n=2)"] and second.loc[BASE].tolist() == ["40", "1.00 (n=2)"]
-    assert "**The published ordering holds here** (1 of 1 comparable pair)." in table_2
+    assert second.loc[OTHER].tolist() == ["186", "3.01 (n=3)"] and second.loc[BASE].tolist() == ["40", "1.01 (n=3)"]
+    assert "**Of 1 published pair: 1 hold here, 0 fail, 0 inconclusive**" in table_2
 
 
-def test_the_same_data_set_is_named_as_such(tmp_path):
+def test_the_same_data_set_is_named_as_such_and_one_seed_is_inconclusive(tmp_path):
     results = tmp_path / "r"
     ref = published(Published("X", "digits", "test_acc", ((BASE, 99.0), (OTHER, 98.0)), "100 epochs", "digits"))
-    write_run(results, BASE, 0, 0.97, suite_published=ref)
-    write_run(results, OTHER, 0, 0.95, suite_published=ref)
+    write_run(results, BASE, 0, 0.97, suite_published=ref, test_images=400)
+    write_run(results, OTHER, 0, 0.95, suite_published=ref, test_images=400)
     _, markdown = report(results, tmp_path)
     part = published_part(markdown)
     assert "The same data set as this run (digits); the recipe differs: 100 epochs." in part
-    assert "holds here" in part
+    assert "**Of 1 published pair: 0 hold here, 0 fail, 1 inconclusive** (no test could be made" in part
+    assert f"{BASE} vs {OTHER} (one seed a side, about " in part and "seeds a side needed" in part
 
 
 def test_rows_without_references_have_no_published_section(tmp_path):
@@ -155,17 +164,36 @@ def test_torchvision_figures_equal_torchvisions_own_metadata():
     assert checked == 7  # depth's five, pretrained-vs-scratch's two
 
 
-def test_a_reversed_ordering_names_three_pairs_and_counts_the_rest():
-    from bench.report.published import verdict
+def seeds(*values: float) -> dict[int, float]:
+    return dict(enumerate(values))
 
+
+def test_a_reversed_ordering_names_three_pairs_and_counts_the_rest():
     published = {"a": 5.0, "b": 4.0, "c": 3.0, "d": 2.0, "e": 1.0}
-    measured = {"a": 1.0, "b": 2.0, "c": 3.0, "d": 4.0, "e": 5.0}  # every one of the 10 pairs reversed
-    text = verdict(published, measured, BY_COLUMN["test_acc"], {k: 2 for k in published})
-    assert "(10 of 10 comparable pairs): a is above b as published but not here (1 vs 2); a is above c" in text
-    assert text.count(" as published but not here") == 3 and text.endswith("; and 7 more.")
-    assert "One run" not in text  # two runs each
-    same = verdict(published, dict(published), BY_COLUMN["test_acc"], {k: 1 for k in published})
-    assert "**The published ordering holds here** (10 of 10 comparable pairs)." in same and "One run per variant" in same
+    jitter = (0.0, 0.1, -0.1)
+    runs = {k: seeds(*(6 - v + j for j in jitter)) for k, v in published.items()}  # every one of 10 pairs reversed
+    text = verdict_text(published, runs, BY_COLUMN["test_acc"])
+    assert "**Of 10 published pairs: 0 hold here, 10 fail, 0 inconclusive** (10 test(s) made" in text
+    assert "Fail: a is above b as published, below here (1 vs 2); a is above c" in text
+    assert text.count(" as published, below here") == 3 and text.endswith("; and 7 more.")
+    same = verdict_text(published, {k: seeds(*(v + j for j in jitter)) for k, v in published.items()},
+                        BY_COLUMN["test_acc"])
+    assert "**Of 10 published pairs: 10 hold here, 0 fail, 0 inconclusive**" in same
+
+
+def test_a_pair_verdict_is_scipys_paired_t_adjusted_with_its_family():
+    from bench.report.published import HOLDS, INCONCLUSIVE, pair_verdicts
+
+    runs = {"a": seeds(95.0, 95.5, 94.8, 95.2), "b": seeds(94.0, 94.9, 94.1, 94.0), "c": seeds(94.5, 95.0, 94.0, 95.9)}
+    pairs, family = pair_verdicts({"a": 3.0, "b": 2.0, "c": 1.0}, runs, BY_COLUMN["test_acc"])
+    raw = {(p.high, p.low): stats.ttest_rel(list(runs[p.high].values()), list(runs[p.low].values())).pvalue
+           for p in pairs}
+    adjusted = dict(zip(raw, stats.false_discovery_control(list(raw.values()), method="bh")))
+    assert family == 3
+    for p in pairs:
+        assert p.test.p == pytest.approx(raw[(p.high, p.low)]) and p.test.p_adjusted == pytest.approx(
+            adjusted[(p.high, p.low)])
+        assert p.word == (HOLDS if adjusted[(p.high, p.low)] < 0.05 and p.test.estimate > 0 else INCONCLUSIVE)
 
 
 def test_published_reads_the_rows_the_table_reads_contended_timings_left_out(tmp_path):
@@ -181,8 +209,10 @@ def test_published_reads_the_rows_the_table_reads_contended_timings_left_out(tmp
     table = parse_table(markdown, "### Comparison").set_index("variant")
     shown = parse_table(published_part(markdown), "W").set_index("variant")
     assert table.loc[BASE, "epoch time (s)"].startswith("4.82") and shown.loc[BASE, "measured epoch time (s)"] == "4.82"
-    # 4.82 s < 5.10 s holds the published 40 < 41; with the contended 6.80 s averaged in (5.81 s) it would not
-    assert "holds here** (1 of 1 comparable pair)" in published_part(markdown)
+    # one BASE run left (4.82 s, not the contended 6.80 s): a time needs three runs a side to be tested
+    assert "**Of 1 published pair: 0 hold here, 0 fail, 1 inconclusive**" in published_part(markdown)
+    assert re.search(f"{OTHER} vs {BASE} \\(1 run on a side \\(a test needs 3\\), about \\d+ runs a side needed\\)",
+                     published_part(markdown))
 
 
 def test_flagged_variants_are_left_out_of_the_verdict_with_one_line(tmp_path):
@@ -197,19 +227,15 @@ def test_flagged_variants_are_left_out_of_the_verdict_with_one_line(tmp_path):
     assert "Fewer than two of its variants have a measured value here" in part  # only BASE is left
 
 
-@pytest.mark.parametrize("published_values, measured, said", [
-    ({"a": 90.0, "b": 90.0, "c": 80.0}, {"a": 95.0, "b": 96.0, "c": 94.0},
-     "**The published ordering holds here** (2 of 2 comparable pairs). (1 tied pair not compared.)"),
-    ({"a": 90.0, "b": 80.0}, {"a": 95.001, "b": 94.999},
-     "**No pair can be compared here**: every pair is tied, as published or as measured."),
-    ({"a": 90.0, "b": 80.0, "c": 70.0}, {"a": 95.0, "b": 95.0, "c": 96.0},
-     "**The published ordering does not hold here** (2 of 2 comparable pairs)"),
-])
-def test_ties_are_not_pairs(published_values, measured, said):
-    text = verdict(published_values, measured, BY_COLUMN["test_acc"], {k: 2 for k in measured})
-    assert said in text, text
+def test_pairs_published_as_equal_are_not_tested():
+    runs = {"a": seeds(95.0, 95.5, 94.5), "b": seeds(96.0, 96.2, 95.8), "c": seeds(90.0, 90.5, 89.5)}
+    text = verdict_text({"a": 90.0, "b": 90.0, "c": 80.0}, runs, BY_COLUMN["test_acc"])
+    assert "**Of 2 published pairs: 2 hold here, 0 fail, 0 inconclusive**" in text
+    assert "1 pair published as equal, not tested." in text
+    flat = verdict_text({"a": 90.0, "b": 90.0}, runs, BY_COLUMN["test_acc"])
+    assert "**No pair to check**" in flat
 
 
 def test_a_measured_tie_at_the_shown_precision_reads_as_equal():
-    text = verdict({"a": 90.0, "b": 80.0}, {"a": 95.001, "b": 94.999}, BY_COLUMN["test_acc"], {"a": 2, "b": 2})
-    assert "Measured: a (95) = b (95)." in text
+    text = verdict_text({"a": 90.0, "b": 80.0}, {"a": seeds(95.001), "b": seeds(94.999)}, BY_COLUMN["test_acc"])
+    assert "Measured (mean over runs): a (95) = b (95)." in text

@@ -13,7 +13,8 @@ import pandas as pd
 
 from ..core.argtypes import option
 from ..core.errors import UsageError
-from ..report.compare import BY_KEY, FACTOR, RANK_P, SYMBOLS, WORSE, Change, Measure, compare_pairing, pair
+from ..report.compare import BY_KEY, FACTOR, SYMBOLS, WORSE, Change, Measure, compare_pairing, decide, pair
+from ..report.verdicts import ALPHA, FAMILY, MIN_RUNS, family_statement
 
 FORMATS = ("markdown", "json")
 
@@ -83,9 +84,14 @@ class Side:
         return self.spec + (f" ({', '.join(f'{k}={v}' for k, v in self.where.items())})" if self.where else "")
 
     def describe(self, runs: pd.DataFrame) -> str:
-        shas = ", ".join(sorted(set(runs["git_sha"].dropna()))) or "–"
-        hosts = ", ".join(sorted(set(runs["host"].dropna()))) or "–"
-        return f"`{self.name}` (git {shas}; host {hosts}; {len(runs)} run(s))"
+        facts = self.facts(runs)
+        return (f"`{self.name}` (git {', '.join(facts['git_shas']) or '–'}; host {', '.join(facts['hosts']) or '–'}; "
+                f"{facts['runs']} run(s))")
+
+    def facts(self, runs: pd.DataFrame) -> dict:
+        """What one suite of this side is made of: its shas, hosts and runs (`--format json` carries them)."""
+        return {"git_shas": sorted(set(runs["git_sha"].dropna())), "hosts": sorted(set(runs["host"].dropna())),
+                "runs": len(runs), "seeds": sorted(int(s) for s in set(runs["seed"].dropna()))}
 
 
 def side_of(spec: str, assignments: list[str] = (), flag: str = "--base-set") -> Side:
@@ -127,6 +133,7 @@ def compare(options: CompareOptions) -> int:
         raise UsageError(f"'{base.spec}' and '{head.spec}' hold no suite in common")
     changes: list[Change] = []
     described = {"base": [], "head": []}
+    sides: dict[str, dict] = {"base": {}, "head": {}}
     tables = {suite: (base.runs(suite), head.runs(suite)) for suite in common}
     if not options.suite:  # every suite both sides hold: those a revision or recipe narrows to nothing drop out
         tables = {suite: runs for suite, runs in tables.items() if not any(r.empty for r in runs)} or tables
@@ -138,20 +145,24 @@ def compare(options: CompareOptions) -> int:
             raise UsageError(f"'{which.spec}' holds no run of suite '{suite}'{narrowed}")
         described["base"].append(base.describe(runs[0]))
         described["head"].append(head.describe(runs[1]))
-        epochs = base.epochs(suite), head.epochs(suite)
+        sides["base"][suite], sides["head"][suite] = base.facts(runs[0]), head.facts(runs[1])
 
         def predictions(run_ids: list[str], suite: str = suite) -> pd.DataFrame:
             return load_predictions_of(list(dict.fromkeys(base.folders + head.folders)), suite, run_ids)
 
         for pairing in pair(*runs, ignore=ignore):
-            for change in compare_pairing(pairing, epochs, predictions, options.factor):
+            for change in compare_pairing(pairing, predictions):
                 change.experiment = f"{suite} — {change.experiment}"
                 changes.append(change)
+    tests = decide(changes, options.factor)
     if options.format == "json":
-        print(json.dumps({"base": base.name, "head": head.name, "factor": options.factor, "rank_p": RANK_P,
-                          "changes": [{**dataclasses.asdict(c), "symbol": c.symbol} for c in changes]}, indent=2))
+        print(json.dumps({"base": {"name": base.name, "suites": sides["base"]},
+                          "head": {"name": head.name, "suites": sides["head"]},
+                          "factor": options.factor, "alpha": ALPHA, "family": FAMILY, "tests": tests,
+                          "changes": [{**{k: v for k, v in dataclasses.asdict(c).items() if k != "test"},
+                                       "symbol": c.symbol} for c in changes]}, indent=2))
     else:
-        print(markdown(f"{base.name} → {head.name}", options.factor, described, changes))
+        print(markdown(f"{base.name} → {head.name}", options.factor, described, changes, tests))
     worse = failures(changes, limits)
     if worse:
         print("\n".join(f"bench compare: worse: {w}" for w in worse), file=sys.stderr)
@@ -177,25 +188,37 @@ def print_history(side: Side, label: str, suite: str | None, fmt: str) -> int:
     return 0
 
 
-def markdown(title: str, factor: float, described: dict[str, list[str]], changes: list[Change]) -> str:
+def markdown(title: str, factor: float, described: dict[str, list[str]], changes: list[Change], tests: int) -> str:
     from ..report.markdown import markdown_table
 
     lines = [f"# bench compare: {title}", "",
              f"base: {'; '.join(dict.fromkeys(described['base']))}  ",
              f"head: {'; '.join(dict.fromkeys(described['head']))}", "",
-             "Marks: `+` worse, `-` better, `~` not significant, `x` not comparable, `=` same. A time, throughput, "
-             f"latency or memory counts as changed only past ×{factor:g}, and a time or throughput only when "
-             f"its per-epoch samples also differ (Mann–Whitney p < {RANK_P:g}); test accuracy by its 95% interval over "
-             "seeds, else by the per-image McNemar test (p < 0.05)."]
+             "Marks: `+` worse, `-` better, `~` inconclusive, `x` not comparable, `=` same. Every verdict reads one "
+             "number per independent run (a seed; for latency, a measuring process), never epochs or calls pooled. "
+             "Test accuracy: the difference over seeds (paired t where both sides ran the same seeds, else Welch), "
+             "with P(head > base); one seed a side is inconclusive. A time, throughput, memory or latency: changed "
+             f"only past ×{factor:g} **and** significant by Welch's t on the log per-run values (at least {MIN_RUNS} "
+             "a side). Images/s is read from the epoch-time test. McNemar's per-image test describes the two sets of "
+             "trained models and decides nothing.",
+             "",
+             f"**Family:** {family_statement(tests)}; a mark needs an adjusted p under {ALPHA:g}. Each test is "
+             "counted once."]
     for experiment in dict.fromkeys(c.experiment for c in changes):
         mine = [c for c in changes if c.experiment == experiment]
         rows = [[c.symbol, c.variant, c.name, shown(c.base, BY_KEY.get(c.metric)), shown(c.head, BY_KEY.get(c.metric)),
                  change_text(c), c.evidence] for c in mine]
         lines += ["", f"## {experiment}", "",
                   markdown_table(["", "variant", "measure", "base", "head", "change", "evidence"], rows, 3)]
-        counts = {mark: sum(c.mark == mark for c in mine) for mark in SYMBOLS}
-        lines += ["", ", ".join(f"{n} {mark}" for mark, n in counts.items() if n) + "."]
+        lines += ["", summary(mine)]
     return "\n".join(lines)
+
+
+def summary(changes: list[Change]) -> str:
+    """How many verdicts of each kind, each test counted once (images/s rides on the epoch-time test)."""
+    counted = [c for c in changes if not BY_KEY.get(c.metric) or not BY_KEY[c.metric].same_test_as]
+    counts = {mark: sum(c.mark == mark for c in counted) for mark in SYMBOLS}
+    return ", ".join(f"{n} {mark}" for mark, n in counts.items() if n) + "."
 
 
 def shown(value: float | None, m: Measure | None) -> str:

@@ -61,6 +61,8 @@ class Recipe:
                                         "every run); none = all", low=1)
     latency_batch: int = knob(32, "the larger batch of the forward-latency measurement (batch 1 is always measured)",
                               low=1)
+    latency_processes: int = knob(3, "fresh processes that each time the forward latency after training: one median "
+                                     "per process, so that a comparison has independent values (pyperf's idea)", low=1)
     # Speed settings (bench.store.speed, applied by bench.train.speed): part of the identity like every other field. fp32 means TF32 off, so a
     # default run computes the same on every GPU generation as on the CPU.
     precision: str = knob("fp32", "fp32 (TF32 off), tf32, bf16 (autocast) or fp16 (autocast + gradient scaler)",

@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]  # the project: bench/ and models/ ar
 # The harness code whose changes change results: data loading, splitting, augmentation and the image cache; the
 # training loop and its schedule and speed settings; what a run measures; the run itself; the timers; the models'
 # initialisation and weight loading. Not: the report, the CLI, the commands, the launchers, the plan, the store.
-HARNESS = ("bench/data", "bench/train", "bench/measure", "bench/worker/run.py", "bench/core/device.py",
+HARNESS = ("bench/data", "bench/train", "bench/measure", "bench/worker/run.py", "bench/worker/latency.py",
+           "bench/core/device.py",
            "models/init.py", "models/weights.py")
 OTHER = "(other definitions)"
 

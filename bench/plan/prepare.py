@@ -66,7 +66,7 @@ def plan(suite: Suite, options: RunOptions, device: object, threads: int | None 
                 options.results, sha, options.tensorboard, options.checkpoints,
                 identity={**per_entry[e], **shared, "seed": seed}, suite_description=suite.description,
                 suite_labels=labels, suite_published=published,
-                min_test_acc=e.min_test_acc if on_defaults else None, threads=threads)
+                min_test_acc=e.min_test_acc if on_defaults else None, on_suite_defaults=on_defaults, threads=threads)
         for seed in seeds for e in entries
     ]
 

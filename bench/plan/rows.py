@@ -31,5 +31,6 @@ def new_row(spec: RunSpec) -> RunRow:
         recipe=json.dumps(dataclasses.asdict(spec.recipe)), latency_batch=spec.recipe.latency_batch,
         precision=spec.recipe.precision, channels_last=spec.recipe.channels_last, compile=spec.recipe.compile,
         suite_description=spec.suite_description, suite_labels=list(spec.suite_labels),
-        suite_published=spec.suite_published, min_test_acc=spec.min_test_acc, started_at=now(),
+        suite_published=spec.suite_published, min_test_acc=spec.min_test_acc,
+        on_suite_defaults=spec.on_suite_defaults, started_at=now(),
         variant_source=source, variant_origin=origin)

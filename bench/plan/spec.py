@@ -39,6 +39,7 @@ class RunSpec:
     suite_labels: tuple[str, ...] = ()
     suite_published: str = "[]"  # the suite's published references, as JSON (bench.config.suite.Published)
     min_test_acc: float | None = None  # the suite's promise for this entry; set only on the suite's own defaults
+    on_suite_defaults: bool = False  # the suite's own data set and recipe, no flag changing them
     threads: int | None = None  # CPU runs: torch's thread count for this run (part of the device identity)
 
     def __post_init__(self) -> None:

@@ -1,17 +1,17 @@
 """`bench compare`: two sets of runs (before and after a change: two folders, two commits, two machines), variant by
-variant, each change marked better, worse, not significant or not comparable, with the evidence.
+variant, each change marked better, worse, inconclusive or not comparable, with the evidence.
 
-The rules (asv's, for timings; paired statistics for accuracy):
+The rules are bench.report.verdicts' (one number per independent run, the family of tests controlled):
 - experiments are matched by what defines them (data, recipe, device); any other difference there makes a pair not
   comparable, and says what differs. Code and library versions may differ: that is what one compares.
-- test accuracy: Δ in percentage points with a 95% interval over seeds (paired t over the seeds both sides ran,
-  else Welch), and the per-image McNemar test on the shared test images, stratified by seed. Marked by the interval
-  when there is one, else by the per-image test (p < 0.05).
-- epoch time and images/s: changed only when the ratio of medians passes the factor (default 1.1) **and** the
-  per-epoch samples differ by a two-sided Mann–Whitney U test at p < 0.002; runs that shared their hardware
+- test accuracy: Δ in percentage points over seeds (paired by seed where both ran two or more in common, else
+  Welch), with its 95% interval and P(head > base); one seed a side is inconclusive. The per-image McNemar test on the
+  shared test images is shown as evidence about the two sets of trained models, and decides nothing.
+- epoch time (and images/s, the same test), peak memory: the ratio of medians over runs, changed only past the
+  factor (default 1.1) **and** significant by Welch's t on the log per-run values; runs that shared their hardware
   (`contended`, `loaded`) are left out, and a side with none left is not comparable.
-- forward latency: the factor, and the two sides' interquartile ranges (median ± IQR/2 over every run) apart.
-- peak memory: the factor. MACs and params: exact counts, any difference is one.
+- forward latency: the same on the per-process medians (each measuring process is one independent value).
+- MACs and params: exact counts, any difference is one (no test).
 """
 from __future__ import annotations
 
@@ -24,22 +24,19 @@ import pandas as pd
 
 from .experiments import Experiment, experiments
 from .judge import contended, loaded
-from .tables import LATENCY_IQR
-from .stats import LabelsDisagree, paired_difference, per_image
+from .stats import LabelsDisagree, per_image
+from .verdicts import (BETTER, FACTOR, INCONCLUSIVE, NOT_COMPARABLE, SAME, SYMBOLS, WORSE, Test, accuracy_test, control,
+                       describe, moved, ratio_test, verdict)
 
-FACTOR = 1.1
-RANK_P = 0.002  # asv's threshold for the Mann–Whitney U test
-ACCURACY_P = 0.05
 DEFINING = ("data.", "recipe.", "device.")  # what an experiment is; the rest (code, software) may change
 
-BETTER, WORSE, NOT_SIGNIFICANT, NOT_COMPARABLE, SAME = "better", "worse", "not significant", "not comparable", "same"
-SYMBOLS = {WORSE: "+", BETTER: "-", NOT_SIGNIFICANT: "~", NOT_COMPARABLE: "x", SAME: "="}  # asv's marks, and =
 
 
 @dataclass(frozen=True)
 class Measure:
     """One compared quantity: its `--fail-if` key, run column, shown name and scale, which way is better, and how a
-    change is decided (accuracy, epochs: per-epoch samples, calls: latency IQRs, factor, exact)."""
+    change is decided (accuracy: over seeds; runs: a ratio over per-run values; processes: a ratio over per-process
+    latency medians; exact: counts). `same_test_as`: a measure read from another's test (images/s from epoch time)."""
 
     key: str
     column: str
@@ -48,15 +45,16 @@ class Measure:
     digits: int
     lower_is_better: bool
     rule: str
+    same_test_as: str | None = None
 
 
 MEASURES = [
     Measure("accuracy", "test_acc", "test acc (%)", 100, 2, False, "accuracy"),
-    Measure("time", "epoch_time_s", "epoch time (s)", 1, 2, True, "epochs"),
-    Measure("throughput", "images_per_s", "images/s", 1, 0, False, "epochs"),
-    Measure("memory", "peak_mem_mb", "peak mem (MB)", 1, 0, True, "factor"),
-    Measure("latency_b1", "latency_ms_b1", "latency b1 (ms)", 1, 2, True, "calls"),
-    Measure("latency_bN", "latency_ms_bN", "latency bN (ms)", 1, 2, True, "calls"),
+    Measure("time", "epoch_time_s", "epoch time (s)", 1, 2, True, "runs"),
+    Measure("throughput", "images_per_s", "images/s", 1, 0, False, "runs", same_test_as="time"),
+    Measure("memory", "peak_mem_mb", "peak mem (MB)", 1, 0, True, "runs"),
+    Measure("latency_b1", "latency_ms_b1", "latency b1 (ms)", 1, 2, True, "processes"),
+    Measure("latency_bN", "latency_ms_bN", "latency bN (ms)", 1, 2, True, "processes"),
     Measure("macs", "macs", "GMACs", 1e-9, 3, True, "exact"),
     Measure("params", "params", "params (M)", 1e-6, 2, True, "exact"),
 ]
@@ -76,9 +74,17 @@ class Change:
     change: float | None  # accuracy: Δ in percentage points; otherwise the ratio head / base
     mark: str
     evidence: str  # the test behind the mark, or why there is none
-    low: float | None = None  # accuracy: the 95% interval of Δ
+    low: float | None = None  # the 95% interval of the change (of Δ, or of the ratio)
     high: float | None = None
-    p: float | None = None
+    p: float | None = None  # the test's own p-value
+    p_adjusted: float | None = None  # adjusted with the rest of the comparison's family (Benjamini–Hochberg)
+    runs: tuple[int, int] | None = None  # values a side that the test read (runs; processes for latency)
+    needed: int | None = None  # runs a side that would detect the change, when this many do not
+    p_better: float | None = None  # accuracy: P(head > base) over seeds, with its bootstrap interval
+    p_better_low: float | None = None
+    p_better_high: float | None = None
+    also: str = ""  # evidence that decides nothing (accuracy: the per-image McNemar test)
+    test: Test | None = field(default=None, repr=False, compare=False)  # shared by measures of one test
 
     @property
     def symbol(self) -> str:
@@ -160,37 +166,20 @@ def timing_rows(exp: Experiment, label: str) -> pd.DataFrame:
 
 def accuracy_change(title: str, label: str, base: pd.DataFrame, head: pd.DataFrame,
                     predictions: Callable[[list[str]], pd.DataFrame]) -> Change:
-    from scipy import stats
-
     m = BY_KEY["accuracy"]
-    b = base.set_index("seed")["test_acc"].astype(float).dropna() * 100
-    h = head.set_index("seed")["test_acc"].astype(float).dropna() * 100
-    change = Change(title, label, m.key, m.name, float(b.mean()), float(h.mean()), float(h.mean() - b.mean()),
-                    NOT_SIGNIFICANT, "")
-    evidence = []
-    paired = paired_difference(h, b)
-    if paired is not None and paired.low is not None:
-        change.change, change.low, change.high = paired.mean, paired.low, paired.high
-        evidence.append(f"95% CI [{paired.low:+.2f}, {paired.high:+.2f}] (paired t, {paired.n} seeds)")
-    elif len(b) >= 2 and len(h) >= 2:
-        interval = stats.ttest_ind(h.to_numpy(), b.to_numpy(), equal_var=False).confidence_interval(0.95)
-        change.low, change.high = float(interval.low), float(interval.high)
-        evidence.append(f"95% CI [{change.low:+.2f}, {change.high:+.2f}] (Welch, {len(b)} and {len(h)} seeds)")
+    b = (base.set_index("seed")["test_acc"].astype(float).dropna() * 100).to_dict()
+    h = (head.set_index("seed")["test_acc"].astype(float).dropna() * 100).to_dict()
+    images = pd.concat([base, head])["test_images"].dropna() if "test_images" in base else pd.Series(dtype=float)
+    test = accuracy_test(b, h, int(images.min()) if len(images) else None)
+    change = Change(title, label, m.key, m.name, float(np.mean(list(b.values()))), float(np.mean(list(h.values()))),
+                    test.estimate, INCONCLUSIVE, "", test=test)
     shared = per_image_test(base, head, predictions)
     if isinstance(shared, str):
-        evidence.append(shared)
+        change.also = shared
     elif shared is not None:
-        change.p = shared.p_value
-        evidence.append(f"McNemar p={shared.p_value:.3g} ({shared.images:,} test images × {shared.pairs} seed(s); "
-                        f"{shared.only_variant} right only after, {shared.only_baseline} only before)")
-    if change.low is not None:
-        change.mark = WORSE if change.high < 0 else BETTER if change.low > 0 else NOT_SIGNIFICANT
-    elif change.p is not None:
-        change.mark = NOT_SIGNIFICANT if change.p >= ACCURACY_P else WORSE if change.change < 0 else BETTER
-    else:
-        change.mark = NOT_COMPARABLE
-        evidence.append("single run on a side and no shared test images: nothing to test")
-    change.evidence = "; ".join(evidence)
+        change.also = (f"about these trained models only, McNemar p={shared.p_value:.3g} ({shared.images:,} test "
+                       f"images × {shared.pairs} seed(s); {shared.only_variant} right only after, "
+                       f"{shared.only_baseline} only before)")
     return change
 
 
@@ -207,67 +196,88 @@ def per_image_test(base: pd.DataFrame, head: pd.DataFrame, predictions: Callable
         return "no per-image test: the test labels differ (other test splits)"
 
 
-def ratio_mark(ratio: float, measure: Measure, significant: bool, factor: float) -> str:
-    if not (ratio >= factor or ratio <= 1 / factor) or not significant:
-        return NOT_SIGNIFICANT
-    slower = ratio > 1
-    return WORSE if slower == measure.lower_is_better else BETTER
+PER_PROCESS = "{}_per_process"  # the run column holding a latency's per-process medians
 
 
-def timing_change(title: str, label: str, m: Measure, base: Experiment, head: Experiment, epochs: tuple,
-                  factor: float) -> Change:
-    from scipy.stats import mannwhitneyu
+def per_process(rows: pd.DataFrame, column: str) -> list[float]:
+    """A latency's independent values on one side: every measuring process's median, of every run; rows made before
+    latency was measured in separate processes count as one process each (the run's own)."""
+    values: list[float] = []
+    listed = PER_PROCESS.format(column)
+    for _, r in rows.iterrows():
+        own = r.get(listed)
+        if own is not None and not (isinstance(own, float) and math.isnan(own)) and len(own):
+            values += [float(v) for v in own]
+        elif pd.notna(r.get(column)):
+            values.append(float(r[column]))
+    return values
 
+
+def ratio_change(title: str, label: str, m: Measure, base: Experiment, head: Experiment) -> Change:
+    """A time, throughput, memory or latency: the ratio of medians over independent values, and its test."""
     rows = timing_rows(base, label), timing_rows(head, label)
     if any(r.empty for r in rows):
         side = "base" if rows[0].empty else "head"
         return Change(title, label, m.key, m.name, None, None, None, NOT_COMPARABLE,
                       f"every {side} run shared its hardware (contended or a busy machine)")
-    samples = [e.loc[e["run_id"].isin(r["run_id"]), m.column].astype(float).dropna().to_numpy()
-               for e, r in zip(epochs, rows)]
-    if min(len(s) for s in samples) < 2:
-        return Change(title, label, m.key, m.name, None, None, None, NOT_COMPARABLE, "fewer than 2 epochs on a side")
-    b, h = (float(np.median(s)) for s in samples)
-    ratio = h / b if b else math.inf
-    p = float(mannwhitneyu(samples[1], samples[0], alternative="two-sided").pvalue)
-    mark = ratio_mark(ratio, m, p < RANK_P, factor)
-    return Change(title, label, m.key, m.name, b, h, ratio, mark,
-                  f"Mann–Whitney p={p:.2g} over {len(samples[0])} and {len(samples[1])} epochs "
-                  f"(changed past ×{factor:g} and p < {RANK_P:g})", p=p)
+    if m.rule == "processes":
+        values = [per_process(r, m.column) for r in rows]
+        unit = ("process", "processes")
+    else:
+        values = [r[m.column].astype(float).dropna().tolist() for r in rows]
+        unit = ("run", "runs")
+    if any(not v for v in values):
+        return Change(title, label, m.key, m.name, None, None, None, NOT_COMPARABLE, "not measured on a side")
+    test = ratio_test(*values, unit=unit)
+    b, h = (float(np.median(v)) * m.scale for v in values)
+    return Change(title, label, m.key, m.name, b, h, test.estimate, INCONCLUSIVE, "", test=test)
 
 
-def latency_change(title: str, label: str, m: Measure, base: Experiment, head: Experiment, factor: float) -> Change:
-    rows = timing_rows(base, label), timing_rows(head, label)
-    if any(r.empty for r in rows):
-        return Change(title, label, m.key, m.name, None, None, None, NOT_COMPARABLE,
-                      "every run of a side shared its hardware")
-    spans = []
-    for r in rows:
-        median = r[m.column].astype(float)
-        iqr = r[LATENCY_IQR[m.column]].astype(float).fillna(0) if LATENCY_IQR[m.column] in r else median * 0
-        spans.append((float((median - iqr / 2).min()), float(median.median()), float((median + iqr / 2).max())))
-    (b_low, b, b_high), (h_low, h, h_high) = spans
-    apart = h_low > b_high or h_high < b_low
-    ratio = h / b if b else math.inf
-    return Change(title, label, m.key, m.name, b, h, ratio, ratio_mark(ratio, m, apart, factor),
-                  f"IQR {'apart' if apart else 'overlap'}: [{b_low:.2f}, {b_high:.2f}] → [{h_low:.2f}, {h_high:.2f}] ms")
+def inverse_change(of: Change, m: Measure, base: Experiment, head: Experiment) -> Change:
+    """A measure read from another's test (images/s from epoch time): its own medians, the same test and mark."""
+    rows = timing_rows(base, of.variant), timing_rows(head, of.variant)
+    b, h = (float(r[m.column].astype(float).median()) * m.scale if not r.empty else None for r in rows)
+    return Change(of.experiment, of.variant, m.key, m.name, b, h, (h / b) if b and h else None, of.mark, of.evidence,
+                  test=of.test)
 
 
-def plain_change(title: str, label: str, m: Measure, base: pd.DataFrame, head: pd.DataFrame, factor: float) -> Change:
+def exact_change(title: str, label: str, m: Measure, base: pd.DataFrame, head: pd.DataFrame) -> Change:
     b, h = float(base[m.column].astype(float).mean()), float(head[m.column].astype(float).mean())
     if math.isnan(b) or math.isnan(h):
         return Change(title, label, m.key, m.name, None, None, None, NOT_COMPARABLE, "not measured on a side")
     ratio = h / b if b else math.inf
-    if m.rule == "exact":
-        mark = SAME if h == b else (WORSE if (h > b) == m.lower_is_better else BETTER)
-        return Change(title, label, m.key, m.name, b * m.scale, h * m.scale, ratio, mark, "exact count")
-    return Change(title, label, m.key, m.name, b * m.scale, h * m.scale, ratio, ratio_mark(ratio, m, True, factor),
-                  f"changed past ×{factor:g}")
+    mark = SAME if h == b else (WORSE if (h > b) == m.lower_is_better else BETTER)
+    return Change(title, label, m.key, m.name, b * m.scale, h * m.scale, ratio, mark, "exact count")
 
 
-def compare_pairing(pairing: Pairing, epochs: tuple[pd.DataFrame, pd.DataFrame],
-                    predictions: Callable[[list[str]], pd.DataFrame], factor: float = FACTOR) -> list[Change]:
-    """Every measure of every variant of one pairing."""
+def decide(changes: list[Change], factor: float = FACTOR) -> int:
+    """Mark every tested change once its family is known: the tests of all `changes` adjusted together
+    (bench.report.verdicts.control); returns the number of tests made. A ratio counts only past `factor`."""
+    tests = list({id(c.test): c.test for c in changes if c.test is not None}.values())
+    made = control(tests)
+    for c in changes:
+        t = c.test
+        if t is None:
+            continue
+        c.p, c.p_adjusted, c.needed, c.runs = t.p, t.p_adjusted, t.needed, t.runs
+        inverse = bool(BY_KEY[c.metric].same_test_as)  # images/s, read from the epoch-time test
+        c.low, c.high = ((1 / t.high, 1 / t.low) if inverse and t.low else (t.low, t.high))
+        c.p_better, c.p_better_low, c.p_better_high = t.p_better, t.p_better_low, t.p_better_high
+        tested = BY_KEY[BY_KEY[c.metric].same_test_as] if inverse else BY_KEY[c.metric]
+        c.mark = verdict(t, tested.lower_is_better, factor)
+        text = describe(t)
+        if t.kind == "ratio" and not moved(t, factor):
+            text = (f"within ×{factor:g}: no change past the factor ({text})" if t.p is None
+                    else f"{text}; within ×{factor:g}: no change past the factor")
+        if inverse:
+            text = f"the epoch-time test: {text}"
+        c.evidence = text + (f"; {c.also}" if c.also else "")
+    return made
+
+
+def compare_pairing(pairing: Pairing, predictions: Callable[[list[str]], pd.DataFrame]) -> list[Change]:
+    """Every measure of every variant of one pairing, tested but not yet marked: `decide` marks them once the whole
+    family of a comparison is known."""
     base, head = pairing.base, pairing.head
     if base is None or head is None or pairing.differs:
         why = ("not in base" if base is None else "not in head" if head is None
@@ -275,20 +285,22 @@ def compare_pairing(pairing: Pairing, epochs: tuple[pd.DataFrame, pd.DataFrame],
         labels = (head or base).labels
         return [Change(pairing.title, label, "all", "every measure", None, None, None, NOT_COMPARABLE, why)
                 for label in labels]
-    changes = []
+    changes: list[Change] = []
     for label in head.labels + [l for l in base.labels if l not in head.labels]:
         b_ok, h_ok = base.ok[base.ok["label"] == label], head.ok[head.ok["label"] == label]
         if b_ok.empty or h_ok.empty:
             changes.append(Change(pairing.title, label, "all", "every measure", None, None, None, NOT_COMPARABLE,
                                   f"no ok run in {'base' if b_ok.empty else 'head'}"))
             continue
+        mine: dict[str, Change] = {}
         for m in MEASURES:
-            if m.rule == "accuracy":
-                changes.append(accuracy_change(pairing.title, label, b_ok, h_ok, predictions))
-            elif m.rule == "epochs":
-                changes.append(timing_change(pairing.title, label, m, base, head, epochs, factor))
-            elif m.rule == "calls":
-                changes.append(latency_change(pairing.title, label, m, base, head, factor))
+            if m.same_test_as:
+                mine[m.key] = inverse_change(mine[m.same_test_as], m, base, head)
+            elif m.rule == "accuracy":
+                mine[m.key] = accuracy_change(pairing.title, label, b_ok, h_ok, predictions)
+            elif m.rule in ("runs", "processes"):
+                mine[m.key] = ratio_change(pairing.title, label, m, base, head)
             else:
-                changes.append(plain_change(pairing.title, label, m, b_ok, h_ok, factor))
+                mine[m.key] = exact_change(pairing.title, label, m, b_ok, h_ok)
+        changes += mine.values()
     return changes

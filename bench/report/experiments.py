@@ -28,6 +28,8 @@ class Experiment:
     baseline_from_suite: bool  # False when the rows carry no suite order (the first label found stands in)
     description: str
     facts: dict[str, object]  # the flattened shared identity (data, recipe, device, software)
+    on_suite_defaults: bool | None = None  # run on the suite's own data set and recipe; None: rows predate the flag
+    shown_as_default: bool = False  # first of several: the suite's defaults (or, for older rows, the oldest)
 
     @property
     def ok(self) -> pd.DataFrame:
@@ -66,7 +68,8 @@ def current_rows(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def experiments(runs: pd.DataFrame) -> list[Experiment]:
-    """The experiments of one suite's rows, newest first."""
+    """The experiments of one suite's rows: the suite's own defaults first (rows that predate the flag: the oldest
+    experiment stands in), then the rest newest first."""
     runs = fill_keys(runs)
     current = current_rows(runs)
     found = []
@@ -80,8 +83,16 @@ def experiments(runs: pd.DataFrame) -> list[Experiment]:
         identity = parsed_identity(newest)
         shared = {k: v for k, v in identity.items() if k not in ENTRY_PARTS + PER_RUN_PARTS}
         facts = flatten(shared) if shared else {"data.kind": newest["dataset"], "device.kind": newest["device"]}
+        defaults = rows["on_suite_defaults"] if "on_suite_defaults" in rows else pd.Series(dtype=object)
         found.append(Experiment(key, rows, int((runs["experiment_hash"] == key).sum()) - len(rows), labels,
-                                bool(suite_labels), newest["suite_description"] or "", facts))
+                                bool(suite_labels), newest["suite_description"] or "", facts,
+                                None if defaults.isna().all() else bool(defaults.fillna(False).astype(bool).any())))
+    if len(found) > 1:
+        flagged = [e for e in found if e.on_suite_defaults]
+        default = flagged[0] if flagged else (found[-1] if all(e.on_suite_defaults is None for e in found) else None)
+        if default is not None:
+            default.shown_as_default = True
+            found = [default] + [e for e in found if e is not default]
     return found
 
 

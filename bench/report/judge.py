@@ -9,7 +9,9 @@ import pandas as pd
 from ..measure.convergence import JUDGEABLE_EPOCHS, MIN_EPOCHS_TO_JUDGE, MIN_WINDOW_EVALS, PLATEAU_GAIN, too_short
 from ..store.metrics import OVERHEAD_FLAT_THROUGHPUT, OVERHEAD_GPU_UTIL_PCT, OVERHEAD_MACS_RATIO
 from .experiments import Experiment
+from .verdicts import Test, accuracy_test, control, ratio_test
 
+ACCURACY_COLUMNS = ("test_acc", "best_val_acc")  # compared over seeds in points; every other column as a ratio
 NOISE_MARK = "⚠"
 UNCONVERGED_MARK = "†"  # a variant that did not plateau or stayed near chance
 CONTENDED_MARK = "‡"  # a timing with runs that shared their device or cores with another run (bench.measure.isolation)
@@ -153,3 +155,34 @@ def overhead_warning(ok: pd.DataFrame, labels: list[str]) -> str:
     return (f"{NOISE_MARK} **Overhead-bound:** {'; and '.join(reasons)}. Epoch time and images/s here measure Python "
             "and kernel-launch overhead more than the architectures. Fix: a larger batch (`--batch-size`), or on a "
             "GPU `--compile reduce-overhead` (CUDA graphs).")
+
+
+def seed_values(exp: Experiment, label: str, column: str, scale: float = 1.0, timing: bool = False) -> dict[int, float]:
+    """One value per run of `label` (seed → value, in the shown unit): the rows `counted` counts."""
+    rows = counted(exp, label, timing)
+    rows = rows[rows[column].notna()]
+    return {int(s): float(v) * scale for s, v in zip(rows["seed"], rows[column].astype(float))}
+
+
+def versus(exp: Experiment, head: str, base: str, column: str) -> Test | None:
+    """`head` against `base` on one run column, one value per run (bench.report.verdicts): accuracy columns over
+    seeds in percentage points, any other as a ratio. None where a side has no value."""
+    timing = column not in ACCURACY_COLUMNS
+    scale = 100 if not timing else 1
+    h, b = (seed_values(exp, label, column, scale, timing) for label in (head, base))
+    if not h or not b:
+        return None
+    if not timing:
+        images = exp.ok["test_images"].dropna() if "test_images" in exp.ok else []
+        return accuracy_test(b, h, int(min(images)) if len(images) else None)
+    return ratio_test(list(b.values()), list(h.values()))
+
+
+def against_baseline(exp: Experiment) -> tuple[dict[str, dict[str, Test]], int]:
+    """Every variant against the baseline on test accuracy and epoch time: the comparison table's verdicts, one family
+    per experiment (Benjamini–Hochberg over every test made); returns them by label and column, and the family's
+    size."""
+    found: dict[str, dict[str, Test]] = {}
+    for label in exp.labels[1:]:
+        found[label] = {c: t for c in ("test_acc", "epoch_time_s") if (t := versus(exp, label, exp.baseline, c))}
+    return found, control([t for tests in found.values() for t in tests.values()])

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import dataclass
 
 from .experiments import Experiment
-from .judge import counted, flagged
+from .judge import ACCURACY_COLUMNS, flagged, seed_values, too_short_to_judge
+from .verdicts import (BETTER, INCONCLUSIVE, WORSE, Test, accuracy_test, control, family_statement, needed_text,
+                       ratio_test, verdict)
 from .markdown import markdown_table
 from ..store.metrics import BY_COLUMN, Metric, header
 
@@ -24,8 +27,8 @@ def references(exp: Experiment) -> list[dict]:
 def measured(exp: Experiment, label: str, metric: Metric) -> tuple[float | None, int]:
     """The mean of `metric` over the rows the comparison table counts for this label (contended timings left out
     as there), in the unit the report shows, and how many runs went in."""
-    values = counted(exp, label, metric.timing)[metric.column].dropna().astype(float) * metric.scale
-    return (float(values.mean()) if len(values) else None), len(values)
+    values = list(seed_values(exp, label, metric.column, metric.scale, metric.timing).values())
+    return (float(sum(values) / len(values)) if values else None), len(values)
 
 
 def ordering(values: dict[str, float]) -> str:
@@ -39,58 +42,101 @@ def ordering(values: dict[str, float]) -> str:
     return text
 
 
-def comparable_pairs(published: dict[str, float], mine: dict[str, float]) -> list[tuple[str, str]]:
-    """Pairs (high, low) that differ both as published and as measured (at the shown precision): a tie on either
-    side says nothing about an ordering, so it is no pair to judge."""
-    out = []
-    for a, b in itertools.combinations(published, 2):
-        if published[a] != published[b] and mine[a] != mine[b]:
-            out.append((a, b) if published[a] > published[b] else (b, a))
-    return out
-
-
-def flipped_pairs(published: dict[str, float], mine: dict[str, float]) -> list[tuple[str, str]]:
-    """Comparable pairs (a, b) published with a above b that are below here."""
-    return [(high, low) for high, low in comparable_pairs(published, mine) if mine[high] < mine[low]]
-
-
 def plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' * (n != 1)}"
 
 
-def verdict(published: dict[str, float], mine: dict[str, float], metric: Metric, runs: dict[str, int],
-            left_out: dict[str, str] | None = None) -> str:
-    """One paragraph: the published ordering, the measured one, and whether the first holds in this run, over the
-    comparable pairs of the variants not left out (`left_out`: label → why, e.g. did not plateau)."""
+HOLDS, FAILS = "holds", "fails"  # a published pair's verdict here; else verdicts.INCONCLUSIVE
+
+
+@dataclass
+class PairVerdict:
+    """One published pair (`high` published above `low`) tested on the runs here, one value per run."""
+
+    high: str
+    low: str
+    test: Test
+    word: str = INCONCLUSIVE
+
+
+def pair_verdicts(published: dict[str, float], runs: dict[str, dict[int, float]], metric: Metric,
+                  test_images: int | None = None) -> tuple[list[PairVerdict], int]:
+    """Every pair the source publishes apart, tested here (bench.report.verdicts: accuracy over seeds, a time as a
+    ratio over runs) as one family: it holds when the runs show the published order significantly, fails when they
+    show the opposite, and is inconclusive otherwise. Returns the pairs and the family's size."""
+    pairs = []
+    for a, b in itertools.combinations([k for k in published if k in runs], 2):
+        if published[a] == published[b]:
+            continue
+        high, low = (a, b) if published[a] > published[b] else (b, a)
+        if metric.column in ACCURACY_COLUMNS:
+            test = accuracy_test(runs[low], runs[high], test_images)
+        else:
+            test = ratio_test(list(runs[low].values()), list(runs[high].values()))
+        pairs.append(PairVerdict(high, low, test))
+    family = control([p.test for p in pairs])
+    for p in pairs:
+        word = verdict(p.test, lower_is_better=False)  # "better": high measured above low, as published
+        p.word = HOLDS if word == BETTER else FAILS if word == WORSE else INCONCLUSIVE
+    return pairs, family
+
+
+def verdict_text(published: dict[str, float], runs: dict[str, dict[int, float]], metric: Metric,
+                 left_out: dict[str, str] | None = None, test_images: int | None = None) -> str:
+    """One paragraph: the published ordering, the measured one, and for each pair the source publishes apart whether
+    it holds here, fails or cannot be told from these runs (with the runs a side that would tell), over the variants
+    not left out (`left_out`: label → why, e.g. did not plateau)."""
     left_out = {k: v for k, v in (left_out or {}).items() if k in published}
     text = ("Left out of the verdict: " + "; ".join(f"{label} ({why})" for label, why in left_out.items())
             + ". ") if left_out else ""
-    mine = {k: v for k, v in mine.items() if k not in left_out}
-    runs = {k: v for k, v in runs.items() if k in mine}
-    if len(mine) < 2:
+    runs = {k: v for k, v in runs.items() if k in published and k not in left_out and v}
+    if len(runs) < 2:
         return text + "Fewer than two of its variants have a measured value here: no ordering to check."
-    shown = {k: round(v, metric.digits) for k, v in mine.items()}  # judged as shown: equal cells are a tie
-    own = {k: published[k] for k in mine}
-    text += f"Published: {ordering(own)}. Measured: {ordering(shown)}. "
-    pairs, flips = comparable_pairs(own, shown), flipped_pairs(own, shown)
-    ties = len(mine) * (len(mine) - 1) // 2 - len(pairs)
+    means = {k: round(sum(v.values()) / len(v), metric.digits) for k, v in runs.items()}
+    own = {k: published[k] for k in runs}
+    text += f"Published: {ordering(own)}. Measured (mean over runs): {ordering(means)}. "
+    pairs, family = pair_verdicts(published, runs, metric, test_images)
     if not pairs:
-        text += "**No pair can be compared here**: every pair is tied, as published or as measured."
-    elif not flips:
-        text += f"**The published ordering holds here** ({len(pairs)} of {plural(len(pairs), 'comparable pair')})."
-    else:
-        named = "; ".join(f"{a} is above {b} as published but not here ({shown[a]:g} vs {shown[b]:g})"
-                          for a, b in flips[:MAX_NAMED_FLIPS])
-        rest = f"; and {len(flips) - MAX_NAMED_FLIPS} more" if len(flips) > MAX_NAMED_FLIPS else ""
-        text += (f"**The published ordering does not hold here** ({len(flips)} of "
-                 f"{plural(len(pairs), 'comparable pair')}): {named}{rest}.")
-    if ties and pairs:
-        text += f" ({plural(ties, 'tied pair')} not compared.)"
-    if max(runs.values()) < 2:
-        text += " (One run per variant: an ordering from single runs can change with the seed.)"
-    elif min(runs.values()) < 2:
-        text += " (One run for some variant: an ordering from single runs can change with the seed.)"
+        return text + "**No pair to check**: the source publishes every pair of these variants as equal."
+    tied = sum(published[a] == published[b] for a, b in itertools.combinations(list(runs), 2))
+    counts = {w: [p for p in pairs if p.word == w] for w in (HOLDS, FAILS, INCONCLUSIVE)}
+    text += (f"**Of {plural(len(pairs), 'published pair')}: {len(counts[HOLDS])} hold here, {len(counts[FAILS])} "
+             f"fail, {len(counts[INCONCLUSIVE])} inconclusive** ({family_statement(family)})"
+             + (f"; {plural(tied, 'pair')} published as equal, not tested." if tied else "."))
+    if counts[FAILS]:
+        named = "; ".join(f"{p.high} is above {p.low} as published, below here ({means[p.high]:g} vs "
+                          f"{means[p.low]:g})" for p in counts[FAILS][:MAX_NAMED_FLIPS])
+        more = len(counts[FAILS]) - MAX_NAMED_FLIPS
+        text += f" Fail: {named}" + (f"; and {more} more" if more > 0 else "") + "."
+    if counts[INCONCLUSIVE]:
+        named = "; ".join(f"{p.high} vs {p.low} ({inconclusive_why(p.test)})"
+                          for p in counts[INCONCLUSIVE][:MAX_NAMED_FLIPS])
+        more = len(counts[INCONCLUSIVE]) - MAX_NAMED_FLIPS
+        text += f" Inconclusive: {named}" + (f"; and {more} more" if more > 0 else "") + "."
     return text
+
+
+def inconclusive_why(test: Test) -> str:
+    if test.p is None:
+        return test.why_untested.split(":")[0] + (f", {needed_text(test.needed)} {test.unit} a side needed"
+                                                  if test.needed else "")
+    need = f"; {needed_text(test.needed)} {test.unit} a side would tell" if test.needed else ""
+    return f"adjusted p={test.p_adjusted:.2g}{need}"
+
+
+def cannot_speak(exp: Experiment) -> str | None:
+    """Why this experiment's runs cannot be read against full-scale published figures, in one line: a training slice
+    (`train_limit`) or runs too short to judge convergence. None when they can."""
+    limit = exp.facts.get("recipe.train_limit")
+    short = too_short_to_judge(exp)
+    if limit is None and not short:
+        return None
+    epochs = sorted({int(e) for e in exp.ok["epochs_run"].dropna()}) if "epochs_run" in exp.ok else []
+    size = f"{int(limit):,}-image" if limit is not None else "full-data"
+    length = "/".join(str(e) for e in epochs) + "-epoch" if epochs else "short"
+    why = "trained on a slice of the training split" if limit is not None else "too short to judge convergence"
+    return (f"{size}, {length} runs ({why}): not compared with full-scale published figures; run the suite on its "
+            "whole data set and epochs for a verdict.")
 
 
 def reference_section(ref: dict, exp: Experiment) -> str:
@@ -98,11 +144,10 @@ def reference_section(ref: dict, exp: Experiment) -> str:
     metric = BY_COLUMN[ref["metric"]]
     name = header(metric, size=exp.facts.get("recipe.input_size", "?"))
     published = {label: float(value) for label, value in ref["values"]}
-    rows, mine, runs = [], {}, {}
+    rows, runs = [], {}
     for label, value in published.items():
         mean, n = measured(exp, label, metric)
-        if mean is not None:
-            mine[label], runs[label] = mean, n
+        runs[label] = seed_values(exp, label, metric.column, metric.scale, metric.timing)
         cell = "–" if mean is None else f"{mean:.{metric.digits}f}" + (f" (n={n})" if n > 1 else "")
         rows.append([label, f"{value:g}", cell])
     kind = exp.facts.get("data.kind", "?")
@@ -112,7 +157,8 @@ def reference_section(ref: dict, exp: Experiment) -> str:
         where = (f"Published on {ref['dataset']}, measured here on {kind}: other data and another recipe "
                  f"({ref['setting']}), so only the ordering can be compared, not the values.")
     table = markdown_table(["variant", f"published {name}", f"measured {name}"], rows)
-    judged = verdict(published, mine, metric, runs, flagged(exp))
+    images = exp.ok["test_images"].dropna() if "test_images" in exp.ok else []
+    judged = verdict_text(published, runs, metric, flagged(exp), int(min(images)) if len(images) else None)
     return f"**{ref['source']}** — {name} on {ref['dataset']}. {where}\n\n{table}\n\n{judged}"
 
 
@@ -121,5 +167,8 @@ def published_section(exp: Experiment) -> str | None:
     refs = references(exp)
     if not refs:
         return None
+    mute = cannot_speak(exp)
+    if mute:
+        return f"### Published\n\n{mute}"
     return "### Published\n\n" + "\n\n".join(reference_section(ref, exp) for ref in refs)
 

@@ -110,6 +110,10 @@ def experiment_section(suite: str, title: str, exp: Experiment, epochs: pd.DataF
                        out: Path, vectors: dict | None = None) -> str:
     """One experiment: its header, comparison, per-image test, runs, pictures and failures."""
     parts = [f"## {title}", facts_table(header_facts(exp))]
+    if exp.shown_as_default:
+        parts.append("This is the suite's own data set and recipe (its defaults), shown first; the experiments after "
+                     "it changed something." if exp.on_suite_defaults else
+                     "These rows predate the mark of a suite's own defaults: the oldest experiment is shown first.")
     if exp.ok.empty:
         parts.append("No run finished with status `ok`: nothing to compare.")
     else:

@@ -8,10 +8,11 @@ from ..measure.convergence import PLATEAU_GAIN
 from ..store.metrics import LOADED_PER_CORE, METRICS, NOISY_LATENCY_IQR, NOISY_SPREAD, Metric, header
 from ..store.status import NOT_OK
 from .experiments import Experiment
-from .judge import (CONTENDED_MARK, NOISE_MARK, UNCONVERGED_MARK, contended, convergence_problems, counted, loaded,
-                    overhead_warning, too_short_note, too_short_to_judge)
+from .judge import (CONTENDED_MARK, NOISE_MARK, UNCONVERGED_MARK, against_baseline, contended, convergence_problems,
+                    counted, loaded, overhead_warning, too_short_note, too_short_to_judge)
 from .markdown import markdown_table
-from .stats import Difference, LabelsDisagree, PerImage, mean_sd, paired_difference, per_image
+from .stats import LabelsDisagree, PerImage, mean_sd, per_image
+from .verdicts import ALPHA, FACTOR, INCONCLUSIVE, WORSE, Test, family_statement, moved, needed_text, verdict
 
 
 def format_cell(values: pd.Series, metric: Metric, n: int) -> str:
@@ -51,13 +52,38 @@ def latency_marks(rows: pd.DataFrame, column: str, batch: int) -> str:
     return f" {NOISE_MARK} {', '.join(marks)}" if marks else ""
 
 
-def format_difference(diff: Difference | None) -> str:
-    """A paired test-accuracy difference in percentage points, its 95% CI from two pairs on, and the pair count."""
-    if diff is None:
-        return "– (no paired seed)"
-    if diff.low is None:
-        return f"{diff.mean:+.2f}, 1 pair (no CI)"
-    return f"{diff.mean:+.2f} [{diff.low:+.2f}, {diff.high:+.2f}], {diff.n} pairs"
+def sides(test: Test, one: str, many: str) -> str:
+    """`1 seed a side`, `1 and 3 seeds`: how many values each side brought to a test."""
+    b, h = test.runs
+    return f"{b} {one if b == 1 else many} a side" if b == h else f"{b} and {h} {many}"
+
+
+def accuracy_cell(test: Test | None) -> str:
+    """Test accuracy against the baseline: Δ in points with its 95% interval over seeds and the verdict
+    (bench.report.verdicts), or why the runs cannot tell and how many seeds a side would."""
+    if test is None:
+        return "–"
+    word = verdict(test, lower_is_better=False)
+    need = f", {needed_text(test.needed)} seeds a side needed" if test.needed else ""
+    if test.p is None:
+        return f"{test.estimate:+.2f}; inconclusive: {sides(test, 'seed', 'seeds')}{need}"
+    text = f"{test.estimate:+.2f} [{test.low:+.2f}, {test.high:+.2f}], {test.method.removeprefix('paired t over ')}"
+    return f"{text}; inconclusive{need}" if word == INCONCLUSIVE else f"{text}; **{word}**"
+
+
+def time_cell(test: Test | None) -> str:
+    """Epoch time against the baseline: the ratio of medians over runs, its interval and verdict."""
+    if test is None or test.estimate != test.estimate:
+        return "–"
+    word = verdict(test, lower_is_better=True)
+    text = f"×{test.estimate:.2f}"
+    need = f", {needed_text(test.needed)} runs a side needed" if test.needed else ""
+    if test.p is None:
+        return text + (f"; inconclusive: {sides(test, 'run', 'runs')}{need}" if moved(test) else f"; within ×{FACTOR:g}")
+    text += f" [{test.low:.2f}, {test.high:.2f}]"
+    if word == INCONCLUSIVE:
+        return text + (f"; inconclusive{need}" if moved(test) else f"; within ×{FACTOR:g}")
+    return text + f"; **{'slower' if word == WORSE else 'faster'}**"
 
 
 def seeds_of(rows: pd.DataFrame, label: str) -> list[int]:
@@ -71,8 +97,9 @@ def comparison(exp: Experiment) -> str:
     mem_kind = "/".join(sorted(ok["mem_kind"].dropna().unique())) or "n/a"
     metrics = [m for m in METRICS if not (m.optional and ok[m.column].isna().all())]
     headers = ["variant", "n", "converged"] + [header(m, int(first["input_size"]), int(first["latency_batch"]), mem_kind)
-                                  for m in metrics] + [f"Δ test vs {base} (pp, 95% CI)"]
+                                  for m in metrics] + [f"Δ test vs {base} (pp, 95% CI)", f"epoch time vs {base}"]
     base_acc = ok[ok["label"] == base].set_index("seed")["test_acc"].astype(float) * 100
+    tests, family = against_baseline(exp)
     rows, notes = [], []
     unconverged, short = convergence_problems(exp), too_short_to_judge(exp)
     shared = contended(ok)
@@ -84,11 +111,11 @@ def comparison(exp: Experiment) -> str:
         mine = ok[ok["label"] == label]
         n = int(mine["test_acc"].notna().sum())
         if label == base:
-            diff = "baseline" if n else "baseline (no ok run)"
+            diff = ["baseline" if n else "baseline (no ok run)", "baseline" if n else "–"]
         elif base_acc.empty:
-            diff = "–"
+            diff = ["–", "–"]
         else:
-            diff = format_difference(paired_difference(mine.set_index("seed")["test_acc"].astype(float) * 100, base_acc))
+            diff = [accuracy_cell(tests[label].get("test_acc")), time_cell(tests[label].get("epoch_time_s"))]
         cells = []
         for m in metrics:
             rows_counted = counted(exp, label, m.timing)
@@ -100,7 +127,13 @@ def comparison(exp: Experiment) -> str:
             if m.timing and busy[rows_counted.index].any():
                 cell += f" {NOISE_MARK} busy"
             cells.append(cell + (f" {CONTENDED_MARK}" if m.timing and shared[mine.index].any() else ""))
-        rows.append([label, str(n), converged_cell(mine, unconverged.get(label), label in short)] + cells + [diff])
+        rows.append([label, str(n), converged_cell(mine, unconverged.get(label), label in short)] + cells + diff)
+    if len(exp.labels) > 1 and not base_acc.empty:
+        notes.append(f"Verdicts against {base}: test accuracy over seeds (paired t where the seeds match, else Welch; "
+                     "one seed a side is inconclusive), epoch time as the ratio of medians over runs (Welch's t on "
+                     f"log per-run times, at least 3 runs a side, and past ×{FACTOR:g}); "
+                     f"{family_statement(family)}: **better**, **worse**, **slower** or **faster** needs an adjusted "
+                     f"p under {ALPHA:g}.")
     if spread_noise:
         notes.append(f"{NOISE_MARK} a time whose spread over seeds exceeds {NOISY_SPREAD:.0%} of its mean: "
                      "differences in it are noise, not architecture.")

@@ -99,6 +99,11 @@ class RunRow:
     latency_ms_b1_iqr: float | None = None  # interquartile range of the batch-1 calls
     latency_ms_bN_iqr: float | None = None
     latency_batch: int | None = None
+    latency_ms_b1_per_process: list[float] = field(default_factory=list)  # the median of each measuring process
+    latency_ms_bN_per_process: list[float] = field(default_factory=list)  # (latency_ms_* is their median)
+    latency_processes: int | None = None  # fresh processes that timed the forward pass (bench.worker.latency)
+    latency_remeasured_at: str | None = None  # never written by a run: filled on reading when `bench latency` timed
+    # this run's model again on a quiet machine (its latency table), whose figures then stand in for the run's own
     precision: str | None = None  # fp32 (TF32 off) | tf32 | bf16 | fp16: see bench.store.speed
     channels_last: bool | None = None  # NHWC memory format for model and inputs
     compile: str | None = None  # torch.compile mode of the training step, "off" when eager
@@ -130,6 +135,7 @@ class RunRow:
     suite_labels: list[str] = field(default_factory=list)  # results folder describes itself; [0] = baseline
     suite_published: str | None = None  # JSON list of published references (bench.config.suite.Published)
     min_test_acc: float | None = None  # the suite's promise for this entry on its own data set and recipe
+    on_suite_defaults: bool | None = None  # run on the suite's own data set and recipe (the report shows it first)
     classes: list[str] = field(default_factory=list)
     train_per_class: list[int] = field(default_factory=list)  # images of each class (in `classes` order)
     val_per_class: list[int] = field(default_factory=list)

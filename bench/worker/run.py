@@ -25,7 +25,7 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
     from ..core.device import device_name, peak_memory, reset_peak_memory, use_device
     from ..data.check import check
     from ..data.registry import load_dataset
-    from ..measure.profile import measure_latency, profile_model
+    from ..measure.profile import profile_model
     from ..measure.isolation import other_load_reader
     from ..measure.utilization import Sampler, gpu_utilization_reader, sampling
     from ..train.loop import fit, test
@@ -63,10 +63,7 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
     profile = profile_model(model, recipe.input_size, data.num_classes)
     for name in ("params", "trainable_params", "macs", "flops", "other_ops", "activations"):
         setattr(row, name, getattr(profile, name))
-    for batch, column in ((1, "latency_ms_b1"), (recipe.latency_batch, "latency_ms_bN")):
-        latency = measure_latency(model, batch, recipe.input_size, device, threads=row.num_threads, speed=speed)
-        setattr(row, column, latency.median_ms)
-        setattr(row, f"{column}_iqr", latency.iqr_ms)
+    time_latency(spec, row, data.num_classes)
     reset_peak_memory(device)
 
     read = gpu_utilization_reader(device)
@@ -114,6 +111,22 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
         row.peak_mem_mb, row.mem_kind = peak_memory(device)  # so far; the worker records it again as it ends
         logger.results(spec, row)
         logger.close()
+
+
+def time_latency(spec: RunSpec, row: RunRow, num_classes: int) -> None:
+    """Forward latency at batch 1 and the recipe's larger batch, each timed in `latency_processes` fresh processes
+    (bench.worker.latency): the row keeps every process's median and, as the figure, their median."""
+    from .latency import LatencyJob, time_in_processes
+
+    recipe = spec.recipe
+    job = LatencyJob(spec.variant, num_classes, recipe.input_size, (1, recipe.latency_batch), spec.device,
+                     row.num_threads, recipe.precision, recipe.channels_last)
+    times = time_in_processes(job, recipe.latency_processes)
+    row.latency_processes = recipe.latency_processes
+    for batch, column in ((1, "latency_ms_b1"), (recipe.latency_batch, "latency_ms_bN")):
+        setattr(row, column, times.median(batch))
+        setattr(row, f"{column}_iqr", times.typical_iqr(batch))
+        setattr(row, f"{column}_per_process", list(times.medians[batch]))
 
 
 def record_utilization(row: RunRow, spec: RunSpec, speed) -> None:
