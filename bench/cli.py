@@ -72,6 +72,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return compare.compare(from_namespace(compare.CompareOptions, args))
 
 
+def cmd_latency(args: argparse.Namespace) -> int:
+    from .commands import latency
+
+    return latency.latency(from_namespace(latency.LatencyOptions, args))
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .commands import report
 
@@ -118,6 +124,7 @@ def add_options(parser: argparse.ArgumentParser, options: type) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand, built from each command's options dataclass."""
     from .commands.compare import CompareOptions
+    from .commands.latency import LatencyOptions
     from .commands.models import ModelsOptions
     from .commands.report import ReportOptions
     from .commands.status import StatusOptions
@@ -136,7 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
             ("report", "write markdown comparison tables and plots from the parquet results", ReportOptions,
              cmd_report),
             ("compare", "compare two sets of runs (folders, commits, machines) variant by variant, each change marked",
-             CompareOptions, cmd_compare)):
+             CompareOptions, cmd_compare),
+            ("latency", "time the forward pass of a finished folder's runs again, in fresh processes, on a quiet "
+             "machine; report and compare then use these figures", LatencyOptions, cmd_latency)):
         p = sub.add_parser(name, help=help)
         add_options(p, options)
         p.set_defaults(func=func)

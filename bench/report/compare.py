@@ -22,14 +22,11 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .experiments import Experiment, experiments
-from .judge import contended, loaded
+from .experiments import DEFINING, Experiment, experiments
+from .judge import contended, loaded, remeasured
 from .stats import LabelsDisagree, per_image
 from .verdicts import (BETTER, FACTOR, INCONCLUSIVE, NOT_COMPARABLE, SAME, SYMBOLS, WORSE, Test, accuracy_test, control,
                        describe, moved, ratio_test, verdict)
-
-DEFINING = ("data.", "recipe.", "device.")  # what an experiment is; the rest (code, software) may change
-
 
 
 @dataclass(frozen=True)
@@ -158,10 +155,12 @@ def pair(base_runs: pd.DataFrame, head_runs: pd.DataFrame, ignore: frozenset[str
     return pairs
 
 
-def timing_rows(exp: Experiment, label: str) -> pd.DataFrame:
-    """The ok rows of `label` whose timings count: not shared with another run, not on a busy machine."""
+def timing_rows(exp: Experiment, label: str, latency: bool = False) -> pd.DataFrame:
+    """The ok rows of `label` whose timings count: not shared with another run, not on a busy machine; for a
+    latency, also those whose model `bench latency` timed again (on a machine chosen to be quiet)."""
     mine = exp.ok[exp.ok["label"] == label]
-    return mine[~(contended(mine) | loaded(mine))]
+    quiet = ~(contended(mine) | loaded(mine))
+    return mine[quiet | remeasured(mine)] if latency else mine[quiet]
 
 
 def accuracy_change(title: str, label: str, base: pd.DataFrame, head: pd.DataFrame,
@@ -215,7 +214,7 @@ def per_process(rows: pd.DataFrame, column: str) -> list[float]:
 
 def ratio_change(title: str, label: str, m: Measure, base: Experiment, head: Experiment) -> Change:
     """A time, throughput, memory or latency: the ratio of medians over independent values, and its test."""
-    rows = timing_rows(base, label), timing_rows(head, label)
+    rows = timing_rows(base, label, m.rule == "processes"), timing_rows(head, label, m.rule == "processes")
     if any(r.empty for r in rows):
         side = "base" if rows[0].empty else "head"
         return Change(title, label, m.key, m.name, None, None, None, NOT_COMPARABLE,
@@ -230,7 +229,11 @@ def ratio_change(title: str, label: str, m: Measure, base: Experiment, head: Exp
         return Change(title, label, m.key, m.name, None, None, None, NOT_COMPARABLE, "not measured on a side")
     test = ratio_test(*values, unit=unit)
     b, h = (float(np.median(v)) * m.scale for v in values)
-    return Change(title, label, m.key, m.name, b, h, test.estimate, INCONCLUSIVE, "", test=test)
+    change = Change(title, label, m.key, m.name, b, h, test.estimate, INCONCLUSIVE, "", test=test)
+    again = [side for side, r in zip(("base", "head"), rows) if m.rule == "processes" and remeasured(r).any()]
+    if again:
+        change.also = f"{' and '.join(again)} timed again by `bench latency`"
+    return change
 
 
 def inverse_change(of: Change, m: Measure, base: Experiment, head: Experiment) -> Change:

@@ -40,6 +40,17 @@ def loaded(rows: pd.DataFrame) -> pd.Series:
     return true_where(rows, "loaded")
 
 
+def remeasured(rows: pd.DataFrame) -> pd.Series:
+    """True for each row whose forward latency `bench latency` timed again (its figures stand in for the run's)."""
+    if "latency_remeasured_at" not in rows:
+        return pd.Series(False, index=rows.index)
+    return rows["latency_remeasured_at"].notna()
+
+
+LATENCY_CELLS = ("latency_ms_b1", "latency_ms_bN")  # the report cells a re-timing replaces
+REMEASURED_MARK = "↻"
+
+
 def counted(exp: Experiment, label: str, timing: bool) -> pd.DataFrame:
     """The ok rows of `label` that a cell counts: every one for accuracy and cost; for a time or a throughput, those
     that did not share their hardware (all of them when every run of the experiment did). The comparison table and

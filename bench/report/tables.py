@@ -2,14 +2,16 @@
 it), the per-image test, the runs that count and the runs that did not finish."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..measure.convergence import PLATEAU_GAIN
 from ..store.metrics import LOADED_PER_CORE, METRICS, NOISY_LATENCY_IQR, NOISY_SPREAD, Metric, header
 from ..store.status import NOT_OK
 from .experiments import Experiment
-from .judge import (CONTENDED_MARK, NOISE_MARK, UNCONVERGED_MARK, against_baseline, contended, convergence_problems,
-                    counted, loaded, overhead_warning, too_short_note, too_short_to_judge)
+from .judge import (CONTENDED_MARK, LATENCY_CELLS, NOISE_MARK, REMEASURED_MARK, UNCONVERGED_MARK, against_baseline,
+                    contended, convergence_problems, counted, loaded, overhead_warning, remeasured, too_short_note,
+                    too_short_to_judge)
 from .markdown import markdown_table
 from .stats import LabelsDisagree, PerImage, mean_sd, per_image
 from .verdicts import ALPHA, FACTOR, INCONCLUSIVE, WORSE, Test, family_statement, moved, needed_text, verdict
@@ -86,6 +88,25 @@ def time_cell(test: Test | None) -> str:
     return text + f"; **{'slower' if word == WORSE else 'faster'}**"
 
 
+def latency_spread(ok: pd.DataFrame) -> str:
+    """What one latency figure's run-to-run spread is on this machine: the coefficient of variation of the medians
+    of a run's separate measuring processes, the median over the runs that kept them; empty when none did."""
+    found = {}
+    for column, name in (("latency_ms_b1", "batch 1"), ("latency_ms_bN", f"batch {int(ok['latency_batch'].iloc[0])}")):
+        listed = f"{column}_per_process"
+        if listed not in ok:
+            continue
+        cvs = [float(np.std(v, ddof=1) / np.mean(v)) for v in ok[listed] if v is not None and len(v) >= 2]
+        if cvs:
+            found[name] = (float(np.median(cvs)), len(cvs))
+    if not found:
+        return ""
+    runs = max(n for _, n in found.values())
+    return ("Latency, run to run on this machine: the medians of separate measuring processes of one run differ by a "
+            "coefficient of variation of " + " and ".join(f"{cv:.1%} at {name}" for name, (cv, _) in found.items())
+            + f" (the median over {runs} runs); differences of that size between variants are noise.")
+
+
 def seeds_of(rows: pd.DataFrame, label: str) -> list[int]:
     return sorted(int(s) for s in rows.loc[(rows["label"] == label) & rows["test_acc"].notna(), "seed"])
 
@@ -106,7 +127,7 @@ def comparison(exp: Experiment) -> str:
     every_run_shared = bool(shared.all())
     busy = loaded(ok)
     latency_batch = int(first["latency_batch"])
-    spread_noise, latency_noise = False, ""
+    spread_noise, latency_noise, remeasured_at = False, "", set()
     for label in exp.labels:
         mine = ok[ok["label"] == label]
         n = int(mine["test_acc"].notna().sum())
@@ -124,9 +145,13 @@ def comparison(exp: Experiment) -> str:
             latency = latency_marks(rows_counted, m.column, latency_batch)
             latency_noise += latency
             cell += latency
-            if m.timing and busy[rows_counted.index].any():
+            again = m.column in LATENCY_CELLS and bool(remeasured(rows_counted).all())  # timed on a quiet machine
+            if again:
+                cell += f" {REMEASURED_MARK}"
+                remeasured_at.update(str(t)[:10] for t in rows_counted["latency_remeasured_at"])
+            if m.timing and not again and busy[rows_counted.index].any():
                 cell += f" {NOISE_MARK} busy"
-            cells.append(cell + (f" {CONTENDED_MARK}" if m.timing and shared[mine.index].any() else ""))
+            cells.append(cell + (f" {CONTENDED_MARK}" if m.timing and not again and shared[mine.index].any() else ""))
         rows.append([label, str(n), converged_cell(mine, unconverged.get(label), label in short)] + cells + diff)
     if len(exp.labels) > 1 and not base_acc.empty:
         notes.append(f"Verdicts against {base}: test accuracy over seeds (paired t where the seeds match, else Welch; "
@@ -147,6 +172,14 @@ def comparison(exp: Experiment) -> str:
                          f"{latency_batch}, which only noise explains")
         notes.append("; ".join(kinds) + ". Such medians are not the model's latency: time again on a quiet machine "
                      "(`make latency` repeats rounds for seconds).")
+    spread = latency_spread(ok)
+    if spread:
+        notes.append(spread)
+    if remeasured_at:
+        processes = sorted({int(p) for p in ok["latency_processes"].dropna()})
+        notes.append(f"{REMEASURED_MARK} forward latency timed again by `bench latency` ({', '.join(sorted(remeasured_at))}"
+                     f"), each run's model in {'/'.join(map(str, processes))} fresh process{'' if processes == [1] else 'es'}, in place of the figures "
+                     "timed while training; their spread over runs is that of the processes.")
     if busy.any():
         notes.append(f"{NOISE_MARK} busy: {int(busy.sum())} run(s) trained while other processes kept "
                      f"{LOADED_PER_CORE:g} or more runnable thread(s) per core busy on average (`load_per_core`, "

@@ -3,6 +3,7 @@
     <results>/<suite>/runs/<run_id>.parquet           one row per run
     <results>/<suite>/epochs/<run_id>.parquet         one row per epoch
     <results>/<suite>/predictions/<run_id>.parquet    one row per test image
+    <results>/<suite>/latency/<run_id>.parquet        a run's forward latency timed again (`bench latency`)
     <results>/<suite>/checkpoints/<run_id>.pt         with --checkpoints
     <results>/<suite>/slurm/<job>.json, <job>_<task>/ SLURM manifests and logs
     <results>/.markers/<run_id>.json                  timing-isolation markers (bench.measure.isolation)
@@ -32,6 +33,10 @@ def epochs_dir(results: Path, suite: str) -> Path:
 
 def predictions_dir(results: Path, suite: str) -> Path:
     return suite_dir(results, suite) / "predictions"
+
+
+def latency_dir(results: Path, suite: str) -> Path:
+    return suite_dir(results, suite) / "latency"
 
 
 def checkpoint_path(results: Path, suite: str, run_id: str) -> Path:

@@ -149,6 +149,30 @@ ARROW_TYPES = {int: pa.int64(), float: pa.float64(), str: pa.string(), bool: pa.
                list[int]: pa.list_(pa.int64()), list[str]: pa.list_(pa.string()), list[float]: pa.list_(pa.float64())}
 
 
+@dataclass
+class LatencyRow:
+    """One run's model timed again by `bench latency` (bench.worker.latency), on a machine chosen to be quiet. On
+    reading (bench.store.shards.load_runs) these figures stand in for the run's own latency columns, and the run's
+    `latency_remeasured_at` says when they were made."""
+
+    run_id: str
+    latency_ms_b1: float  # median over processes of each process's median call (ms)
+    latency_ms_bN: float
+    latency_ms_b1_iqr: float  # the typical process's interquartile range of calls (ms)
+    latency_ms_bN_iqr: float
+    latency_ms_b1_per_process: list[float]
+    latency_ms_bN_per_process: list[float]
+    latency_processes: int
+    latency_batch: int
+    measured_at: str  # ISO 8601, UTC
+    host: str
+    num_threads: int | None = None
+
+
+LATENCY_COLUMNS = ("latency_ms_b1", "latency_ms_bN", "latency_ms_b1_iqr", "latency_ms_bN_iqr",
+                   "latency_ms_b1_per_process", "latency_ms_bN_per_process", "latency_processes")  # stand in
+
+
 def arrow_schema(row_type: type) -> pa.Schema:
     """The parquet schema of a row dataclass, from its type hints (Optional → nullable)."""
     hints = typing.get_type_hints(row_type)

@@ -13,8 +13,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .paths import epochs_dir, predictions_dir, runs_dir
-from .schema import EpochRow, PredictionRow, RunRow, arrow_schema
+from .paths import epochs_dir, latency_dir, predictions_dir, runs_dir
+from .schema import LATENCY_COLUMNS, EpochRow, LatencyRow, PredictionRow, RunRow, arrow_schema
 
 
 def write_shard(rows: list, directory: Path, name: str) -> Path:
@@ -45,7 +45,28 @@ def load_table(directory: Path, row_type: type, run_ids: list[str] | None = None
 
 
 def load_runs(results: Path, suite: str) -> pd.DataFrame:
-    return load_table(runs_dir(results, suite), RunRow)
+    """A suite's run table, with the latency `bench latency` timed again standing in for a run's own."""
+    return remeasured(load_table(runs_dir(results, suite), RunRow), load_latency(results, suite))
+
+
+def load_latency(results: Path, suite: str) -> pd.DataFrame:
+    return load_table(latency_dir(results, suite), LatencyRow)
+
+
+def remeasured(runs: pd.DataFrame, latency: pd.DataFrame) -> pd.DataFrame:
+    """`runs` with each re-timed run's latency columns replaced by the new figures and `latency_remeasured_at` set."""
+    if latency.empty or runs.empty:
+        return runs
+    runs = runs.copy()
+    where = {run_id: i for i, run_id in runs["run_id"].items()}
+    for _, new in latency.iterrows():
+        i = where.get(new["run_id"])
+        if i is None:
+            continue
+        for column in LATENCY_COLUMNS:
+            runs.at[i, column] = cell(new[column])
+        runs.at[i, "latency_remeasured_at"] = new["measured_at"]
+    return runs
 
 
 def load_epochs(results: Path, suite: str) -> pd.DataFrame:
