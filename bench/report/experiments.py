@@ -16,6 +16,8 @@ from ..core.hashing import digest, flatten
 from ..store.identity import ENTRY_PARTS, PER_RUN_PARTS, entry_hash
 from ..store.status import Status
 
+DEFINING = ("data.", "recipe.", "device.")  # what an experiment is; code and software may change over time
+
 
 @dataclass
 class Experiment:

@@ -218,20 +218,27 @@ def confusion_matrix(counts: np.ndarray, classes: list[str], title: str, path: P
 
 def draw_history(found: dict) -> plt.Figure:
     """Each variant's test accuracy and epoch time per identity it ran under (bench.report.history.Version), in time
-    order: one line per variant, each point's hover text its sha and what changed since the point before."""
+    order: one line per variant and series (never across a recipe change), each point's hover text its sha and what
+    changed since the point before."""
     from matplotlib.dates import DateFormatter
 
     fig, (acc_ax, time_ax) = plt.subplots(1, 2, figsize=(12, 4.5))
     palette = colors(list(found))
+    markers = "osD^vP*X"
     for label, versions in found.items():
-        when = pd.to_datetime([v.made for v in versions])
-        for ax, values in ((acc_ax, [v.test_acc_mean for v in versions]),
-                           (time_ax, [v.epoch_time_median_s for v in versions])):
-            ax.plot(when, values, "-", color=palette[label], alpha=0.5)
-            for i, (x, y, v) in enumerate(zip(when, values, versions), 1):
-                point, = ax.plot([x], [y], "o", color=palette[label], ms=7, label=label if i == 1 else None)
-                tip(point, f"{label} #{i}, git {v.git_sha}, made {v.made} UTC ({v.runs} run(s)): test accuracy "
-                           f"{v.test_acc}%, epoch time {v.epoch_time_s} s; changed: {'; '.join(v.changed)}")
+        for series in dict.fromkeys(v.series for v in versions):  # a line only within one data set, recipe, device
+            mine = [(i, v) for i, v in enumerate(versions, 1) if v.series == series]
+            when = pd.to_datetime([v.made for _, v in mine])
+            marker = markers[(series - 1) % len(markers)]
+            name = f"{label} ({mine[0][1].series_name})" if len({v.series for v in versions}) > 1 else label
+            for ax, values in ((acc_ax, [v.test_acc_mean for _, v in mine]),
+                               (time_ax, [v.epoch_time_median_s for _, v in mine])):
+                ax.plot(when, values, "-", color=palette[label], alpha=0.5)
+                for k, (x, y, (i, v)) in enumerate(zip(when, values, mine)):
+                    point, = ax.plot([x], [y], marker, color=palette[label], ms=7, label=name if k == 0 else None)
+                    tip(point, f"{label} #{i}, series {v.series} ({v.series_name}), git {v.git_sha}, made {v.made} "
+                               f"UTC ({v.runs} run(s)): test accuracy {v.test_acc}%, epoch time {v.epoch_time_s} s; "
+                               f"changed: {'; '.join(v.changed)}")
     acc_ax.set(title="Test accuracy per identity", xlabel="made (UTC)", ylabel="test accuracy (%)")
     time_ax.set(title="Epoch time per identity", xlabel="made (UTC)", ylabel="median epoch time (s)")
     for ax in (acc_ax, time_ax):
@@ -241,7 +248,8 @@ def draw_history(found: dict) -> plt.Figure:
         plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
     fig.tight_layout()
     fig.subplots_adjust(bottom=0.3)
-    fig.legend(*acc_ax.get_legend_handles_labels(), loc="lower center", ncol=min(5, len(found)), fontsize=8,
+    handles, names = acc_ax.get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=min(4, len(names)), fontsize=8,
                frameon=False)
     return fig
 
