@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from bench.cli import build_parser
-from bench.store.schema import EpochRow, PredictionRow, RunRow
+from bench.store.schema import EpochRow, LatencyRow, PredictionRow, RunRow
 from bench.config.builtin import SUITES
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
@@ -14,7 +14,7 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 def test_every_parquet_column_is_documented():
     documented = set(re.findall(r"`([a-zA-Z0-9_]+)`", README))
-    for row_type in (RunRow, EpochRow, PredictionRow):
+    for row_type in (RunRow, EpochRow, PredictionRow, LatencyRow):
         missing = [f.name for f in dataclasses.fields(row_type) if f.name not in documented]
         assert not missing, f"{row_type.__name__} columns missing from README: {missing}"
 
@@ -60,7 +60,7 @@ def test_every_run_flag_is_in_the_readme_table_with_its_default_and_choices():
 
 
 def test_every_flag_of_the_other_commands_is_in_the_readme():
-    for command in ("models", "suites", "status", "report", "compare"):
+    for command in ("models", "suites", "status", "report", "compare", "latency"):
         for action in subcommand(command)._actions:
             for flag in action.option_strings:
                 if flag.startswith("--") and flag != "--help":

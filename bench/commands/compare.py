@@ -68,11 +68,6 @@ class Side:
             runs = runs[[all(r.get(k) == v for k, v in self.where.items()) for r in recipes]]
         return runs
 
-    def epochs(self, suite: str) -> pd.DataFrame:
-        from ..store.shards import load_epochs_of
-
-        return load_epochs_of(self.folders, suite)
-
     def suites(self) -> set[str]:
         from ..store.shards import suites_in
 

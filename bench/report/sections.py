@@ -139,8 +139,11 @@ UNITS = """## Units and statistics
   is the peak resident set of the run's own process (it includes the Python and PyTorch libraries).
 - Epoch time is training only (evaluation excluded), the median over epochs, after untimed warm-up steps;
   images/s likewise.
-- Latency: median eval-mode forward pass under `torch.inference_mode()`, at batch 1 and the larger batch shown,
-  over at least 10 calls and 0.2 s at a fixed thread count, in the run's precision and memory format (eager).
+- Latency: eval-mode forward pass under `torch.inference_mode()`, at batch 1 and the larger batch shown, in the
+  run's precision and memory format (eager), at a fixed thread count: each of several fresh processes times at
+  least 10 calls and 0.2 s and keeps their median; a run's figure is the median of its processes' (`↻`: timed
+  again later by `bench latency`). How far one figure moves from run to run on the machine is the spread of the
+  processes' medians (the parquet's `latency_ms_*_per_process`), not the calls' IQR.
 - MFU: achieved training FLOP/s (3 × forward FLOPs per image × images/s: a backward pass costs about twice the
   forward) over the device's dense matmul peak at the run's precision, measured on this device
   (`peak_tflops.json` in the results folder says how). GPU util: NVML's share of time a kernel ran, sampled
@@ -151,8 +154,12 @@ UNITS = """## Units and statistics
 - Accuracies in %. Best val acc: the highest validation accuracy; test acc: the test split read once, with the
   weights of that best-validation epoch.
 - n: the number of values averaged. With two or more, a cell is mean ± sample standard deviation over them.
-  Δ is the paired difference in test accuracy to the baseline over the seeds both ran, in percentage points,
-  with a 95% Student-t confidence interval and the number of pairs: an interval that contains 0 is a
-  difference within seed-to-seed noise.
+  Verdicts take one value per independent run (seed), never epochs or calls pooled. Δ test is the difference in
+  test accuracy to the baseline in percentage points, paired over the seeds both ran (paired t; Welch's t when
+  fewer match), with its 95% interval; epoch time vs the baseline is the ratio of medians over runs (Welch's t on
+  the log per-run times, at least 3 runs a side, marked only past ×1.1). The tests of a section are one
+  Benjamini–Hochberg family; a mark needs an adjusted p under 0.05, otherwise the cell says inconclusive and how
+  many seeds or runs a side would tell (80% power, from the runs' own spread; with one seed, from the test set's
+  sampling spread). One seed a side is never marked.
 - Each section is one experiment: rows equal in data (content included), recipe, device and library versions,
   differing only in variant and seed. Rows of different experiments are never averaged together."""

@@ -1,0 +1,158 @@
+"""The verdict rules (bench.report.verdicts) against independent computations (scipy, statsmodels, a hand-written
+Benjamini–Hochberg step-up), and calibrated on simulated no-change data: autocorrelated epoch series with a machine
+state per run, per-process latencies with drift, seed-to-seed accuracy spread. The false-mark rate over many
+simulated A/A comparisons must sit at or below the stated level; planted changes with three runs a side must be
+caught."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+from statsmodels.stats.power import TTestIndPower, TTestPower
+
+from bench.report.verdicts import (ALPHA, FACTOR, INCONCLUSIVE, MIN_RUNS, WORSE, accuracy_test, control,
+                                   family_statement, ratio_test, runs_needed, verdict)
+
+
+def test_paired_accuracy_is_scipys_paired_t_with_its_interval_and_probability_of_improvement():
+    base = {0: 90.1, 1: 91.0, 2: 89.5, 3: 90.7}
+    head = {0: 91.0, 1: 91.2, 2: 90.9, 3: 91.9}
+    t = accuracy_test(base, head)
+    d = np.array([head[s] - base[s] for s in base])
+    ref = stats.ttest_rel(list(head.values()), list(base.values()))
+    low, high = stats.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=stats.sem(d))
+    assert t.p == pytest.approx(ref.pvalue) and (t.low, t.high) == (pytest.approx(low), pytest.approx(high))
+    assert t.estimate == pytest.approx(d.mean()) and t.p_better == 1.0  # every seed better after
+    assert t.p_better_low <= t.p_better <= t.p_better_high
+    effect = d.mean() / d.std(ddof=1)  # the power a paired design needs, by statsmodels
+    assert t.needed == max(2, math.ceil(TTestPower().solve_power(effect, alpha=ALPHA, power=0.8)))
+
+
+def test_unpaired_accuracy_is_welchs_t():
+    base, head = {0: 90.0, 1: 91.0, 2: 92.0}, {5: 93.0, 6: 94.5, 7: 93.2, 8: 95.0}
+    t = accuracy_test(base, head)
+    ref = stats.ttest_ind(list(head.values()), list(base.values()), equal_var=False)
+    ci = ref.confidence_interval(0.95)
+    assert "Welch" in t.method and t.p == pytest.approx(ref.pvalue)
+    assert (t.low, t.high) == (pytest.approx(ci.low), pytest.approx(ci.high))
+    # P(head > base) over every (head, base) pair of runs: here all 12 pairs
+    assert t.p_better == 1.0
+
+
+def test_one_seed_a_side_is_never_tested_and_names_the_seeds_needed_from_the_test_sets_spread():
+    t = accuracy_test({0: 90.0}, {0: 85.0}, test_images=400)
+    assert t.p is None and verdict(t, lower_is_better=False) == INCONCLUSIVE
+    sd = 100 * math.sqrt(0.875 * 0.125 / 400)  # a binomial proportion's sd at the mean accuracy, in points
+    assert t.needed == math.ceil(TTestIndPower().solve_power(5 / sd, alpha=ALPHA, power=0.8))
+
+
+@pytest.mark.parametrize("effect, sd, paired", [(0.5, 1.0, True), (1.0, 1.0, False), (0.2, 1.0, False),
+                                                (2.0, 1.5, True), (0.03, 0.05, False)])
+def test_runs_needed_is_statsmodels_power_rounded_up(effect, sd, paired):
+    power = TTestPower() if paired else TTestIndPower()
+    expected = max(2, math.ceil(power.solve_power(effect / sd, alpha=ALPHA, power=0.8)))
+    assert abs(runs_needed(effect, sd, paired) - expected) <= (0 if expected < 50 else expected // 10)
+
+
+def test_a_ratio_is_welchs_t_on_logs_and_needs_three_runs_a_side():
+    base, head = [1.00, 1.03, 0.98], [1.52, 1.49, 1.55]
+    t = ratio_test(base, head)
+    ref = stats.ttest_ind(np.log(head), np.log(base), equal_var=False)
+    ci = ref.confidence_interval(0.95)
+    assert t.estimate == pytest.approx(np.median(head) / np.median(base)) and t.p == pytest.approx(ref.pvalue)
+    assert (t.low, t.high) == (pytest.approx(math.exp(ci.low)), pytest.approx(math.exp(ci.high)))
+    short = ratio_test(base[:2], head)
+    assert short.p is None and f"(a test needs {MIN_RUNS})" in short.why_untested and short.needed >= MIN_RUNS
+
+
+def bh_by_hand(p: list[float]) -> list[float]:
+    """Benjamini–Hochberg adjusted p-values, step-up from the largest: min over j ≥ i of p_(j) m / j, capped at 1."""
+    m = len(p)
+    order = sorted(range(m), key=lambda i: p[i])
+    adjusted, running = [0.0] * m, 1.0
+    for rank in range(m, 0, -1):
+        i = order[rank - 1]
+        running = min(running, p[i] * m / rank)
+        adjusted[i] = running
+    return adjusted
+
+
+def test_the_family_is_adjusted_by_benjamini_hochberg():
+    raw = [0.001, 0.2, 0.012, 0.04, 0.03, 0.9]
+    tests = [ratio_test([1.0, 1.1, 0.9], [1.0, 1.05, 0.95]) for _ in raw]
+    for t, p in zip(tests, raw):
+        t.p = p
+    untested = ratio_test([1.0], [2.0])  # not tested: not in the family
+    assert control(tests + [untested]) == len(raw) and untested.p_adjusted is None
+    assert [t.p_adjusted for t in tests] == pytest.approx(bh_by_hand(raw))
+    assert "6 test(s) made" in family_statement(6) and "no test could be made" in family_statement(0)
+
+
+# --- calibration on simulated no-change data ---------------------------------------------------------------------
+
+SEEDS, EPOCHS, PROCESSES = 3, 16, 3
+
+
+def ar1(rng: np.random.Generator, n: int, phi: float, sd: float) -> np.ndarray:
+    """An AR(1) series (lag-1 correlation `phi`), stationary, with marginal sd `sd`."""
+    x = np.empty(n)
+    x[0] = rng.normal(0, sd)
+    for i in range(1, n):
+        x[i] = phi * x[i - 1] + rng.normal(0, sd * math.sqrt(1 - phi ** 2))
+    return x
+
+
+def one_side(rng: np.random.Generator, accuracy: float = 95.0, time_s: float = 2.0, latency_ms: float = 5.0,
+             drift: float = 0.0) -> dict:
+    """What one folder of runs holds: per seed, a test accuracy, an epoch series (a machine state per run, AR(1)
+    epochs around it, lag-1 r 0.7), and each latency process's median (a process effect, the machine drifting)."""
+    acc = {s: accuracy + rng.normal(0, 0.6) for s in range(SEEDS)}
+    state = time_s * np.exp(rng.normal(0, 0.04, SEEDS))  # one run's machine state: the whole run a bit off
+    epochs = [list(st * np.exp(ar1(rng, EPOCHS, 0.7, 0.05))) for st in state]
+    walk = np.cumsum(rng.normal(0, 0.01, SEEDS * PROCESSES)) + drift  # slow drift over the processes made
+    latency = list(latency_ms * np.exp(rng.normal(0, 0.05, SEEDS * PROCESSES) + walk))
+    return {"acc": acc, "epochs": epochs, "latency": latency}
+
+
+def marks(base: dict, head: dict) -> list[str]:
+    """The verdicts of one comparison, as bench compare makes them: one number per run (per process for latency)."""
+    tests = [(accuracy_test(base["acc"], head["acc"]), False),
+             (ratio_test([float(np.median(e)) for e in base["epochs"]],
+                         [float(np.median(e)) for e in head["epochs"]]), True),
+             (ratio_test(base["latency"], head["latency"], ("process", "processes")), True)]
+    control([t for t, _ in tests])
+    return [verdict(t, lower_is_better) for t, lower_is_better in tests]
+
+
+SIMULATED = 400
+
+
+def test_simulated_aa_comparisons_mark_at_or_below_the_stated_rate():
+    rng = np.random.default_rng(20261202)
+    false = sum(any(m != INCONCLUSIVE for m in marks(one_side(rng), one_side(rng))) for _ in range(SIMULATED))
+    # every mark here is false; the binomial interval of the rate must reach down to ALPHA or below it
+    low = stats.binomtest(false, SIMULATED).proportion_ci(0.95).low
+    assert low <= ALPHA, f"{false} of {SIMULATED} A/A comparisons marked something"
+
+
+def test_pooling_the_epochs_of_one_run_as_samples_would_cry_wolf():
+    """Why the unit is the run: on the same no-change data, a rank test over pooled epochs marks far more often."""
+    rng = np.random.default_rng(7)
+    pooled = 0
+    for _ in range(100):
+        a, b = one_side(rng), one_side(rng)
+        p = stats.mannwhitneyu(np.concatenate(a["epochs"]), np.concatenate(b["epochs"])).pvalue
+        pooled += p < ALPHA
+    assert pooled > 30  # against about 5 if the epochs were independent samples
+
+
+def test_planted_changes_with_three_runs_a_side_are_caught():
+    rng = np.random.default_rng(11)
+    slower = [marks(one_side(rng), one_side(rng, time_s=3.0))[1] for _ in range(50)]  # 1.5× epoch time
+    assert slower.count(WORSE) >= 45
+    worse = [marks(one_side(rng), one_side(rng, accuracy=91.0))[0] for _ in range(50)]  # 4 points lost
+    assert worse.count(WORSE) >= 45
+    drift = [marks(one_side(rng), one_side(rng, drift=math.log(FACTOR) / 4))[2] for _ in range(50)]
+    assert drift.count(INCONCLUSIVE) >= 45  # a drift well under the factor is never a mark
