@@ -18,9 +18,20 @@ ROOT = Path(__file__).resolve().parents[1]
 COLORS = [(250, 10, 10), (10, 250, 10), (10, 10, 250)]
 
 
+ONE_LATENCY_PROCESS = ("--set", "latency_processes=1")
+
+
+def quick(args: tuple[str, ...]) -> tuple[str, ...]:
+    """A `bench run` of the tests times latency in one process (each fresh process costs seconds of imports), unless
+    the test sets `latency_processes` itself: the tests of latency across processes do (tests/test_aa.py)."""
+    if args and args[0] == "run" and not any("latency_processes" in a for a in args) and "--help" not in args:
+        return (*args, *ONE_LATENCY_PROCESS)
+    return args
+
+
 def bench(*args: str, env: dict[str, str] | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    """`bench ARGS` in a real child process, from the project root."""
-    return subprocess.run([sys.executable, "-m", "bench.cli", *args], capture_output=True, text=True, cwd=ROOT,
+    """`bench ARGS` in a real child process, from the project root (a run: see `quick`)."""
+    return subprocess.run([sys.executable, "-m", "bench.cli", *quick(args)], capture_output=True, text=True, cwd=ROOT,
                           timeout=timeout, env={**os.environ, **(env or {})})
 
 
@@ -30,7 +41,7 @@ def running(*args: str, sigint_ignored: bool = False) -> Iterator[subprocess.Pop
     text pipes; killed when the block ends if it is still there (its workers die with it: die_with_parent). With
     `sigint_ignored`, it starts with SIGINT ignored, as a job a script starts in the background inherits it."""
     ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
-    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *args], cwd=ROOT, start_new_session=True,
+    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *quick(args)], cwd=ROOT, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ignore)
     try:
         yield proc

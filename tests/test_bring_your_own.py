@@ -108,6 +108,11 @@ def test_outside_models_train_and_are_profiled_in_the_report(tmp_path):
     assert report.returncode == 0, report.stderr
     table = parse_table((tmp_path / "out" / "outside.md").read_text(), "### Comparison").set_index("variant")
     assert table.loc["timm:resnet18d", "GMACs @32px"] == f"{rows.loc['timm:resnet18d', 'macs'] / 1e9:.3f}"
+    # `bench latency` times outside models again as it does built-in ones: each from its own module or package
+    again = bench("latency", "--results", str(tmp_path / "r"), "--processes", "2")
+    assert again.returncode == 0, again.stderr
+    timed = load_runs(tmp_path / "r", "outside").set_index("variant")
+    assert timed["latency_remeasured_at"].notna().all() and (timed["latency_processes"] == 2).all()
     assert table.loc["tests.toy_models:tiny_cnn", "GMACs @32px"] == "0.001"
 
 

@@ -124,7 +124,7 @@ def test_one_seed_a_side_is_inconclusive_and_says_how_many_seeds_would_tell(fold
     acc, slow = one(found, BASE, "accuracy"), one(found, OTHER, "time")
     assert acc["mark"] == slow["mark"] == "inconclusive" and acc["p"] is None and slow["p"] is None
     assert re.search(r"one seed a side.*about \d+ seeds a side needed", acc["evidence"]), acc["evidence"]
-    assert re.search(r"1 run on a side \(a test needs 3\); about \d+ runs a side needed", slow["evidence"]), \
+    assert re.search(r"1 run a side \(a test needs 3\); about \d+ runs a side needed", slow["evidence"]), \
         slow["evidence"]
     assert "McNemar p=" in acc["evidence"]  # still shown, as evidence about the two trained models
 

@@ -17,15 +17,20 @@ from bench.report.verdicts import (ALPHA, FACTOR, INCONCLUSIVE, MIN_RUNS, WORSE,
 
 
 def test_paired_accuracy_is_scipys_paired_t_with_its_interval_and_probability_of_improvement():
-    base = {0: 90.1, 1: 91.0, 2: 89.5, 3: 90.7}
-    head = {0: 91.0, 1: 91.2, 2: 90.9, 3: 91.9}
+    base = {0: 90.1, 1: 91.0, 2: 89.5, 3: 90.7, 4: 90.2}
+    head = {0: 91.0, 1: 91.2, 2: 90.9, 3: 91.9, 4: 90.0}
     t = accuracy_test(base, head)
     d = np.array([head[s] - base[s] for s in base])
     ref = stats.ttest_rel(list(head.values()), list(base.values()))
     low, high = stats.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=stats.sem(d))
     assert t.p == pytest.approx(ref.pvalue) and (t.low, t.high) == (pytest.approx(low), pytest.approx(high))
-    assert t.estimate == pytest.approx(d.mean()) and t.p_better == 1.0  # every seed better after
-    assert t.p_better_low <= t.p_better <= t.p_better_high
+    assert t.estimate == pytest.approx(d.mean()) and t.p_better == 0.8  # four seeds of five better after
+    # its interval: scipy's percentile bootstrap over seeds, by hand with numpy's resampling of the same seeds
+    rng = np.random.default_rng(0)
+    resampled = [np.mean(d[rng.integers(0, len(d), len(d))] > 0) for _ in range(4000)]
+    assert t.p_better_low == pytest.approx(np.percentile(resampled, 2.5), abs=0.21)
+    assert t.p_better_low <= t.p_better <= t.p_better_high == 1.0
+    assert accuracy_test(dict(list(base.items())[:3]), dict(list(head.items())[:3])).p_better_low is None  # 3 seeds
     effect = d.mean() / d.std(ddof=1)  # the power a paired design needs, by statsmodels
     assert t.needed == max(2, math.ceil(TTestPower().solve_power(effect, alpha=ALPHA, power=0.8)))
 

@@ -269,9 +269,9 @@ def decide(changes: list[Change], factor: float = FACTOR) -> int:
         tested = BY_KEY[BY_KEY[c.metric].same_test_as] if inverse else BY_KEY[c.metric]
         c.mark = verdict(t, tested.lower_is_better, factor)
         text = describe(t)
-        if t.kind == "ratio" and not moved(t, factor):
-            text = (f"within ×{factor:g}: no change past the factor ({text})" if t.p is None
-                    else f"{text}; within ×{factor:g}: no change past the factor")
+        if t.kind == "ratio" and not moved(t, factor):  # how many runs would detect it does not matter here
+            text = (f"within ×{factor:g}: no change past the factor (untested: {t.why_untested})" if t.p is None
+                    else f"{describe(t, needed=False)}; within ×{factor:g}: no change past the factor")
         if inverse:
             text = f"the epoch-time test: {text}"
         c.evidence = text + (f"; {c.also}" if c.also else "")

@@ -30,6 +30,8 @@ POWER = 0.8  # the power the "runs needed" figure aims at
 MIN_RUNS = 3  # runs (or processes) a side below which a ratio is not tested
 MAX_NEEDED = 1000  # "runs needed" beyond this is written as more than it
 BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_MIN = 5  # values a side below which P(head > base) is given without an interval (3 seeds all one way
+# resample to [0, 0] or [1, 1]: an interval far narrower than the truth)
 FAMILY = "Benjamini–Hochberg"
 
 
@@ -122,7 +124,7 @@ def _p_better(d_or_pairs, paired: bool, head=None, base=None) -> tuple[float, fl
             return np.mean((x > y) + 0.5 * (x == y), axis=(-2, -1))
 
         value, samples = float(prob(h, b)), (h, b)
-    if min(len(s) for s in samples) < MIN_RUNS:  # two values resample to little more than themselves
+    if min(len(s) for s in samples) < BOOTSTRAP_MIN:  # a few values resample to little more than themselves
         return value, None, None
     import warnings
 
@@ -195,7 +197,8 @@ def ratio_test(base: list[float], head: list[float], unit: tuple[str, str] = ("r
     lb, lh = np.log(b), np.log(h)
     if min(len(b), len(h)) < MIN_RUNS:
         fewest = min(len(b), len(h))
-        test.why_untested = f"{fewest} {one if fewest == 1 else many} on a side (a test needs {MIN_RUNS})"
+        where = "a side" if max(len(b), len(h)) < MIN_RUNS else "on a side"
+        test.why_untested = f"{fewest} {one if fewest == 1 else many} {where} (a test needs {MIN_RUNS})"
         spread = [x.std(ddof=1) for x in (lb, lh) if len(x) >= 2]
         sd = float(np.mean(spread)) if spread and np.mean(spread) > 0 else None
         test.needed = max(MIN_RUNS, runs_needed(math.log(ratio), sd, paired=False) or 0) if sd else MIN_RUNS
@@ -252,9 +255,9 @@ def p_text(p: float) -> str:
     return f"{p:.2g}" if p >= 1e-300 else "< 1e-300"
 
 
-def describe(test: Test, unit: str = "pp") -> str:
+def describe(test: Test, unit: str = "pp", needed: bool = True) -> str:
     """The test behind a verdict, in one clause: its method, interval, raw and adjusted p; or why none was made and
-    how many runs a side would tell."""
+    (with `needed`) how many runs a side would tell."""
     if test.p is None:
         need = "" if test.needed is None else f"; {needed_text(test.needed)} {test.unit} a side needed"
         if test.kind == "accuracy" and "assumed_sd" in test.extra:
@@ -271,6 +274,6 @@ def describe(test: Test, unit: str = "pp") -> str:
     text += f"; p={p_text(test.p)}"
     if test.p_adjusted is not None:
         text += f", adjusted {p_text(test.p_adjusted)}"
-    if not test.significant and test.needed is not None:
+    if needed and not test.significant and test.needed is not None:
         text += f"; inconclusive: {needed_text(test.needed)} {test.unit} a side would detect a difference this size"
     return text
