@@ -211,7 +211,7 @@ def test_published_reads_the_rows_the_table_reads_contended_timings_left_out(tmp
     assert table.loc[BASE, "epoch time (s)"].startswith("4.82") and shown.loc[BASE, "measured epoch time (s)"] == "4.82"
     # one BASE run left (4.82 s, not the contended 6.80 s): a time needs three runs a side to be tested
     assert "**Of 1 published pair: 0 hold here, 0 fail, 1 inconclusive**" in published_part(markdown)
-    assert re.search(f"{OTHER} vs {BASE} \\(1 run on a side \\(a test needs 3\\), about \\d+ runs a side needed\\)",
+    assert re.search(f"{OTHER} vs {BASE} \\(1 run a side \\(a test needs 3\\), about \\d+ runs a side needed\\)",
                      published_part(markdown))
 
 

@@ -122,7 +122,7 @@ def test_the_two_recipe_comparison_the_readme_pastes_is_the_commands_output_on_t
 
     command = "bench compare reports/results --base-set batch_size=32 --head-set batch_size=64 --head-set lr=0.1"
     assert command in README
-    start = README.index("# bench compare: reports/results (batch_size=32)")
+    start = README.index("# bench compare: reports/results (batch_size=32) → reports/results (batch_size=64, lr=0.1)")
     pasted = README[start:README.index("```", start)].strip().splitlines()
     done = bench(*command.split()[1:])
     assert done.returncode == 0, done.stderr

@@ -127,7 +127,7 @@ def comparison(exp: Experiment) -> str:
     every_run_shared = bool(shared.all())
     busy = loaded(ok)
     latency_batch = int(first["latency_batch"])
-    spread_noise, latency_noise, remeasured_at = False, "", set()
+    spread_noise, latency_noise, remeasured_at, remeasured_processes = False, "", set(), set()
     for label in exp.labels:
         mine = ok[ok["label"] == label]
         n = int(mine["test_acc"].notna().sum())
@@ -149,6 +149,7 @@ def comparison(exp: Experiment) -> str:
             if again:
                 cell += f" {REMEASURED_MARK}"
                 remeasured_at.update(str(t)[:10] for t in rows_counted["latency_remeasured_at"])
+                remeasured_processes.update(int(p) for p in rows_counted["latency_processes"].dropna())
             if m.timing and not again and busy[rows_counted.index].any():
                 cell += f" {NOISE_MARK} busy"
             cells.append(cell + (f" {CONTENDED_MARK}" if m.timing and not again and shared[mine.index].any() else ""))
@@ -176,7 +177,7 @@ def comparison(exp: Experiment) -> str:
     if spread:
         notes.append(spread)
     if remeasured_at:
-        processes = sorted({int(p) for p in ok["latency_processes"].dropna()})
+        processes = sorted(remeasured_processes)
         notes.append(f"{REMEASURED_MARK} forward latency timed again by `bench latency` ({', '.join(sorted(remeasured_at))}"
                      f"), each run's model in {'/'.join(map(str, processes))} fresh process{'' if processes == [1] else 'es'}, in place of the figures "
                      "timed while training; their spread over runs is that of the processes.")
