@@ -255,6 +255,11 @@ def p_text(p: float) -> str:
     return f"{p:.2g}" if p >= 1e-300 else "< 1e-300"
 
 
+# How to get the values a side an untested comparison lacks, by what one value is.
+RERUN = {"seeds": "; re-run with `bench run --seeds N`", "runs": "; re-run with `bench run --seeds N`",
+         "processes": "; time again with `bench latency --processes N`"}
+
+
 def describe(test: Test, unit: str = "pp", needed: bool = True) -> str:
     """The test behind a verdict, in one clause: its method, interval, raw and adjusted p; or why none was made and
     (with `needed`) how many runs a side would tell."""
@@ -262,7 +267,7 @@ def describe(test: Test, unit: str = "pp", needed: bool = True) -> str:
         need = "" if test.needed is None else f"; {needed_text(test.needed)} {test.unit} a side needed"
         if test.kind == "accuracy" and "assumed_sd" in test.extra:
             need += f" (assuming a seed-to-seed sd of {test.extra['assumed_sd']:.2f} pp, the test set's sampling sd)"
-        return f"inconclusive: {test.why_untested}{need}"
+        return f"inconclusive: {test.why_untested}{need}{RERUN.get(test.unit, '')}"
     if test.kind == "accuracy":
         text = f"{test.method}: 95% CI [{test.low:+.2f}, {test.high:+.2f}] {unit}"
         if test.p_better is not None:
