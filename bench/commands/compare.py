@@ -190,7 +190,8 @@ def markdown(title: str, factor: float, described: dict[str, list[str]], changes
              f"base: {'; '.join(dict.fromkeys(described['base']))}  ",
              f"head: {'; '.join(dict.fromkeys(described['head']))}", "",
              "Marks: `+` worse, `-` better, `~` inconclusive, `x` not comparable, `=` same. Every verdict reads one "
-             "number per independent run (a seed; for latency, a measuring process), never epochs or calls pooled. "
+             "number per independent run (a seed; for latency with fewer than three runs a side, a measuring "
+             "process), never epochs or calls pooled. "
              "Test accuracy: the difference over seeds (paired t where both sides ran the same seeds, else Welch), "
              "with P(head > base); one seed a side is inconclusive. A time, throughput, memory or latency: changed "
              f"only past ×{factor:g} **and** significant by Welch's t on the log per-run values (at least {MIN_RUNS} "

@@ -10,7 +10,9 @@ The rules are bench.report.verdicts' (one number per independent run, the family
 - epoch time (and images/s, the same test), peak memory: the ratio of medians over runs, changed only past the
   factor (default 1.1) **and** significant by Welch's t on the log per-run values; runs that shared their hardware
   (`contended`, `loaded`) are left out, and a side with none left is not comparable.
-- forward latency: the same on the per-process medians (each measuring process is one independent value).
+- forward latency: the same on the runs' latency figures (each the median of its measuring processes); with fewer
+  than three runs a side, on the per-process medians (one run's processes are timed back to back: they are
+  independent only on a quiet machine, which `bench latency` is for).
 - MACs and params: exact counts, any difference is one (no test).
 """
 from __future__ import annotations
@@ -25,8 +27,8 @@ import pandas as pd
 from .experiments import DEFINING, Experiment, experiments
 from .judge import contended, loaded, remeasured
 from .stats import LabelsDisagree, per_image
-from .verdicts import (BETTER, FACTOR, INCONCLUSIVE, NOT_COMPARABLE, SAME, SYMBOLS, WORSE, Test, accuracy_test, control,
-                       describe, moved, ratio_test, verdict)
+from .verdicts import (BETTER, FACTOR, INCONCLUSIVE, MIN_RUNS, NOT_COMPARABLE, SAME, SYMBOLS, WORSE, Test,
+                       accuracy_test, control, describe, moved, ratio_test, verdict)
 
 
 @dataclass(frozen=True)
@@ -219,10 +221,10 @@ def ratio_change(title: str, label: str, m: Measure, base: Experiment, head: Exp
         side = "base" if rows[0].empty else "head"
         return Change(title, label, m.key, m.name, None, None, None, NOT_COMPARABLE,
                       f"every {side} run shared its hardware (contended or a busy machine)")
-    if m.rule == "processes":
-        values = [per_process(r, m.column) for r in rows]
+    if m.rule == "processes" and min(len(r) for r in rows) < MIN_RUNS:
+        values = [per_process(r, m.column) for r in rows]  # too few runs: their processes, a quiet machine assumed
         unit = ("process", "processes")
-    else:
+    else:  # the processes of one run are timed back to back and share its moment: the run is the unit
         values = [r[m.column].astype(float).dropna().tolist() for r in rows]
         unit = ("run", "runs")
     if any(not v for v in values):
