@@ -34,14 +34,14 @@ def predictions(accuracy: float, seed: int, salt: int) -> list[tuple[int, int]]:
 
 
 def write_side(folder, accuracy: dict[str, list[float]], time_s: dict[str, float], salt: int, dataset="digits",
-               batch: int = 64, seeds: tuple[int, ...] = SEEDS):
+               batch: int = 64, seeds: tuple[int, ...] = SEEDS, machine: float | None = None):
     for label in (BASE, OTHER):
         for seed, acc in zip(seeds, accuracy[label]):
             times = epoch_times(time_s[label], seed, salt + (label == OTHER))
             row = write_run(folder, label, seed, acc, dataset=dataset, batch=batch, plateaued=True,
                             epoch_time=float(np.median(times)),
                             predictions=predictions(acc, seed, salt + (label == OTHER)), host=f"host-{salt}",
-                            test_images=IMAGES)
+                            test_images=IMAGES, machine_tflops=machine, latency_machine_tflops=machine)
             write_shard([EpochRow(row.run_id, e, 1.0, 0.5, 1.0, acc, 0.1, t, 0.01, 64 / t)
                          for e, t in enumerate(times, 1)], epochs_dir(folder, SUITE), row.run_id)
 
@@ -62,6 +62,9 @@ def folders(tmp_path_factory):
     write_side(root / "cifar", HEAD_ACC, HEAD_TIME, salt=5, dataset="cifar10")
     write_side(root / "recipes", BASE_ACC, BASE_TIME, salt=1, batch=32)  # base's runs at batch 32, head's at 64
     write_side(root / "recipes", HEAD_ACC, HEAD_TIME, salt=3, batch=64)
+    for name, machine in (("steady", 0.41), ("drifted", 0.46)):  # speed probes, TFLOP/s
+        write_side(root / name, HEAD_ACC, HEAD_TIME, salt=3, machine=machine)
+    write_side(root / "probed-base", BASE_ACC, BASE_TIME, salt=1, machine=0.40)
     return root
 
 
@@ -117,6 +120,24 @@ def test_the_planted_slower_variant_is_worse_by_ratio_and_welch_test_on_per_run_
     same = one(found, BASE, "time")  # the same 1.0 s, other noise: under the factor
     assert same["mark"] == "inconclusive" and abs(same["change"] - 1) < 0.1 and "within ×1.1" in same["evidence"]
     assert one(found, BASE, "macs")["mark"] == "same"
+
+
+def test_a_machine_that_ran_at_another_speed_decides_no_time_or_latency(folders):
+    """The same planted runs, the head's machine probed ×1.15 faster (past MACHINE_DRIFT, 1.05): its times and
+    latencies are inconclusive and say why; accuracy, memory and counts are decided as before. Within ×1.05
+    (0.41 against 0.40), the 1.5× slower variant is worse as without probes."""
+    drifted, _ = changes(folders / "probed-base", folders / "drifted")
+    for metric in ("time", "throughput", "latency_b1", "latency_bN"):
+        c = one(drifted, OTHER, metric)
+        assert c["mark"] == "inconclusive" and c["p"] is None, c
+        assert "the machine itself ran ×1.15 as fast for head as for base" in c["evidence"], c["evidence"]
+        assert "time both sides in one session" in c["evidence"]
+    assert one(drifted, BASE, "accuracy")["mark"] == "worse" and one(drifted, OTHER, "macs")["mark"] == "same"
+    assert one(drifted, OTHER, "memory")["p"] is not None  # memory does not depend on the machine's speed
+    steady, _ = changes(folders / "probed-base", folders / "steady")
+    assert one(steady, OTHER, "time")["mark"] == one(steady, OTHER, "throughput")["mark"] == "worse"
+    plain, _ = changes(folders / "base", folders / "head")  # no probes at all: decided on the runs alone
+    assert one(plain, OTHER, "time")["p"] == pytest.approx(one(steady, OTHER, "time")["p"])
 
 
 def test_one_seed_a_side_is_inconclusive_and_says_how_many_seeds_would_tell(folders):

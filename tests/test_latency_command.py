@@ -37,6 +37,9 @@ def test_the_chosen_runs_get_a_shard_whose_figures_stand_in_on_reading(timed, tw
         assert row["latency_processes"] == 3 and len(row["latency_ms_b1_per_process"]) == 3
         assert row["latency_ms_b1"] == pytest.approx(float(np.median(row["latency_ms_b1_per_process"])))
         assert row["latency_remeasured_at"] is not None and row["latency_ms_b1"] != before.loc[run_id, "latency_ms_b1"]
+        # its own probe of the machine as it timed stands in too; the training's stays the run's
+        assert row["latency_machine_tflops"] > 0 and row["latency_machine_tflops"] != row["machine_tflops"]
+        assert row["machine_tflops"] == before.loc[run_id, "machine_tflops"]
         assert f"seed {row['seed']}: b1 {row['latency_ms_b1']:.2f} ms (was {before.loc[run_id, 'latency_ms_b1']:.2f})" \
             in done.stderr
     others = after[after["label"] != "plain32"]

@@ -79,6 +79,10 @@ def test_mfu_of_each_run_follows_its_own_columns_and_the_cached_peak(bf16_and_fp
         assert run["peak_tflops"] == pytest.approx(entry["tflops"]) and "matmul" in entry["method"]
         assert run["mfu"] == pytest.approx(run["train_tflops"] / run["peak_tflops"])
         assert pd.isna(run["gpu_util_pct"])  # NVML is for GPUs
+        # the machine's speed as the run began: a median of the peak's kernels, so under their best block (5% slack:
+        # the peak was measured once, at another moment)
+        assert 0 < run["machine_tflops"] <= 1.05 * run["peak_tflops"]
+        assert run["latency_machine_tflops"] == run["machine_tflops"]  # one probe, before latency and training
         started, finished = pd.to_datetime(run["started_at"]), pd.to_datetime(run["finished_at"])
         assert 0 < run["setup_s"] < (finished - started).total_seconds() + 10  # process start precedes started_at
 
@@ -94,6 +98,31 @@ def test_the_report_shows_the_settings_and_splits_experiments_by_them(bf16_and_f
     assert "| speed settings | bf16 autocast, channels_last, compile off |" in bf16
     assert "| speed settings | fp32, TF32 off, contiguous (NCHW), compile off |" in fp32
     assert "MFU (%)" in bf16 and "GPU util" not in bf16  # no GPU: the column is left out, not filled with dashes
+
+
+def test_the_machine_probe_reads_a_busy_machine_slower():
+    """Real contention: two busy child processes, one per core of a 2-core machine (as many as torch's threads),
+    take about half the CPU; the probe, taken in turns with and without them, reads that machine well under the
+    MACHINE_DRIFT it is judged by."""
+    import subprocess
+    import sys
+
+    from bench.measure.utilization import machine_tflops
+    from bench.report.verdicts import MACHINE_DRIFT
+
+    speed = Speed(torch.device("cpu"))
+    alone, busy = [], []
+    for _ in range(2):
+        alone.append(machine_tflops(speed))
+        hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(torch.get_num_threads())]
+        try:
+            time.sleep(0.2)
+            busy.append(machine_tflops(speed))
+        finally:
+            for hog in hogs:
+                hog.kill()
+                hog.wait()
+    assert max(busy) < min(alone) / MACHINE_DRIFT ** 3, (alone, busy)
 
 
 def test_mfu_arithmetic_by_hand():

@@ -38,7 +38,7 @@ def latency(options: LatencyOptions) -> int:
     from ..store.paths import latency_dir
     from ..store.schema import LatencyRow, now
     from ..store.shards import load_latency, load_runs, suites_in, write_shard
-    from ..worker.latency import LatencyJob, time_in_processes
+    from ..worker.latency import LatencyJob, machine_speed, time_in_processes
 
     results = Path(options.results)
     suites = [options.suite] if options.suite else suites_in(results)
@@ -74,10 +74,11 @@ def latency(options: LatencyOptions) -> int:
         job = LatencyJob(row["variant"], int(row["num_classes"]), int(row["input_size"]), (1, batch),
                          str(row["device"]), None if given["num_threads"] is None else int(given["num_threads"]),
                          given["precision"] or "fp32", bool(given["channels_last"]))
+        speed_now = machine_speed(job)
         times = time_in_processes(job, options.processes)
         new = LatencyRow(row["run_id"], times.median(1), times.median(batch), times.typical_iqr(1),
                          times.typical_iqr(batch), list(times.medians[1]), list(times.medians[batch]),
-                         options.processes, batch, now(), host, job.threads)
+                         options.processes, batch, now(), host, job.threads, speed_now)
         write_shard([new], latency_dir(results, suite), row["run_id"])
         left = (time.monotonic() - started) / i * (len(todo) - i)
         print(f"[{i}/{len(todo)}] {suite} {row['label']} seed {row['seed']}: b1 {new.latency_ms_b1:.2f} ms (was "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import statistics
 import threading
 import time
 from datetime import datetime, timezone
@@ -29,29 +30,31 @@ def mfu(achieved_tflops: float, peak_tflops: float) -> float | None:
     return achieved_tflops / peak_tflops if peak_tflops > 0 else None
 
 
-# ---------------------------------------------------------------- the peak, measured once per device
+# ---------------------------------------------------------------- the peak (once per device) and the machine's speed now
 
 def peak_key(device_name: str, precision: str, torch_version: str) -> str:
     return f"{device_name} | {precision} | torch {torch_version}"
 
 
-def measure_peak_tflops(speed, seconds: float = 0.5) -> tuple[float, str]:
-    """The best dense matrix-product throughput of the run's device at the run's precision (`speed`, its backends
-    already set), in TFLOP/s, and how it was measured.
+KERNEL_BLOCKS = 5
+PROBE_S = 0.2  # the machine-speed probe's timed seconds (its median moves about 1% from probe to probe on 2 CPU cores)
+
+
+def kernel_rates(speed, seconds: float) -> dict[str, list[float]]:
+    """The TFLOP/s of each of two dense kernels on the run's device at the run's precision (`speed`, its backends
+    already set), in `KERNEL_BLOCKS` blocks of at least `seconds`/`KERNEL_BLOCKS` each, after two untimed calls.
 
     Two kernels that do the same arithmetic, since the libraries behind them differ in speed (on AMD CPUs MKL's
     matmul reaches about half of what oneDNN's convolutions do): a square matmul (cuBLAS / MKL) and a 1×1
     convolution in channels_last (cuDNN / oneDNN), in the precision's compute dtype (fp32 with TF32 off or on,
-    bf16 or fp16). Each is timed in 5 blocks of at least `seconds`/5 after two untimed calls; the best block of
-    either counts."""
+    bf16 or fp16)."""
     import torch
     import torch.nn.functional as F
 
     from ..core.device import synchronize
-    from ..store.speed import PRECISIONS
 
-    device, precision = speed.device, speed.precision
-    dtype = getattr(torch, PRECISIONS[precision].autocast or "float32")
+    device = speed.device
+    dtype = compute_dtype(speed)
     gpu = device.type == "cuda"
     n = 8192 if gpu else 1024
     batch, channels, side = (16, 4096, 32) if gpu else (1, 2048, 32)
@@ -61,14 +64,14 @@ def measure_peak_tflops(speed, seconds: float = 0.5) -> tuple[float, str]:
     kernels = {f"{n}×{n} @ {n}×{n} matmul": (lambda: a @ b, 2 * n**3),
                f"1×1 convolution of {batch}×{channels}×{side}×{side} to {channels} channels":
                    (lambda: F.conv2d(x, w), 2 * batch * channels**2 * side**2)}
-    block_s = seconds / 5
-    best: dict[str, float] = {}
+    block_s = seconds / KERNEL_BLOCKS
+    rates: dict[str, list[float]] = {}
     with torch.no_grad():
         for name, (call, flops) in kernels.items():
             for _ in range(2):
                 call()
             synchronize(device)
-            for _ in range(5):
+            for _ in range(KERNEL_BLOCKS):
                 calls, start = 0, time.perf_counter()
                 while True:
                     call()
@@ -77,12 +80,39 @@ def measure_peak_tflops(speed, seconds: float = 0.5) -> tuple[float, str]:
                     elapsed = time.perf_counter() - start
                     if elapsed >= block_s:
                         break
-                best[name] = max(best.get(name, 0.0), flops * calls / elapsed / 1e12)
-    threads = "" if gpu else f", {torch.get_num_threads()} threads"
-    method = (f"best 5-block rate (blocks ≥ {block_s:.2f} s) of two dense kernels in {str(dtype).split('.')[-1]} "
-              f"({PRECISIONS[precision].description}{threads}): "
+                rates.setdefault(name, []).append(flops * calls / elapsed / 1e12)
+    return rates
+
+
+def compute_dtype(speed):
+    import torch
+
+    from ..store.speed import PRECISIONS
+
+    return getattr(torch, PRECISIONS[speed.precision].autocast or "float32")
+
+
+def measure_peak_tflops(speed, seconds: float = 0.5) -> tuple[float, str]:
+    """The best dense matrix-product throughput of the run's device at the run's precision, in TFLOP/s (the best
+    block of either kernel of `kernel_rates`), and how it was measured."""
+    import torch
+
+    from ..store.speed import PRECISIONS
+
+    best = {name: max(rates) for name, rates in kernel_rates(speed, seconds).items()}
+    threads = "" if speed.device.type == "cuda" else f", {torch.get_num_threads()} threads"
+    method = (f"best {KERNEL_BLOCKS}-block rate (blocks ≥ {seconds / KERNEL_BLOCKS:.2f} s) of two dense kernels in "
+              f"{str(compute_dtype(speed)).split('.')[-1]} ({PRECISIONS[speed.precision].description}{threads}): "
               + "; ".join(f"{name} {tflops:.3g} TFLOP/s" for name, tflops in best.items()))
     return max(best.values()), method
+
+
+def machine_tflops(speed, seconds: float = PROBE_S) -> float:
+    """How fast this machine runs right now: the faster kernel's median block rate (TFLOP/s) of `kernel_rates`. A
+    run records it just before it times latency and trains, so that a comparison can tell a slower machine (a busy
+    neighbour on a shared host, a lower clock) from a slower model; the median, not the best block, so that
+    a machine busy part of the time reads slower."""
+    return max(statistics.median(rates) for rates in kernel_rates(speed, seconds).values())
 
 
 def peak_tflops(path: Path, speed, device_name: str) -> float:

@@ -13,6 +13,8 @@ The rules are bench.report.verdicts' (one number per independent run, the family
 - forward latency: the same on the runs' latency figures (each the median of its measuring processes); with fewer
   than three runs a side, on the per-process medians (one run's processes are timed back to back: they are
   independent only on a quiet machine, which `bench latency` is for).
+- a time or latency whose two sides ran on a machine at other speeds (their speed probes, past MACHINE_DRIFT) is
+  inconclusive, whatever its runs say.
 - MACs and params: exact counts, any difference is one (no test).
 """
 from __future__ import annotations
@@ -28,14 +30,15 @@ from .experiments import DEFINING, Experiment, experiments
 from .judge import contended, loaded, remeasured
 from .stats import LabelsDisagree, per_image
 from .verdicts import (BETTER, FACTOR, INCONCLUSIVE, MIN_RUNS, NOT_COMPARABLE, SAME, SYMBOLS, WORSE, Test,
-                       accuracy_test, control, describe, moved, ratio_test, verdict)
+                       accuracy_test, control, describe, drift_text, machine_drift, moved, ratio_test, verdict)
 
 
 @dataclass(frozen=True)
 class Measure:
     """One compared quantity: its `--fail-if` key, run column, shown name and scale, which way is better, and how a
     change is decided (accuracy: over seeds; runs: a ratio over per-run values; processes: a ratio over per-process
-    latency medians; exact: counts). `same_test_as`: a measure read from another's test (images/s from epoch time)."""
+    latency medians; exact: counts). `same_test_as`: a measure read from another's test (images/s from epoch time);
+    `machine`: the probe of the machine's speed that must agree between the sides for the measure to be decided."""
 
     key: str
     column: str
@@ -45,15 +48,18 @@ class Measure:
     lower_is_better: bool
     rule: str
     same_test_as: str | None = None
+    machine: str | None = None  # the run column of the machine's speed as this was measured (a time, a latency)
 
 
 MEASURES = [
     Measure("accuracy", "test_acc", "test acc (%)", 100, 2, False, "accuracy"),
-    Measure("time", "epoch_time_s", "epoch time (s)", 1, 2, True, "runs"),
+    Measure("time", "epoch_time_s", "epoch time (s)", 1, 2, True, "runs", machine="machine_tflops"),
     Measure("throughput", "images_per_s", "images/s", 1, 0, False, "runs", same_test_as="time"),
     Measure("memory", "peak_mem_mb", "peak mem (MB)", 1, 0, True, "runs"),
-    Measure("latency_b1", "latency_ms_b1", "latency b1 (ms)", 1, 2, True, "processes"),
-    Measure("latency_bN", "latency_ms_bN", "latency bN (ms)", 1, 2, True, "processes"),
+    Measure("latency_b1", "latency_ms_b1", "latency b1 (ms)", 1, 2, True, "processes",
+            machine="latency_machine_tflops"),
+    Measure("latency_bN", "latency_ms_bN", "latency bN (ms)", 1, 2, True, "processes",
+            machine="latency_machine_tflops"),
     Measure("macs", "macs", "GMACs", 1e-9, 3, True, "exact"),
     Measure("params", "params", "params (M)", 1e-6, 2, True, "exact"),
 ]
@@ -229,8 +235,12 @@ def ratio_change(title: str, label: str, m: Measure, base: Experiment, head: Exp
         unit = ("run", "runs")
     if any(not v for v in values):
         return Change(title, label, m.key, m.name, None, None, None, NOT_COMPARABLE, "not measured on a side")
-    test = ratio_test(*values, unit=unit)
     b, h = (float(np.median(v)) * m.scale for v in values)
+    drift = machine_drift(*[r[m.machine].astype(float).dropna().tolist() if m.machine in r else [] for r in rows]
+                          ) if m.machine else None
+    if drift is not None:
+        return Change(title, label, m.key, m.name, b, h, h / b, INCONCLUSIVE, drift_text(drift))
+    test = ratio_test(*values, unit=unit)
     change = Change(title, label, m.key, m.name, b, h, test.estimate, INCONCLUSIVE, "", test=test)
     again = [side for side, r in zip(("base", "head"), rows) if m.rule == "processes" and remeasured(r).any()]
     if again:

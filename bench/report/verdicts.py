@@ -14,6 +14,10 @@ that `bench compare`, the report's comparison and Published sections and the his
 - **The family**: every p-value of one comparison (one `bench compare`, one report section) is adjusted together by
   Benjamini–Hochberg (scipy.stats.false_discovery_control); a mark needs the adjusted p under ALPHA. Epoch time and
   images/s are one test, stated once.
+- **A machine that ran at another speed** is not a change: each run records the machine's speed as it began (a
+  dense-kernel probe, bench.measure.utilization.machine_tflops). When the two sides' median probes differ past
+  MACHINE_DRIFT, their times and latencies are inconclusive (a shared host drifts by ×1.2 and more from one half
+  hour to the next, with nothing a run can see), and say to time both sides in one session.
 - **Inconclusive** says how many runs a side would detect the observed difference (80% power at ALPHA, by the
   noncentral t), from the runs' own spread; with one seed a side, from the test set's sampling spread.
 """
@@ -33,6 +37,9 @@ BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_MIN = 5  # values a side below which P(head > base) is given without an interval (3 seeds all one way
 # resample to [0, 0] or [1, 1]: an interval far narrower than the truth)
 FAMILY = "Benjamini–Hochberg"
+MACHINE_DRIFT = 1.05  # sides whose machine-speed probes differ past this ratio do not decide a time or latency (the
+# probe's median moves about 1% between probes on one machine state; machine drift moved it 8% while epoch times
+# moved 24%, so a detector, never a correction)
 
 
 # The verdict vocabulary, and asv's marks (plus = for an exact count that did not move).
@@ -282,3 +289,18 @@ def describe(test: Test, unit: str = "pp", needed: bool = True) -> str:
     if needed and not test.significant and test.needed is not None:
         text += f"; inconclusive: {needed_text(test.needed)} {test.unit} a side would detect a difference this size"
     return text
+
+
+def machine_drift(base: list[float], head: list[float]) -> float | None:
+    """The ratio of head's median machine-speed probe to base's when it is past MACHINE_DRIFT either way (the times
+    of the two sides then measure two machines as much as two models); None when within, or a side has no probe."""
+    if not base or not head:
+        return None
+    ratio = float(np.median(head) / np.median(base))
+    return ratio if max(ratio, 1 / ratio) > MACHINE_DRIFT else None
+
+
+def drift_text(ratio: float) -> str:
+    return (f"not decided: the machine itself ran ×{ratio:.2f} as fast for head as for base (its speed probe, the "
+            f"median over runs), and that cannot be told apart from a change; time both sides in one session")
+

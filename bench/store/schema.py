@@ -112,6 +112,8 @@ class RunRow:
     train_tflops: float | None = None  # 3 × flops × images_per_s / 1e12 (achieved training TFLOP/s)
     peak_tflops: float | None = None  # this device's dense matmul peak at this precision, measured (peak_tflops.json)
     mfu: float | None = None  # train_tflops / peak_tflops, a fraction
+    machine_tflops: float | None = None  # the machine's speed as the run began (bench.measure.utilization)
+    latency_machine_tflops: float | None = None  # the same as its latency was timed (the run, or `bench latency`)
     gpu_util_pct: float | None = None  # CUDA only: mean NVML utilisation sampled during the training epochs
     device: str | None = None
     device_name: str | None = None
@@ -167,10 +169,12 @@ class LatencyRow:
     measured_at: str  # ISO 8601, UTC
     host: str
     num_threads: int | None = None
+    latency_machine_tflops: float | None = None  # the machine's speed as it timed (bench.measure.utilization)
 
 
 LATENCY_COLUMNS = ("latency_ms_b1", "latency_ms_bN", "latency_ms_b1_iqr", "latency_ms_bN_iqr",
-                   "latency_ms_b1_per_process", "latency_ms_bN_per_process", "latency_processes")  # stand in
+                   "latency_ms_b1_per_process", "latency_ms_bN_per_process", "latency_processes",
+                   "latency_machine_tflops")  # stand in
 
 
 def arrow_schema(row_type: type) -> pa.Schema:

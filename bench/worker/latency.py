@@ -68,6 +68,26 @@ def time_in_processes(job: LatencyJob, processes: int) -> ProcessTimes:
     return times
 
 
+def machine_speed(job: LatencyJob) -> float:
+    """The machine's speed now (bench.measure.utilization.machine_tflops) on `job`'s device, precision and threads,
+    measured in this process: recorded beside the latency so that a comparison can tell a slower machine from a
+    slower model."""
+    import torch
+
+    from ..measure.utilization import machine_tflops
+    from ..train.speed import Speed
+
+    threads = torch.get_num_threads()
+    if job.threads:
+        torch.set_num_threads(job.threads)
+    try:
+        speed = Speed(torch.device(job.device), job.precision, job.channels_last)
+        speed.apply_backends()
+        return machine_tflops(speed)
+    finally:
+        torch.set_num_threads(threads)
+
+
 def measure(job: LatencyJob) -> list[dict]:
     """This process's figures for `job`: one dict per batch size."""
     import torch

@@ -27,7 +27,7 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
     from ..data.registry import load_dataset
     from ..measure.profile import profile_model
     from ..measure.isolation import other_load_reader
-    from ..measure.utilization import Sampler, gpu_utilization_reader, sampling
+    from ..measure.utilization import Sampler, gpu_utilization_reader, machine_tflops, sampling
     from ..train.loop import fit, test
     from ..train.speed import Speed
     from .progress import Progress
@@ -63,6 +63,7 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
     profile = profile_model(model, recipe.input_size, data.num_classes)
     for name in ("params", "trainable_params", "macs", "flops", "other_ops", "activations"):
         setattr(row, name, getattr(profile, name))
+    row.machine_tflops = row.latency_machine_tflops = machine_tflops(speed)  # the machine's speed now
     time_latency(spec, row, data.num_classes)
     reset_peak_memory(device)
 
