@@ -19,6 +19,17 @@ def test_every_parquet_column_is_documented():
         assert not missing, f"{row_type.__name__} columns missing from README: {missing}"
 
 
+def test_the_schema_rows_of_the_measured_columns_are_the_catalogues():
+    """Each catalogue entry (bench.store.metrics) has its own row in the README's runs table: the column, its type
+    and the entry's meaning, word for word."""
+    from bench.store.metrics import METRICS
+
+    runs_table = README.split("**runs**", 1)[1].split("**epochs**", 1)[0]
+    lines = set(runs_table.splitlines())
+    for m in METRICS:
+        assert f"| `{m.column}` | {m.type.__name__} | {m.meaning} |" in lines, m.column
+
+
 def test_every_suite_and_command_is_documented():
     for name in SUITES:
         assert f"`{name}`" in README

@@ -13,10 +13,15 @@ import pandas as pd
 
 from ..core.argtypes import option
 from ..core.errors import UsageError
-from ..report.compare import BY_KEY, FACTOR, SYMBOLS, WORSE, Change, Measure, compare_pairing, decide, pair
+from ..report.compare import FACTOR, SYMBOLS, WORSE, Change, compare_pairing, decide, pair
+from ..store.metrics import ACCURACY, BY_KEY, COMPARED, PROCESSES, Metric
 from ..report.verdicts import ALPHA, FAMILY, MIN_RUNS, family_statement
 
 FORMATS = ("markdown", "json")
+LATENCY_KEY = "latency"  # --fail-if's key for every latency measure at once
+POINT_KEYS = [m.key for m in COMPARED if m.rule == ACCURACY]  # limits in percentage points lost
+RATIO_KEYS = list(dict.fromkeys(LATENCY_KEY if m.rule == PROCESSES else m.key for m in COMPARED
+                                if m.rule != ACCURACY))  # limits as ratios
 
 
 @dataclass
@@ -39,8 +44,8 @@ class CompareOptions:
                            "factor (default %(default)s)", type=float)
     format: str = option("markdown", "markdown (default) or json", choices=FORMATS)
     fail_if: str | None = option(None, "exit 1 when a variant got worse past a limit: worse:accuracy=0.5,time=1.1 "
-                                 "(accuracy in percentage points lost; time, throughput, memory, latency, macs, params "
-                                 "as ratios)", metavar="worse:KEY=LIMIT,...")
+                                 f"({', '.join(POINT_KEYS)} in percentage points lost; {', '.join(RATIO_KEYS)} as "
+                                 "ratios)", metavar="worse:KEY=LIMIT,...")
 
 
 @dataclass
@@ -217,7 +222,7 @@ def summary(changes: list[Change]) -> str:
     return ", ".join(f"{n} {mark}" for mark, n in counts.items() if n) + "."
 
 
-def shown(value: float | None, m: Measure | None) -> str:
+def shown(value: float | None, m: Metric | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{value:.{m.digits}f}" if m else f"{value:g}"
@@ -234,7 +239,7 @@ def change_text(c: Change) -> str:
 def parse_fail_if(text: str) -> dict[str, float]:
     """`worse:accuracy=0.5,time=1.1` → {"accuracy": 0.5, "time": 1.1}; `latency` stands for both batch sizes."""
     kind, _, rest = text.partition(":")
-    keys = list(BY_KEY) + ["latency"]
+    keys = list(BY_KEY) + [LATENCY_KEY]
     if kind != "worse" or not rest:
         raise UsageError(f"--fail-if '{text}': write worse:KEY=LIMIT[,KEY=LIMIT], e.g. worse:accuracy=0.5,time=1.1 "
                          f"(keys: {', '.join(keys)})")
@@ -248,7 +253,7 @@ def parse_fail_if(text: str) -> dict[str, float]:
         if not sep or key.strip() not in keys or limit is None or limit <= 0:
             raise UsageError(f"--fail-if '{text}': '{part}' is not KEY=LIMIT with a KEY of {', '.join(keys)} and a "
                              "LIMIT above 0 (accuracy: percentage points lost; the rest: a ratio, e.g. 1.1)")
-        for k in ("latency_b1", "latency_bN") if key.strip() == "latency" else (key.strip(),):
+        for k in ([m.key for m in COMPARED if m.rule == PROCESSES] if key.strip() == LATENCY_KEY else [key.strip()]):
             limits[k] = limit
     return limits
 
@@ -260,7 +265,7 @@ def failures(changes: list[Change], limits: dict[str, float]) -> list[str]:
         if c.mark != WORSE or c.metric not in limits or c.change is None:
             continue
         limit = limits[c.metric]
-        if c.metric == "accuracy":
+        if BY_KEY[c.metric].rule == ACCURACY:
             if -c.change >= limit:
                 out.append(f"{c.variant} ({c.experiment}): {c.name} {c.change:+.2f} pp, past the {limit:g} pp allowed "
                            f"({c.evidence})")

@@ -11,13 +11,10 @@ import pandas as pd
 from ..core.errors import EXIT_INTERRUPTED, UsageError
 from ..plan.options import RunOptions
 from ..plan.spec import RunSpec
-from ..store.metrics import BY_COLUMN, header
+from ..store.metrics import SUMMARY, header
 from ..store.paths import DEFAULT_RESULTS
 from ..store.status import Status
 from .output import print_frame
-
-SUMMARY_METRICS = ["params", "macs", "epoch_time_s", "images_per_s", "peak_mem_mb", "best_val_acc", "test_acc"]
-
 
 @dataclass
 class Outcome:
@@ -118,8 +115,8 @@ def summary_table(outcome: Outcome) -> pd.DataFrame:
         return pd.DataFrame()
     table = runs.loc[picked]
     out = pd.DataFrame({"variant": table["label"], "seed": table["seed"], "status": table["status"]})
-    for column in SUMMARY_METRICS:
-        metric = BY_COLUMN[column]
+    for metric in SUMMARY:  # the catalogue's summary columns (bench.store.metrics)
+        column = metric.column
         name = header(metric, size=spec.recipe.input_size, mem_kind="/".join(sorted(table["mem_kind"].dropna().unique())))
         out[name] = [metric.significant(v) if pd.notna(v) else "–" for v in table[column].astype(float)]
     return out.reset_index(drop=True)

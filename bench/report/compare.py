@@ -26,6 +26,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from ..store.metrics import ACCURACY, BY_KEY, COMPARED, PROCESSES, RUNS, Metric
 from .experiments import DEFINING, Experiment, experiments
 from .judge import contended, loaded, remeasured
 from .stats import LabelsDisagree, per_image
@@ -33,37 +34,7 @@ from .verdicts import (BETTER, FACTOR, INCONCLUSIVE, MIN_RUNS, NOT_COMPARABLE, S
                        accuracy_test, control, describe, drift_text, machine_drift, moved, ratio_test, verdict)
 
 
-@dataclass(frozen=True)
-class Measure:
-    """One compared quantity: its `--fail-if` key, run column, shown name and scale, which way is better, and how a
-    change is decided (accuracy: over seeds; runs: a ratio over per-run values; processes: a ratio over per-process
-    latency medians; exact: counts). `same_test_as`: a measure read from another's test (images/s from epoch time);
-    `machine`: the probe of the machine's speed that must agree between the sides for the measure to be decided."""
-
-    key: str
-    column: str
-    name: str
-    scale: float
-    digits: int
-    lower_is_better: bool
-    rule: str
-    same_test_as: str | None = None
-    machine: str | None = None  # the run column of the machine's speed as this was measured (a time, a latency)
-
-
-MEASURES = [
-    Measure("accuracy", "test_acc", "test acc (%)", 100, 2, False, "accuracy"),
-    Measure("time", "epoch_time_s", "epoch time (s)", 1, 2, True, "runs", machine="machine_tflops"),
-    Measure("throughput", "images_per_s", "images/s", 1, 0, False, "runs", same_test_as="time"),
-    Measure("memory", "peak_mem_mb", "peak mem (MB)", 1, 0, True, "runs"),
-    Measure("latency_b1", "latency_ms_b1", "latency b1 (ms)", 1, 2, True, "processes",
-            machine="latency_machine_tflops"),
-    Measure("latency_bN", "latency_ms_bN", "latency bN (ms)", 1, 2, True, "processes",
-            machine="latency_machine_tflops"),
-    Measure("macs", "macs", "GMACs", 1e-9, 3, True, "exact"),
-    Measure("params", "params", "params (M)", 1e-6, 2, True, "exact"),
-]
-BY_KEY = {m.key: m for m in MEASURES}
+MEASURES = COMPARED  # the catalogue's compared columns (bench.store.metrics), each with its rule and --fail-if key
 
 
 @dataclass
@@ -72,7 +43,7 @@ class Change:
 
     experiment: str
     variant: str
-    metric: str  # Measure.key
+    metric: str  # the catalogue's key of the measure (Metric.key)
     name: str
     base: float | None
     head: float | None
@@ -174,11 +145,11 @@ def timing_rows(exp: Experiment, label: str, latency: bool = False) -> pd.DataFr
 def accuracy_change(title: str, label: str, base: pd.DataFrame, head: pd.DataFrame,
                     predictions: Callable[[list[str]], pd.DataFrame]) -> Change:
     m = BY_KEY["accuracy"]
-    b = (base.set_index("seed")["test_acc"].astype(float).dropna() * 100).to_dict()
-    h = (head.set_index("seed")["test_acc"].astype(float).dropna() * 100).to_dict()
+    b = (base.set_index("seed")[m.column].astype(float).dropna() * m.scale).to_dict()
+    h = (head.set_index("seed")[m.column].astype(float).dropna() * m.scale).to_dict()
     images = pd.concat([base, head])["test_images"].dropna() if "test_images" in base else pd.Series(dtype=float)
     test = accuracy_test(b, h, int(images.min()) if len(images) else None)
-    change = Change(title, label, m.key, m.name, float(np.mean(list(b.values()))), float(np.mean(list(h.values()))),
+    change = Change(title, label, m.key, m.label, float(np.mean(list(b.values()))), float(np.mean(list(h.values()))),
                     test.estimate, INCONCLUSIVE, "", test=test)
     shared = per_image_test(base, head, predictions)
     if isinstance(shared, str):
@@ -220,49 +191,49 @@ def per_process(rows: pd.DataFrame, column: str) -> list[float]:
     return values
 
 
-def ratio_change(title: str, label: str, m: Measure, base: Experiment, head: Experiment) -> Change:
+def ratio_change(title: str, label: str, m: Metric, base: Experiment, head: Experiment) -> Change:
     """A time, throughput, memory or latency: the ratio of medians over independent values, and its test."""
-    rows = timing_rows(base, label, m.rule == "processes"), timing_rows(head, label, m.rule == "processes")
+    rows = timing_rows(base, label, m.rule == PROCESSES), timing_rows(head, label, m.rule == PROCESSES)
     if any(r.empty for r in rows):
         side = "base" if rows[0].empty else "head"
-        return Change(title, label, m.key, m.name, None, None, None, NOT_COMPARABLE,
+        return Change(title, label, m.key, m.label, None, None, None, NOT_COMPARABLE,
                       f"every {side} run shared its hardware (contended or a busy machine)")
-    if m.rule == "processes" and min(len(r) for r in rows) < MIN_RUNS:
+    if m.rule == PROCESSES and min(len(r) for r in rows) < MIN_RUNS:
         values = [per_process(r, m.column) for r in rows]  # too few runs: their processes, a quiet machine assumed
         unit = ("process", "processes")
     else:  # the processes of one run are timed back to back and share its moment: the run is the unit
         values = [r[m.column].astype(float).dropna().tolist() for r in rows]
         unit = ("run", "runs")
     if any(not v for v in values):
-        return Change(title, label, m.key, m.name, None, None, None, NOT_COMPARABLE, "not measured on a side")
+        return Change(title, label, m.key, m.label, None, None, None, NOT_COMPARABLE, "not measured on a side")
     b, h = (float(np.median(v)) * m.scale for v in values)
     drift = machine_drift(*[r[m.machine].astype(float).dropna().tolist() if m.machine in r else [] for r in rows]
                           ) if m.machine else None
     if drift is not None:
-        return Change(title, label, m.key, m.name, b, h, h / b, INCONCLUSIVE, drift_text(drift))
+        return Change(title, label, m.key, m.label, b, h, h / b, INCONCLUSIVE, drift_text(drift))
     test = ratio_test(*values, unit=unit)
-    change = Change(title, label, m.key, m.name, b, h, test.estimate, INCONCLUSIVE, "", test=test)
-    again = [side for side, r in zip(("base", "head"), rows) if m.rule == "processes" and remeasured(r).any()]
+    change = Change(title, label, m.key, m.label, b, h, test.estimate, INCONCLUSIVE, "", test=test)
+    again = [side for side, r in zip(("base", "head"), rows) if m.rule == PROCESSES and remeasured(r).any()]
     if again:
         change.also = f"{' and '.join(again)} timed again by `bench latency`"
     return change
 
 
-def inverse_change(of: Change, m: Measure, base: Experiment, head: Experiment) -> Change:
+def inverse_change(of: Change, m: Metric, base: Experiment, head: Experiment) -> Change:
     """A measure read from another's test (images/s from epoch time): its own medians, the same test and mark."""
     rows = timing_rows(base, of.variant), timing_rows(head, of.variant)
     b, h = (float(r[m.column].astype(float).median()) * m.scale if not r.empty else None for r in rows)
-    return Change(of.experiment, of.variant, m.key, m.name, b, h, (h / b) if b and h else None, of.mark, of.evidence,
+    return Change(of.experiment, of.variant, m.key, m.label, b, h, (h / b) if b and h else None, of.mark, of.evidence,
                   test=of.test)
 
 
-def exact_change(title: str, label: str, m: Measure, base: pd.DataFrame, head: pd.DataFrame) -> Change:
+def exact_change(title: str, label: str, m: Metric, base: pd.DataFrame, head: pd.DataFrame) -> Change:
     b, h = float(base[m.column].astype(float).mean()), float(head[m.column].astype(float).mean())
     if math.isnan(b) or math.isnan(h):
-        return Change(title, label, m.key, m.name, None, None, None, NOT_COMPARABLE, "not measured on a side")
+        return Change(title, label, m.key, m.label, None, None, None, NOT_COMPARABLE, "not measured on a side")
     ratio = h / b if b else math.inf
     mark = SAME if h == b else (WORSE if (h > b) == m.lower_is_better else BETTER)
-    return Change(title, label, m.key, m.name, b * m.scale, h * m.scale, ratio, mark, "exact count")
+    return Change(title, label, m.key, m.label, b * m.scale, h * m.scale, ratio, mark, "exact count")
 
 
 def decide(changes: list[Change], factor: float = FACTOR) -> int:
@@ -311,9 +282,9 @@ def compare_pairing(pairing: Pairing, predictions: Callable[[list[str]], pd.Data
         for m in MEASURES:
             if m.same_test_as:
                 mine[m.key] = inverse_change(mine[m.same_test_as], m, base, head)
-            elif m.rule == "accuracy":
+            elif m.rule == ACCURACY:
                 mine[m.key] = accuracy_change(pairing.title, label, b_ok, h_ok, predictions)
-            elif m.rule in ("runs", "processes"):
+            elif m.rule in (RUNS, PROCESSES):
                 mine[m.key] = ratio_change(pairing.title, label, m, base, head)
             else:
                 mine[m.key] = exact_change(pairing.title, label, m, b_ok, h_ok)

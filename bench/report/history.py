@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..core.hashing import digest, flatten
 from ..store.identity import changes, code_digest
+from ..store.metrics import BY_COLUMN
 from ..store.status import Status
 from .experiments import DEFINING
 from .markdown import markdown_table
@@ -87,7 +88,7 @@ def history(runs: pd.DataFrame, label: str) -> list[Version]:
     for version, rows in sorted(mine.groupby("version"), key=lambda item: item[1]["made"].min()):
         identity = by_version[version]
         key = rows["series_key"].iloc[0]
-        mean, sd, _ = mean_sd(rows["test_acc"].astype(float) * 100)
+        mean, sd, _ = mean_sd(rows["test_acc"].astype(float) * BY_COLUMN["test_acc"].scale)
         out.append(Version(str(rows["made"].min())[:16].replace("T", " "),
                            ", ".join(sorted(set(rows["git_sha"].dropna()))) or "–",
                            code_digest(identity)[:12], len(rows),

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.hashing import digest, slug
+from ..store.metrics import BY_COLUMN
 from ..store.speed import describe as describe_speed
 from .experiments import Experiment
 from .markdown import facts_table
@@ -93,7 +94,7 @@ def pictures(exp: Experiment, epochs: pd.DataFrame, folder: Path, link: str, vec
         k = len(best["classes"])
         name = f"confusion-{short_name(label)}.png"
         plots.confusion_matrix(np.asarray(best["confusion"]).reshape(k, k), list(best["classes"]),
-                               f"{label}, seed {best['seed']}: test acc {100 * best['test_acc']:.2f}%", folder / name)
+                               f"{label}, seed {best['seed']}: test acc {BY_COLUMN['test_acc'].display(best['test_acc'])}%", folder / name)
         confusion_links.append(f"![Row-normalised test confusion matrix of {label}]({link}/{name})")
     return [
         "### Learning curves\n\nAccuracy and loss per epoch, mean over seeds: solid validation, dashed train.\n\n"

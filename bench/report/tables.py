@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..measure.convergence import PLATEAU_GAIN
-from ..store.metrics import LOADED_PER_CORE, METRICS, NOISY_LATENCY_IQR, NOISY_SPREAD, Metric, header
+from ..store.metrics import BY_COLUMN, LOADED_PER_CORE, METRICS, NOISY_LATENCY_IQR, NOISY_SPREAD, Metric, header
 from ..store.status import NOT_OK
 from .experiments import Experiment
 from .judge import (CONTENDED_MARK, LATENCY_CELLS, NOISE_MARK, REMEASURED_MARK, UNCONVERGED_MARK, against_baseline,
@@ -119,7 +119,7 @@ def comparison(exp: Experiment) -> str:
     metrics = [m for m in METRICS if not (m.optional and ok[m.column].isna().all())]
     headers = ["variant", "n", "converged"] + [header(m, int(first["input_size"]), int(first["latency_batch"]), mem_kind)
                                   for m in metrics] + [f"Δ test vs {base} (pp, 95% CI)", f"epoch time vs {base}"]
-    base_acc = ok[ok["label"] == base].set_index("seed")["test_acc"].astype(float) * 100
+    base_acc = ok[ok["label"] == base].set_index("seed")["test_acc"].astype(float) * BY_COLUMN["test_acc"].scale
     tests, family = against_baseline(exp)
     rows, notes = [], []
     unconverged, short = convergence_problems(exp), too_short_to_judge(exp)
@@ -269,8 +269,8 @@ def runs_table(exp: Experiment) -> str:
     rows = []
     for label in exp.labels:
         for _, r in exp.ok[exp.ok["label"] == label].sort_values("seed").iterrows():
-            rows.append([label, str(r["seed"]), f"{100 * r['test_acc']:.2f}", f"{100 * r['best_val_acc']:.2f}",
-                         f"{r['best_epoch']}/{r['epochs_run']}", f"{r['epoch_time_s']:.2f}", f"{r['train_time_s']:.1f}",
+            rows.append([label, str(r["seed"]), *(BY_COLUMN[c].display(r[c]) for c in ("test_acc", "best_val_acc")),
+                         f"{r['best_epoch']}/{r['epochs_run']}", BY_COLUMN["epoch_time_s"].display(r["epoch_time_s"]), f"{r['train_time_s']:.1f}",
                          seconds(r["setup_s"]), seconds(r["compile_s"]), "–" if pd.isna(r["host"]) else str(r["host"]), str(r["git_sha"]),
                          r["run_id"]])
     table = markdown_table(["variant", "seed", "test acc (%)", "best val acc (%)", "best epoch", "epoch time (s)",

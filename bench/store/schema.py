@@ -49,8 +49,9 @@ class PredictionRow:
 
 
 @dataclass
-class RunRow:
-    """One run: variant × weights × data set × recipe × seed. Accuracies are fractions in [0, 1]."""
+class RunFacts:
+    """What a run is and how it went, less what it measures (the catalogue's columns, bench.store.metrics):
+    together they make `RunRow`. Accuracies are fractions in [0, 1]."""
 
     run_id: str
     suite: str
@@ -62,9 +63,7 @@ class RunRow:
     seed: int
     status: str  # one of STATUSES
     error: str | None = None
-    params: int | None = None
     trainable_params: int | None = None
-    macs: int | None = None  # multiply-adds per image of convolutions, linear layers and matrix products
     flops: int | None = None  # 2 × macs
     other_ops: int | None = None  # what fvcore counts beyond macs: batch norm, pooling, element-wise ops
     activations: int | None = None
@@ -79,23 +78,15 @@ class RunRow:
     norm_source: str | None = None  # where they come from: the training split, or the pretrained weights' own
     epochs: int | None = None  # epochs asked for by the recipe
     epochs_run: int | None = None  # epochs trained (fewer on early stopping or failure)
-    best_val_acc: float | None = None
     best_epoch: int | None = None
-    test_acc: float | None = None  # at best_epoch: the test set never chooses anything
     final_val_acc: float | None = None
     plateaued: bool | None = None  # best val acc rose ≤ 1 point over the last third of the epochs (bench.measure.convergence)
     epochs_to_95pct: int | None = None  # epochs until val acc first reached 95% of the run's best
-    time_to_95pct_s: float | None = None  # training seconds (sum of epoch times) until then
-    epoch_time_s: float | None = None  # median over epochs
     train_time_s: float | None = None  # sum of epoch times
     data_time_s: float | None = None  # sum over epochs
-    images_per_s: float | None = None  # median over epochs
-    peak_mem_mb: float | None = None
     mem_kind: str | None = None  # cuda_allocated | cpu_rss
     peak_reserved_mb: float | None = None  # CUDA only: torch's allocator reservation
     nvml_used_mb: float | None = None  # CUDA only: device memory in use per NVML at the end of the run
-    latency_ms_b1: float | None = None  # median forward pass, batch 1, eval mode
-    latency_ms_bN: float | None = None  # median forward pass at latency_batch
     latency_ms_b1_iqr: float | None = None  # interquartile range of the batch-1 calls
     latency_ms_bN_iqr: float | None = None
     latency_batch: int | None = None
@@ -111,10 +102,8 @@ class RunRow:
     setup_s: float | None = None  # process start to the first timed training step: the run's fixed cost
     train_tflops: float | None = None  # 3 × flops × images_per_s / 1e12 (achieved training TFLOP/s)
     peak_tflops: float | None = None  # this device's dense matmul peak at this precision, measured (peak_tflops.json)
-    mfu: float | None = None  # train_tflops / peak_tflops, a fraction
     machine_tflops: float | None = None  # the machine's speed as the run began (bench.measure.utilization)
     latency_machine_tflops: float | None = None  # the same as its latency was timed (the run, or `bench latency`)
-    gpu_util_pct: float | None = None  # CUDA only: mean NVML utilisation sampled during the training epochs
     device: str | None = None
     device_name: str | None = None
     num_threads: int | None = None
@@ -146,6 +135,21 @@ class RunRow:
     variant_source: str | None = None  # built-in, module, entry point or timm (models.outside)
     variant_origin: str | None = None  # where an outside variant came from: its file, its package and version
 
+
+def with_measures(facts: type, name: str) -> type:
+    """`facts` with one `type | None` field per entry of the catalogue (bench.store.metrics.METRICS), in its order:
+    the row a run writes."""
+    from .metrics import METRICS
+
+    made = dataclasses.make_dataclass(name, [(m.column, typing.Optional[m.type], field(default=None)) for m in METRICS],
+                                      bases=(facts,))
+    made.__module__, made.__qualname__ = __name__, name  # pickled and documented as bench.store.schema.RunRow
+    made.__doc__ = ("One run: variant × weights × data set × recipe × seed; its facts (RunFacts) and what it "
+                    "measured (bench.store.metrics.METRICS). Accuracies are fractions in [0, 1].")
+    return made
+
+
+RunRow = with_measures(RunFacts, "RunRow")
 
 ARROW_TYPES = {int: pa.int64(), float: pa.float64(), str: pa.string(), bool: pa.bool_(),
                list[int]: pa.list_(pa.int64()), list[str]: pa.list_(pa.string()), list[float]: pa.list_(pa.float64())}

@@ -45,6 +45,7 @@ def classify(exc: BaseException) -> tuple[str, str]:
 def execute(spec: RunSpec) -> int:
     """Run `spec`, write its run and epoch shards whatever happens, and return the exit status."""
     from ..core.device import cuda_extra_memory, peak_memory
+    from ..store.metrics import derive
     from .run import summarize_epochs, train_run
 
     row, epochs = new_row(spec), []
@@ -85,6 +86,7 @@ def execute(spec: RunSpec) -> int:
         if epochs:
             summarize_epochs(row, epochs)  # whatever moment it stopped at, the row agrees with its epoch rows
             write_shard(epochs, epochs_dir(results, spec.suite), spec.run_id)
+        derive(row)  # the catalogue's derived columns, from the row as it ends
         write_shard([row], runs_dir(results, spec.suite), spec.run_id)
     return code
 

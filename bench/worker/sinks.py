@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from ..plan.spec import RunSpec
+from ..store.metrics import HPARAMS
 from ..store.paths import checkpoint_path
 from ..store.schema import EpochRow, PredictionRow
 
@@ -38,8 +39,7 @@ def save_checkpoint(state: dict[str, torch.Tensor], spec: RunSpec, data) -> None
 
 # What TensorBoard's HParams view shows of each run: its hyper-parameters (the variant and the recipe) and, under
 # these tags, the run's results (row column → tag).
-HPARAM_METRICS = {"test_acc": "run/test_acc", "best_val_acc": "run/best_val_acc", "epoch_time_s": "run/epoch_time_s",
-                  "images_per_s": "run/images_per_s", "macs": "run/macs", "peak_mem_mb": "run/peak_mem_mb"}
+HPARAM_TAG = "run/{}"  # a catalogue metric's tag in TensorBoard (bench.store.metrics.HPARAMS)
 
 
 def hyperparameters(spec: RunSpec) -> dict[str, object]:
@@ -70,8 +70,8 @@ class TensorBoardLog:
         """The HParams plugin's records, in this run's own event file, and each result as a scalar of its tag."""
         from torch.utils.tensorboard.summary import hparams
 
-        metrics = {tag: float(getattr(row, column)) for column, tag in HPARAM_METRICS.items()
-                   if getattr(row, column) is not None}
+        metrics = {HPARAM_TAG.format(m.column): float(getattr(row, m.column)) for m in HPARAMS
+                   if getattr(row, m.column) is not None}
         writer = self.writer._get_file_writer()
         for summary in hparams(hyperparameters(spec), metrics):
             writer.add_summary(summary)
