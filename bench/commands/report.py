@@ -10,6 +10,10 @@ from ..report.formats import FORMATS
 from ..store.paths import DEFAULT_REPORTS, DEFAULT_RESULTS
 
 
+WRITTEN = {".md": " (pictures in {pictures}/)", ".html": " (one self-contained page)",
+           ".tex": " (booktabs tables: \\usepackage{{booktabs}})", ".csv": " (one row per variant and experiment)"}
+
+
 @dataclass
 class ReportOptions:
     suite: str | None = option(None, "only this suite (default: every suite found)")
@@ -19,7 +23,9 @@ class ReportOptions:
     out: str = option(DEFAULT_REPORTS, "output folder (default %(default)s/)")
     format: str = option("markdown", "markdown (default: SUITE.md, pictures in SUITE/), html (SUITE.html, one "
                          "self-contained page: sortable and filterable tables, plots with hover texts, a history view "
-                         "when the runs span several git shas) or both", choices=tuple(FORMATS))
+                         "when the runs span several git shas), both, or a table for a paper: latex (SUITE.tex, one "
+                         "booktabs table per experiment: mean ± sd over seeds, verdicts against the baseline as "
+                         "marks) or csv (SUITE.csv, the same figures)", choices=tuple(FORMATS))
     strict: bool = option(False, "exit 1, naming each one, when a variant did not plateau, stayed near chance, or fell "
                           "under the test accuracy its suite promises on its defaults (the report is written all the "
                           "same)", action="store_true")
@@ -32,8 +38,7 @@ def report(options: ReportOptions) -> int:
     problems = []
     for written in write_reports(options.results or [DEFAULT_RESULTS], options.out, options.suite, options.format):
         for path in written.paths:
-            print(f"wrote {path}" + (f" (pictures in {path.with_suffix('')}/)" if path.suffix == ".md" else
-                                     " (one self-contained page)"))
+            print(f"wrote {path}" + WRITTEN.get(path.suffix, "").format(pictures=path.with_suffix("")))
         problems += written.shortfalls
     if options.strict and problems:
         print("\n".join(f"bench: strict: {p}" for p in problems), file=sys.stderr)

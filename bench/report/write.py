@@ -18,7 +18,7 @@ import pandas as pd
 from ..core.errors import UsageError
 from ..store.shards import load_epochs_of, load_predictions_of, load_runs_of, suites_in
 from .experiments import experiments, titles
-from .formats import FORMATS
+from .formats import FORMATS, PAPER_SUFFIXES
 from .judge import shortfalls
 from .sections import UNITS, experiment_section
 
@@ -57,6 +57,12 @@ def build_report(suite: str, runs: pd.DataFrame, epochs: pd.DataFrame, results: 
     return "\n\n".join(parts) + "\n", problems
 
 
+def problems_of(suite: str, runs: pd.DataFrame) -> list[str]:
+    """What `--strict` fails on, without writing a report."""
+    found = experiments(runs)
+    return [f"{title}: {why}" for title, exp in zip(titles(suite, found), found) for why in shortfalls(exp)]
+
+
 def readable(read, results: list[Path], suite: str):
     """`read()`, or a one-sentence error naming the folder when a shard cannot be read (pyarrow raises several
     types for a broken file; all mean the same to the user)."""
@@ -83,6 +89,14 @@ def write_report(name: str, runs: pd.DataFrame, epochs: pd.DataFrame, results: l
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out))
     suffixes = FORMATS[fmt]
     try:
+        if set(suffixes) <= set(PAPER_SUFFIXES):  # tables for a paper: no markdown, no pictures
+            from . import paper
+
+            writers = {".tex": paper.latex, ".csv": paper.csv}
+            for suffix in suffixes:
+                (staging / f"{name}{suffix}").write_text(writers[suffix](name, runs))
+                os.replace(staging / f"{name}{suffix}", out / f"{name}{suffix}")
+            return Written([out / f"{name}{suffix}" for suffix in suffixes], problems_of(name, runs))
         vectors = {} if ".html" in suffixes else None
         markdown, problems = build_report(name, runs, epochs, results, staging, vectors)
         (staging / name).mkdir(exist_ok=True)

@@ -41,6 +41,7 @@ class Metric:
     optional: bool = False  # left out of a table where no row has a value (e.g. GPU utilisation on a CPU)
     summary: bool = False  # a column of `bench run`'s summary
     hparams: bool = False  # a metric of TensorBoard's HParams view (tag run/<column>)
+    paper: bool = False  # a column of `bench report --format latex` and csv (bench.report.paper)
     derive: Callable[[object], float | None] | None = None  # computed from the finished RunRow
 
     @property
@@ -81,21 +82,24 @@ def duration(seconds: float | None) -> str:
 # In the order tables show them: what a comparison is about first (accuracy, time, memory, latency, size).
 METRICS = [
     Metric("test_acc", "test acc (%)", "test accuracy of the best-validation weights (a fraction)", float, 100, 2,
-           HIGHER, ACCURACY, "accuracy", summary=True, hparams=True),
+           HIGHER, ACCURACY, "accuracy", summary=True, hparams=True, paper=True),
     Metric("epoch_time_s", "epoch time (s)", "median training time of an epoch over epochs (s; evaluation excluded)",
-           float, 1, 2, LOWER, RUNS, "time", machine="machine_tflops", timing=True, summary=True, hparams=True),
+           float, 1, 2, LOWER, RUNS, "time", machine="machine_tflops", timing=True, summary=True, hparams=True,
+           paper=True),
     Metric("images_per_s", "images/s", "median training throughput over epochs (images/s)", float, 1, 0, HIGHER, RUNS,
            "throughput", same_test_as="time", timing=True, summary=True, hparams=True),
     Metric("peak_mem_mb", "peak mem (MB, {mem_kind})", "peak memory while training (MB, of `mem_kind`)", float, 1, 0,
-           LOWER, RUNS, "memory", name="peak mem (MB)", summary=True, hparams=True),
+           LOWER, RUNS, "memory", name="peak mem (MB)", summary=True, hparams=True, paper=True),
     Metric("latency_ms_b1", "latency b1 (ms)", "eval-mode forward pass at batch 1 (ms): the median of its processes' "
-           "medians", float, 1, 2, LOWER, PROCESSES, "latency_b1", machine="latency_machine_tflops", timing=True),
+           "medians", float, 1, 2, LOWER, PROCESSES, "latency_b1", machine="latency_machine_tflops", timing=True,
+           paper=True),
     Metric("latency_ms_bN", "latency b{batch} (ms)", "the same at `latency_batch` (ms)", float, 1, 2, LOWER, PROCESSES,
            "latency_bN", name="latency bN (ms)", machine="latency_machine_tflops", timing=True),
     Metric("macs", "GMACs @{size}px", "multiply-adds per image at `input_size` of convolutions, linear layers and "
            "matrix products", int, 1e-9, 3, LOWER, EXACT, "macs", name="GMACs", spread=False, summary=True,
-           hparams=True),
-    Metric("params", "params (M)", "parameter count", int, 1e-6, 2, LOWER, EXACT, "params", spread=False, summary=True),
+           hparams=True, paper=True),
+    Metric("params", "params (M)", "parameter count", int, 1e-6, 2, LOWER, EXACT, "params", spread=False, summary=True,
+           paper=True),
     Metric("best_val_acc", "best val acc (%)", "the highest validation accuracy over epochs (a fraction)", float, 100, 2,
            HIGHER, summary=True, hparams=True),
     Metric("mfu", "MFU (%)", "model FLOPs utilisation: `train_tflops` / `peak_tflops` (a fraction)", float, 100, 1,

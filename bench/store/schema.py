@@ -102,7 +102,7 @@ class RunFacts:
     setup_s: float | None = None  # process start to the first timed training step: the run's fixed cost
     train_tflops: float | None = None  # 3 × flops × images_per_s / 1e12 (achieved training TFLOP/s)
     peak_tflops: float | None = None  # this device's dense matmul peak at this precision, measured (peak_tflops.json)
-    machine_tflops: float | None = None  # the machine's speed as the run began (bench.measure.utilization)
+    machine_tflops: float | None = None  # the machine's speed as it trained: the faster of two probes, before and after
     latency_machine_tflops: float | None = None  # the same as its latency was timed (the run, or `bench latency`)
     device: str | None = None
     device_name: str | None = None

@@ -100,6 +100,9 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
                                            f"{tr.images / tr.time_s:,.0f} images/s, {tr.time_s:.2f} s")
         if recipe.patience is not None and epoch - row.best_epoch >= recipe.patience:
             break
+    # The machine's speed again as training ends: the faster of the two probes, so that a moment's load as either
+    # was taken does not read as a slower machine, while a machine slow for the whole run reads slow in both.
+    row.machine_tflops = max(row.machine_tflops, machine_tflops(speed))
     # The test set is read once, with the best-validation weights: it never chooses anything.
     model.load_state_dict(best_state)
     result = test(model, data, recipe, device, speed)
