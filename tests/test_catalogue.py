@@ -88,3 +88,36 @@ def test_the_summary_and_hparams_read_the_catalogue(two_seed_run):
     events = next((results / "tensorboard").rglob("events.out.tfevents.*"))
     tags = set(EventAccumulator(str(events.parent)).Reload().Tags()["scalars"])
     assert {f"run/{m.column}" for m in HPARAMS} <= tags
+
+
+def test_a_report_parses_each_rows_json_once_and_judges_each_experiment_once(tmp_path, monkeypatch):
+    """The committed rows' report (markdown and page), made in this process with json.loads and the convergence
+    rule's chance threshold counted: each row's identity and recipe are parsed exactly once (on reading), and each
+    variant of each experiment is judged once, however many sections read the judgement (before: 2 + one per
+    published reference times)."""
+    import json as json_module
+
+    from bench.report import judge
+    from bench.report.write import write_reports
+
+    examples = ROOT / "reports" / "results"
+    suite = "stem-ablation"
+    rows = pd.concat([pd.read_parquet(p) for p in (examples / suite / "runs").glob("*.parquet")])
+    texts = set(rows["identity"]) | set(rows["recipe"])
+    parsed: list[str] = []
+    loads = json_module.loads
+
+    def counting(text, *args, **kwargs):
+        if isinstance(text, str) and text in texts:
+            parsed.append(text)
+        return loads(text, *args, **kwargs)
+
+    judged: list[float] = []
+    threshold = judge.near_chance
+    monkeypatch.setattr(json_module, "loads", counting)
+    monkeypatch.setattr(judge, "near_chance", lambda chance: judged.append(chance) or threshold(chance))
+    write_reports([examples], tmp_path, suite, "both")
+    assert len(parsed) == 2 * len(rows), (len(parsed), len(rows))  # identity and recipe, once per row
+    ok = rows[rows["status"] == "ok"]
+    variants = len(ok.groupby([ok["recipe"], ok["label"]]))  # (experiment, variant) pairs, from the files
+    assert len(judged) == variants, (len(judged), variants)

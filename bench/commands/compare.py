@@ -15,6 +15,7 @@ from ..core.argtypes import option
 from ..core.errors import UsageError
 from ..report.compare import FACTOR, SYMBOLS, WORSE, Change, compare_pairing, decide, pair
 from ..store.metrics import ACCURACY, BY_KEY, COMPARED, PROCESSES, Metric
+from ..store.shards import PARSED
 from ..report.verdicts import ALPHA, FAMILY, MIN_RUNS, family_statement
 
 FORMATS = ("markdown", "json")
@@ -64,12 +65,12 @@ class Side:
 
         runs = load_runs_of(self.folders, suite)
         if self.rev and not runs.empty:
-            code = [code_digest(json.loads(i)) if isinstance(i, str) and i else "" for i in runs["identity"]]
+            code = [code_digest(i) if i else "" for i in runs[PARSED["identity"]]]
             keep = runs["git_sha"].fillna("").str.startswith(self.rev) | pd.Series(
                 [c.startswith(self.rev) for c in code], index=runs.index)
             runs = runs[keep]
         if self.where and not runs.empty:
-            recipes = [json.loads(r) if isinstance(r, str) and r else {} for r in runs["recipe"]]
+            recipes = [r or {} for r in runs[PARSED["recipe"]]]
             runs = runs[[all(r.get(k) == v for k, v in self.where.items()) for r in recipes]]
         return runs
 

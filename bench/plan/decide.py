@@ -1,14 +1,13 @@
 """What `bench run` does with each planned run: skip it (an `ok` row of its identity exists) or run it, and why."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from ..core.hashing import differences
 from ..store.identity import changes
-from ..store.shards import load_runs
+from ..store.shards import PARSED, load_runs
 from ..store.status import Status
 from .spec import RunSpec
 
@@ -36,9 +35,9 @@ def change_note(spec: RunSpec, finished: pd.DataFrame) -> str:
 
     def distance(row: pd.Series) -> tuple[int, int, int]:
         return (row["label"] != spec.label, row["seed"] != spec.seed,
-                len(differences(json.loads(row["identity"]), spec.identity)))
+                len(differences(row[PARSED["identity"]], spec.identity)))
     closest = min((row for _, row in candidates.iterrows()), key=distance)
-    changed = changes(json.loads(closest["identity"]), spec.identity)
+    changed = changes(closest[PARSED["identity"]], spec.identity)
     return f" — differs from {closest['run_id']} in: {'; '.join(changed)}"
 
 

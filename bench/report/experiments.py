@@ -7,13 +7,14 @@ kept in the folder, counted in the report, never averaged.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from ..core.hashing import digest, flatten
 from ..store.identity import ENTRY_PARTS, PER_RUN_PARTS, entry_hash
+from ..store.shards import PARSED
 from ..store.status import Status
 
 DEFINING = ("data.", "recipe.", "device.")  # what an experiment is; code and software may change over time
@@ -32,6 +33,7 @@ class Experiment:
     facts: dict[str, object]  # the flattened shared identity (data, recipe, device, software)
     on_suite_defaults: bool | None = None  # run on the suite's own data set and recipe; None: rows predate the flag
     shown_as_default: bool = False  # first of several: the suite's defaults (or, for older rows, the oldest)
+    judged: dict = field(default_factory=dict, repr=False, compare=False)  # judgements made once (bench.report.judge)
 
     @property
     def ok(self) -> pd.DataFrame:
@@ -43,7 +45,8 @@ class Experiment:
 
 
 def parsed_identity(row: pd.Series) -> dict:
-    return json.loads(row["identity"]) if isinstance(row.get("identity"), str) and row["identity"] else {}
+    """The row's identity as parsed on reading (bench.store.shards.parsed); {} for rows that predate identities."""
+    return row.get(PARSED["identity"]) or {}
 
 
 def fill_keys(runs: pd.DataFrame) -> pd.DataFrame:

@@ -2,7 +2,6 @@
 one to the next (`bench compare R --history VARIANT`): rows of older code or data stay readable."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pandas as pd
@@ -10,6 +9,7 @@ import pandas as pd
 from ..core.hashing import digest, flatten
 from ..store.identity import changes, code_digest
 from ..store.metrics import BY_COLUMN
+from ..store.shards import PARSED
 from ..store.status import Status
 from .experiments import DEFINING
 from .markdown import markdown_table
@@ -71,7 +71,7 @@ def history(runs: pd.DataFrame, label: str) -> list[Version]:
     mine = runs[(runs["label"] == label) & (runs["status"] == Status.OK.value) & runs["identity"].notna()].copy()
     if mine.empty:
         return []
-    identities = [{k: v for k, v in json.loads(i).items() if k != "seed"} for i in mine["identity"]]
+    identities = [{k: v for k, v in i.items() if k != "seed"} for i in mine[PARSED["identity"]]]
     mine["version"] = [digest(i) for i in identities]
     mine["series_key"] = [digest(defining(i)) for i in identities]
     by_version = dict(zip(mine["version"], identities))

@@ -3,6 +3,8 @@ plateau, what `--strict` fails on, when timings measure overhead rather than arc
 their hardware."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -15,6 +17,16 @@ ACCURACY_COLUMNS = ("test_acc", "best_val_acc")  # compared over seeds in points
 NOISE_MARK = "⚠"
 UNCONVERGED_MARK = "†"  # a variant that did not plateau or stayed near chance
 CONTENDED_MARK = "‡"  # a timing with runs that shared their device or cores with another run (bench.measure.isolation)
+
+
+def once(judgement):
+    """A judgement of an experiment made once, however many sections read it: kept on the Experiment."""
+    @functools.wraps(judgement)
+    def judged(exp: Experiment):
+        if judgement.__name__ not in exp.judged:
+            exp.judged[judgement.__name__] = judgement(exp)
+        return exp.judged[judgement.__name__]
+    return judged
 
 
 def near_chance(chance: float) -> float:
@@ -63,6 +75,7 @@ def counted(exp: Experiment, label: str, timing: bool) -> pd.DataFrame:
     return mine if bool(shared.all()) else mine[~shared[mine.index]]
 
 
+@once
 def too_short_to_judge(exp: Experiment) -> dict[str, str]:
     """Per variant with an ok run too short to judge its convergence (bench.measure.convergence.too_short, from
     the row's epochs_run: older rows that called two epochs a plateau are judged again), the epochs and seeds."""
@@ -97,6 +110,7 @@ def flagged(exp: Experiment) -> dict[str, str]:
     return out
 
 
+@once
 def convergence_problems(exp: Experiment) -> dict[str, str]:
     """Per variant that stayed near chance or did not plateau, one sentence on why its ranking means nothing yet."""
     problems = {}
@@ -189,6 +203,7 @@ def versus(exp: Experiment, head: str, base: str, column: str) -> Test | None:
     return ratio_test(list(b.values()), list(h.values()))
 
 
+@once
 def against_baseline(exp: Experiment) -> tuple[dict[str, dict[str, Test]], int]:
     """Every variant against the baseline on test accuracy and epoch time: the comparison table's verdicts, one family
     per experiment (Benjamini–Hochberg over every test made); returns them by label and column, and the family's

@@ -5,7 +5,6 @@ Reads only what the rows carry (`suite_published`, the suite's references as the
 from __future__ import annotations
 
 import itertools
-import json
 from dataclasses import dataclass
 
 from .experiments import Experiment
@@ -14,14 +13,14 @@ from .verdicts import (BETTER, INCONCLUSIVE, WORSE, Test, accuracy_test, control
                        ratio_test, verdict)
 from .markdown import markdown_table
 from ..store.metrics import BY_COLUMN, Metric, header
+from ..store.shards import PARSED
 
 MAX_NAMED_FLIPS = 3  # pairs named in full; the rest are counted
 
 
 def references(exp: Experiment) -> list[dict]:
     """The published references the experiment's newest row carries (rows written before they existed: none)."""
-    text = exp.rows.iloc[0].get("suite_published")
-    return json.loads(text) if isinstance(text, str) and text else []
+    return exp.rows.iloc[0].get(PARSED["suite_published"]) or []
 
 
 def measured(exp: Experiment, label: str, metric: Metric) -> tuple[float | None, int]:

@@ -2,7 +2,6 @@
 units-and-statistics note every report ends with."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +9,7 @@ import pandas as pd
 
 from ..core.hashing import digest, slug
 from ..store.metrics import BY_COLUMN
+from ..store.shards import PARSED
 from ..store.speed import describe as describe_speed
 from .experiments import Experiment
 from .markdown import facts_table
@@ -22,7 +22,7 @@ def header_facts(exp: Experiment) -> list[tuple[str, str]]:
     """What was run, how, on what and when."""
     rows = exp.rows
     first = rows.iloc[0]
-    recipe = ", ".join(f"{k}={v}" for k, v in json.loads(first["recipe"]).items()) if first["recipe"] else "–"
+    recipe = ", ".join(f"{k}={v}" for k, v in first[PARSED["recipe"]].items()) if first[PARSED["recipe"]] else "–"
     devices = "; ".join(sorted({f"{r['device']}: {r['device_name']}" for _, r in rows.iterrows() if r["device_name"]}))
     speeds = "; ".join(sorted({describe_speed(r["precision"], bool(r["channels_last"]), r["compile"],
                                               str(r["device"]).split(":")[0])

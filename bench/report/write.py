@@ -36,10 +36,11 @@ class Written:
 
 
 def build_report(suite: str, runs: pd.DataFrame, epochs: pd.DataFrame, results: list[Path], out: Path,
-                 vectors: dict | None = None) -> tuple[str, list[str]]:
+                 vectors: dict | None = None, found: list | None = None) -> tuple[str, list[str]]:
     """The markdown of one suite's report and its shortfalls; its pictures are written under `out/<suite>/` (and,
-    with `vectors`, the SVG of each plot with hover texts kept there by its PNG's path)."""
-    found = experiments(runs)
+    with `vectors`, the SVG of each plot with hover texts kept there by its PNG's path). `found`: the suite's
+    experiments when the caller has them already."""
+    found = experiments(runs) if found is None else found
     description = found[0].description if found else ""
     parts = [f"# {suite}", description] if description else [f"# {suite}"]
     if len(results) > 1:
@@ -98,13 +99,14 @@ def write_report(name: str, runs: pd.DataFrame, epochs: pd.DataFrame, results: l
                 os.replace(staging / f"{name}{suffix}", out / f"{name}{suffix}")
             return Written([out / f"{name}{suffix}" for suffix in suffixes], problems_of(name, runs))
         vectors = {} if ".html" in suffixes else None
-        markdown, problems = build_report(name, runs, epochs, results, staging, vectors)
+        found = experiments(runs)  # once: every section and the page read these, and their judgements
+        markdown, problems = build_report(name, runs, epochs, results, staging, vectors, found)
         (staging / name).mkdir(exist_ok=True)
         if ".html" in suffixes:
             from .history import history_section
             from .html import page
 
-            labels = list(dict.fromkeys(label for exp in experiments(runs) for label in exp.labels))
+            labels = list(dict.fromkeys(label for exp in found for label in exp.labels))
             extra = history_section(runs, labels, staging / name / "history", f"{name}/history", vectors)
             text = markdown.replace("\n\n" + UNITS, "\n\n" + extra + "\n\n" + UNITS) if extra else markdown
             (staging / f"{name}.html").write_text(page(name, text, staging, vectors))
