@@ -135,7 +135,7 @@ def test_the_suite_order_and_baseline_come_from_the_rows_not_the_code(tmp_path):
     table = parse_table(markdown, "### Comparison")
     assert list(table["variant"]) == [OTHER, BASE]
     assert f"Baseline: **{OTHER}** (the suite's first variant)" in markdown
-    assert list(table.columns[-2:]) == [f"Δ test vs {OTHER} (pp, 95% CI)", f"epoch time vs {OTHER}"]
+    assert {f"Δ test vs {OTHER} (pp, 95% CI)", f"epoch time vs {OTHER}"} <= set(table.columns)
 
 
 def test_a_baseline_without_an_ok_run_is_named_and_delta_left_empty(tmp_path):

@@ -60,8 +60,10 @@ def runs():
 
 
 def cells(table, column: int) -> list[str]:
-    return [row.find_elements(By.TAG_NAME, "td")[column].text for row in table.find_elements(By.CSS_SELECTOR, "tbody tr")
-            if row.is_displayed()]
+    """A column's cells in the rows shown (the filter hides rows), whether or not the column itself is in view (a
+    table too wide for the window offers some columns behind its chooser)."""
+    return [row.find_elements(By.TAG_NAME, "td")[column].get_attribute("textContent").strip()
+            for row in table.find_elements(By.CSS_SELECTOR, "tbody tr") if row.is_displayed()]
 
 
 def table_after(page, heading: str, nth: int = 0):
@@ -71,7 +73,7 @@ def table_after(page, heading: str, nth: int = 0):
 
 
 def column_of(table, name: str) -> int:
-    headers = [th.text.rstrip(" ↕▲▼") for th in table.find_elements(By.CSS_SELECTOR, "thead th")]
+    headers = [th.get_attribute("textContent").strip() for th in table.find_elements(By.CSS_SELECTOR, "thead th")]
     return headers.index(name)
 
 
@@ -208,3 +210,50 @@ def test_a_one_variant_suite_gets_its_page_with_its_lone_confusion_matrix(tmp_pa
     assert len(re.findall(r'<p><img alt="Row-normalised test confusion matrix of resnet18" src="data:image/png;base64,',
                           page)) == 1
     assert page.count('<figure class="plot"') == 2  # the learning curves and accuracy against cost
+
+
+KEY_COLUMNS = ["variant", "test acc (%)", "Δ test vs resnet18 (pp, 95% CI)", "epoch time (s)", "epoch time vs resnet18",
+               "GMACs @32px", "params (M)"]  # what a reader compares first: in view at 1,400 px
+
+
+@pytest.mark.parametrize("width", [800, 1400])
+def test_the_page_fits_the_window_with_legible_plots_and_the_default_experiment_first(page, written, width):
+    """At 800 and 1,400 px: the page never scrolls sideways, no table does (columns that do not fit wait behind a
+    chooser), every plot's text is at least 9 px high as drawn, and the first section is the suite's default."""
+    page.set_window_size(width, 1000)
+    page.get((written / f"{SUITE}.html").as_uri())
+    found = page.execute_script(r"""
+        const doc = document.documentElement;
+        const texts = [...document.querySelectorAll('figure.plot svg text')].filter(t => t.textContent.trim())
+            .map(t => { const m = t.getScreenCTM();  // px as drawn (a rotated label too)
+                        return parseFloat(getComputedStyle(t).fontSize) * Math.hypot(m.a, m.b); });
+        const tables = [...document.querySelectorAll('main table')];
+        return {page: doc.scrollWidth - doc.clientWidth, texts: texts, plots: document.querySelectorAll('figure.plot').length,
+                wide: tables.filter(t => t.scrollWidth > t.clientWidth + 1).length,
+                first: document.querySelector('main h2').textContent,
+                nav: document.querySelector('nav').getBoundingClientRect().width};""")
+    assert found["page"] <= 0 and found["wide"] == 0, found
+    assert found["texts"] and min(found["texts"]) >= 9, min(found["texts"])  # as drawn: its size × the scale
+    assert found["first"].endswith("(default)") and "batch 32" in found["first"]  # the suite's own recipe
+    assert page.find_element(By.XPATH, "//main//h2[1]/following::p[1]").text.startswith("This is the suite's own")
+    if width == 800:  # the contents go on top, folded, and the text takes the window
+        assert found["nav"] > 700 and not page.execute_script("return document.querySelector('nav details').open")
+    comparison = table_after(page, "Comparison")
+    headers = comparison.find_elements(By.CSS_SELECTOR, "thead th")
+    names = [th.get_attribute("textContent").strip() for th in headers]
+    assert names[:len(KEY_COLUMNS) + 1] == KEY_COLUMNS[:1] + ["n"] + KEY_COLUMNS[1:]  # the key columns first
+    if width == 1400:
+        for name in KEY_COLUMNS:
+            th = headers[names.index(name)]
+            assert th.is_displayed() and th.rect["x"] + th.rect["width"] <= width, name
+    hidden = [name for th, name in zip(headers, names) if not th.is_displayed()]
+    if hidden:  # the rest are one click away
+        chooser = comparison.find_element(By.XPATH, "preceding-sibling::details[1]")
+        assert chooser.get_attribute("class") == "columns" and f"{len(hidden)} more column" in chooser.text
+        chooser.find_element(By.TAG_NAME, "summary").click()
+        box = chooser.find_elements(By.TAG_NAME, "input")[0]
+        box.click()
+        assert headers[names.index(hidden[0])].is_displayed()
+    page.set_window_size(1400, 1000)
+    page.get((written / f"{SUITE}.html").as_uri())  # as the other tests expect it
+

@@ -15,6 +15,20 @@ ASSETS = Path(__file__).parent / "assets"
 POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 # A picture of the markdown, with the paragraph around it when it stands alone there.
 PICTURE = re.compile(r'(?P<open><p>)?<img alt="(?P<alt>[^"]*)" src="(?P<src>[^"]*)"\s*/?>(?P<close></p>)?')
+CELL = re.compile(r"<td(?P<attributes>[^>]*)>(?P<content>.*?)</td>", re.S)
+TAG = re.compile(r"<[^>]+>")
+LONG_CELL = 24  # characters of text past which a cell wraps in a narrow block (a sentence, a list of changes)
+
+
+def wrapped(match: re.Match) -> str:
+    """A table cell with a long text, its content in a block of bounded width (a cell's own max-width is not
+    honoured by table layout), so that the sentence wraps instead of widening its column."""
+    content = match["content"]
+    if len(unescape(TAG.sub("", content))) <= LONG_CELL:
+        return match[0]
+    return f'<td{match["attributes"]}><div class="long">{content}</div></td>'
+
+
 NO_HEADER = re.compile(r"<thead>\s*<tr>\s*(?:<th[^>]*></th>\s*)+</tr>\s*</thead>\s*")  # the facts tables' blank one
 
 
@@ -37,7 +51,7 @@ def page(title: str, text: str, root: Path, vectors: dict[Path, str]) -> str:
     import markdown
 
     converter = markdown.Markdown(extensions=["tables", "toc"], output_format="html")
-    body = PICTURE.sub(lambda m: inlined(m, root, vectors), NO_HEADER.sub("", converter.convert(text)))
+    body = PICTURE.sub(lambda m: inlined(m, root, vectors), CELL.sub(wrapped, NO_HEADER.sub("", converter.convert(text))))
     css, script = ((ASSETS / name).read_text() for name in ("report.css", "report.js"))
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -52,7 +66,8 @@ def page(title: str, text: str, root: Path, vectors: dict[Path, str]) -> str:
 </head>
 <body>
 <nav aria-label="contents">
-{converter.toc}</nav>
+<details open><summary>Contents</summary>
+{converter.toc}</details></nav>
 <main>
 {body}
 </main>

@@ -14,6 +14,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
+# The plots the page shows as SVG: 10 in wide, their smallest text 10 pt (matplotlib's default for the rest), so that
+# at the page's narrowest plot (44rem, report.css) every label reads at 9 px or more, and on a wide screen larger.
+WIDE = (10, 4)
+SMALL_TEXT = 10
+
 def colors(labels: list[str]) -> dict[str, tuple]:
     """One stable colour per variant label, in suite order."""
     cmap = plt.get_cmap("tab10")
@@ -60,7 +65,7 @@ def draw_learning_curves(epochs: pd.DataFrame, labels: list[str]) -> plt.Figure:
     from matplotlib.lines import Line2D
     from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
-    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=WIDE)
     palette = colors(labels)
     for label in labels:
         mean = epochs[epochs["label"] == label].groupby("epoch")[["train_acc", "val_acc", "train_loss", "val_loss"]].mean()
@@ -91,9 +96,7 @@ def draw_learning_curves(epochs: pd.DataFrame, labels: list[str]) -> plt.Figure:
     handles = [Line2D([], [], color=palette[label], lw=2, label=label) for label in labels]
     handles += [Line2D([], [], color="gray", ls="-", marker="o", ms=3, label="validation"),
                 Line2D([], [], color="gray", ls="--", label="train")]
-    fig.tight_layout()
-    fig.subplots_adjust(bottom=0.16 + 0.05 * ((len(handles) - 1) // 6))
-    fig.legend(handles=handles, loc="lower center", ncol=min(6, len(handles)), fontsize=8, frameon=False)
+    legend_below(fig, handles, [h.get_label() for h in handles])
     return fig
 
 
@@ -131,7 +134,7 @@ def place_labels(ax: plt.Axes, xs: np.ndarray, ys: np.ndarray, labels: list[str]
         texts, fitted = [], True
         for x, y, label in zip(xs, ys, labels):
             for dx, dy in LABEL_OFFSETS:
-                text = ax.annotate(label, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=8,
+                text = ax.annotate(label, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=SMALL_TEXT,
                                    ha="left" if dx > 0 else "right" if dx < 0 else "center",
                                    va="bottom" if dy > 0 else "top" if dy < 0 else "center")
                 box = text.get_window_extent(renderer).padded(1)
@@ -150,9 +153,9 @@ def place_labels(ax: plt.Axes, xs: np.ndarray, ys: np.ndarray, labels: list[str]
             text.remove()
     # Too crowded for any margin: fall back to a numbered key beside the axes.
     for i, (x, y) in enumerate(zip(xs, ys), 1):
-        texts.append(ax.annotate(str(i), (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8))
+        texts.append(ax.annotate(str(i), (x, y), textcoords="offset points", xytext=(6, 6), fontsize=SMALL_TEXT))
     ax.text(1.02, 1.0, "\n".join(f"{i}: {label}" for i, label in enumerate(labels, 1)), transform=ax.transAxes,
-            va="top", fontsize=7)
+            va="top", fontsize=SMALL_TEXT)
     return texts
 
 
@@ -170,7 +173,7 @@ def point_text(row: pd.Series) -> str:
 def draw_accuracy_vs_cost(summary: pd.DataFrame) -> plt.Figure:
     """Test accuracy against GMACs and against epoch time, error bars over seeds, the Pareto front drawn,
     each point labelled where the label overlaps nothing (the legend sits below the axes)."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    fig, axes = plt.subplots(1, 2, figsize=(WIDE[0], WIDE[1] + 0.5))
     palette = colors(list(summary["label"]))
     summary = summary.reset_index(drop=True)
     for ax, (col, sd_col, name) in zip(axes, [("gmacs", None, "GMACs per image"),
@@ -186,7 +189,7 @@ def draw_accuracy_vs_cost(summary: pd.DataFrame) -> plt.Figure:
         ax.scatter(x[front], y[front], s=160, facecolors="none", edgecolors="black", lw=1.2)
         ax.set(xlabel=name, ylabel="test accuracy (%)", title=f"Test accuracy vs {name}")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=False)
+        ax.legend(fontsize=SMALL_TEXT, loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=False)
         place_labels(ax, x, y, list(summary["label"]))
     fig.tight_layout()
     return fig
@@ -222,7 +225,7 @@ def draw_history(found: dict) -> plt.Figure:
     changed since the point before."""
     from matplotlib.dates import DateFormatter
 
-    fig, (acc_ax, time_ax) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (acc_ax, time_ax) = plt.subplots(1, 2, figsize=WIDE)
     palette = colors(list(found))
     markers = "osD^vP*X"
     for label, versions in found.items():
@@ -246,12 +249,27 @@ def draw_history(found: dict) -> plt.Figure:
         ax.margins(x=0.1, y=0.15)
         ax.xaxis.set_major_formatter(DateFormatter("%m-%d %H:%M"))
         plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
-    fig.tight_layout()
-    fig.subplots_adjust(bottom=0.3)
-    handles, names = acc_ax.get_legend_handles_labels()
-    fig.legend(handles, names, loc="lower center", ncol=min(4, len(names)), fontsize=8,
-               frameon=False)
+    legend_below(fig, *acc_ax.get_legend_handles_labels())
     return fig
+
+
+def legend_below(fig: plt.Figure, handles: list, names: list[str]) -> None:
+    """The figure's legend under its axes and their labels, inside the figure, in as many columns as fit its
+    width: the axes are laid out tight, then raised by the legend's height."""
+    fig.tight_layout()
+    legend = fig.legend(handles, names, loc="lower center", ncol=legend_columns(names, fig), fontsize=SMALL_TEXT,
+                        frameon=False)
+    fig.canvas.draw()
+    height = legend.get_window_extent(fig.canvas.get_renderer()).height / fig.bbox.height
+    fig.subplots_adjust(bottom=fig.subplotpars.bottom + height + 0.02)
+
+
+def legend_columns(names: list[str], fig: plt.Figure) -> int:
+    """How many legend entries of these names fit side by side in the figure's width (an entry: its marker, about
+    0.6 em a character, and a gap)."""
+    width_pt = fig.get_figwidth() * 72
+    entry_pt = max((len(n) for n in names), default=1) * 0.6 * SMALL_TEXT + 4 * SMALL_TEXT
+    return max(1, min(len(names), int(width_pt // entry_pt)))
 
 
 def history(found: dict, path: Path, vectors: dict | None = None) -> Path:

@@ -110,7 +110,8 @@ def pictures(exp: Experiment, epochs: pd.DataFrame, folder: Path, link: str, vec
 def experiment_section(suite: str, title: str, exp: Experiment, epochs: pd.DataFrame, predictions: pd.DataFrame,
                        out: Path, vectors: dict | None = None) -> str:
     """One experiment: its header, comparison, per-image test, runs, pictures and failures."""
-    parts = [f"## {title}", facts_table(header_facts(exp))]
+    default = " (default)" if exp.shown_as_default and exp.on_suite_defaults else ""
+    parts = [f"## {title}{default}", facts_table(header_facts(exp))]
     if exp.shown_as_default:
         parts.append("This is the suite's own data set and recipe (its defaults), shown first; the experiments after "
                      "it changed something." if exp.on_suite_defaults else

@@ -216,7 +216,22 @@ def comparison(exp: Experiment) -> str:
                    "of this harness while it trained (`contended`, e.g. `--jobs 2` on one CPU): the times and "
                    "throughput below are of shared hardware, not of each variant alone.**"
                    + (f"\n\n{warning}" if warning else ""))
+    order = key_first(metrics)
+    headers, rows = [headers[i] for i in order], [[row[i] for i in order] for row in rows]
     return (f"{warning}\n\n" if warning else "") + markdown_table(headers, rows) + "".join(f"\n\n{n}" for n in notes)
+
+
+AGAINST_BASELINE = ("test_acc", "epoch_time_s")  # the columns with a verdict against the baseline, in the diff's order
+
+
+def key_first(metrics: list[Metric]) -> list[int]:
+    """The comparison table's column order: variant and n, then the catalogue's key columns (each followed by its
+    verdict against the baseline), then whether it converged and the rest; as positions in the built order
+    (variant, n, converged, each metric, then the verdicts)."""
+    position = {m.column: 3 + i for i, m in enumerate(metrics)}
+    diff = {column: 3 + len(metrics) + i for i, column in enumerate(AGAINST_BASELINE)}
+    key = [i for m in metrics if m.first for i in (position[m.column], diff.get(m.column)) if i is not None]
+    return [0, 1] + key + [2] + [position[m.column] for m in metrics if not m.first]
 
 
 def converged_cell(mine: pd.DataFrame, problem: str | None, short: bool = False) -> str:

@@ -42,6 +42,7 @@ class Metric:
     summary: bool = False  # a column of `bench run`'s summary
     hparams: bool = False  # a metric of TensorBoard's HParams view (tag run/<column>)
     paper: bool = False  # a column of `bench report --format latex` and csv (bench.report.paper)
+    first: bool = False  # a key column: the report's comparison table shows it first, in view at 1,400 px
     derive: Callable[[object], float | None] | None = None  # computed from the finished RunRow
 
     @property
@@ -82,10 +83,10 @@ def duration(seconds: float | None) -> str:
 # In the order tables show them: what a comparison is about first (accuracy, time, memory, latency, size).
 METRICS = [
     Metric("test_acc", "test acc (%)", "test accuracy of the best-validation weights (a fraction)", float, 100, 2,
-           HIGHER, ACCURACY, "accuracy", summary=True, hparams=True, paper=True),
+           HIGHER, ACCURACY, "accuracy", summary=True, hparams=True, paper=True, first=True),
     Metric("epoch_time_s", "epoch time (s)", "median training time of an epoch over epochs (s; evaluation excluded)",
            float, 1, 2, LOWER, RUNS, "time", machine="machine_tflops", timing=True, summary=True, hparams=True,
-           paper=True),
+           paper=True, first=True),
     Metric("images_per_s", "images/s", "median training throughput over epochs (images/s)", float, 1, 0, HIGHER, RUNS,
            "throughput", same_test_as="time", timing=True, summary=True, hparams=True),
     Metric("peak_mem_mb", "peak mem (MB, {mem_kind})", "peak memory while training (MB, of `mem_kind`)", float, 1, 0,
@@ -97,9 +98,9 @@ METRICS = [
            "latency_bN", name="latency bN (ms)", machine="latency_machine_tflops", timing=True),
     Metric("macs", "GMACs @{size}px", "multiply-adds per image at `input_size` of convolutions, linear layers and "
            "matrix products", int, 1e-9, 3, LOWER, EXACT, "macs", name="GMACs", spread=False, summary=True,
-           hparams=True, paper=True),
+           hparams=True, paper=True, first=True),
     Metric("params", "params (M)", "parameter count", int, 1e-6, 2, LOWER, EXACT, "params", spread=False, summary=True,
-           paper=True),
+           paper=True, first=True),
     Metric("best_val_acc", "best val acc (%)", "the highest validation accuracy over epochs (a fraction)", float, 100, 2,
            HIGHER, summary=True, hparams=True),
     Metric("mfu", "MFU (%)", "model FLOPs utilisation: `train_tflops` / `peak_tflops` (a fraction)", float, 100, 1,

@@ -1,5 +1,7 @@
 // The HTML report's tables: click a column's header to sort its rows (again to reverse), type in the box above a
-// table to keep only the rows holding every word typed. The page reads the same without it.
+// table to keep only the rows holding every word typed; a table wider than the page shows the columns that fit (the
+// key ones come first) and lists the rest, to show at will. On a narrow screen the contents start folded. The page
+// reads the same without it: every column is there.
 (function () {
   "use strict";
 
@@ -86,6 +88,51 @@
     });
   }
 
+  function setColumn(table, column, hide) {
+    Array.prototype.forEach.call(table.rows, function (row) {
+      if (row.cells[column]) { row.cells[column].hidden = hide; }
+    });
+  }
+
+  // Hide columns from the right, never the first two, until the table fits its box; list them in a chooser.
+  function fitColumns(table) {
+    var headers = table.tHead.rows[0].cells;
+    var chooser = table.previousElementSibling && table.previousElementSibling.classList.contains("columns")
+      ? table.previousElementSibling : null;
+    var chosen = {};
+    if (chooser) {
+      Array.prototype.forEach.call(chooser.querySelectorAll("input:checked"), function (box) {
+        chosen[box.value] = true;
+      });
+      chooser.remove();
+    }
+    for (var c = 0; c < headers.length; c++) { setColumn(table, c, false); }
+    var hidden = [];
+    for (var last = headers.length - 1; last >= 2 && table.scrollWidth > table.clientWidth + 1; last--) {
+      if (chosen[last]) { continue; }
+      setColumn(table, last, true);
+      hidden.unshift(last);
+    }
+    if (!hidden.length) { return; }
+    chooser = document.createElement("details");
+    chooser.className = "columns";
+    var summary = document.createElement("summary");
+    summary.textContent = hidden.length + " more column" + (hidden.length > 1 ? "s" : "") + " (too wide to show at once)";
+    chooser.appendChild(summary);
+    hidden.forEach(function (column) {
+      var label = document.createElement("label");
+      var box = document.createElement("input");
+      box.type = "checkbox";
+      box.value = column;
+      box.addEventListener("change", function () { setColumn(table, column, !box.checked); });
+      label.appendChild(box);
+      label.appendChild(document.createTextNode(" " + headers[column].textContent));
+      chooser.appendChild(label);
+    });
+    table.parentNode.insertBefore(chooser, table);
+  }
+
+  var wide = [];
   Array.prototype.forEach.call(document.querySelectorAll("main table"), function (table) {
     var headers = table.tHead ? Array.prototype.slice.call(table.tHead.rows[0].cells) : [];
     var named = headers.some(function (th) { return th.textContent.trim() !== ""; });
@@ -93,5 +140,14 @@
     table.classList.add("sortable");
     makeSortable(table);
     if (table.tBodies[0].rows.length > 1) { makeFilterable(table); }
+    wide.push(table);
   });
+  wide.forEach(fitColumns);
+  var pending = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(pending);
+    pending = setTimeout(function () { wide.forEach(fitColumns); }, 150);
+  });
+  var contents = document.querySelector("nav details");
+  if (contents && window.matchMedia("(max-width: 1000px)").matches) { contents.open = false; }
 }());
