@@ -257,3 +257,29 @@ def test_the_page_fits_the_window_with_legible_plots_and_the_default_experiment_
     page.set_window_size(1400, 1000)
     page.get((written / f"{SUITE}.html").as_uri())  # as the other tests expect it
 
+
+
+TWO_RECIPES = ("compare", str(EXAMPLES), "--suite", SUITE, "--base-set", "batch_size=32", "--base-set", "lr=0.05",
+               "--head-set", "batch_size=64", "--head-set", "lr=0.1")
+
+
+def test_compare_as_a_page_holds_every_change_with_its_mark_and_evidence(browser, tmp_path):
+    """`bench compare --format html` (stdout, a self-contained page in the report's style): one table row per change
+    of the JSON output, each with its mark and evidence; sortable; nothing requested beyond the page."""
+    done = bench(*TWO_RECIPES, "--format", "html")
+    assert done.returncode == 0 and done.stdout.startswith("<!DOCTYPE html>"), done.stderr
+    (tmp_path / "compare.html").write_text(done.stdout)
+    found = json.loads(bench(*TWO_RECIPES, "--format", "json").stdout)["changes"]
+    browser.set_window_size(1400, 1000)
+    browser.get((tmp_path / "compare.html").as_uri())
+    assert browser.title.endswith("— bench compare")
+    assert [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")] == []
+    table = browser.find_element(By.CSS_SELECTOR, "main table")
+    assert "sortable" in table.get_attribute("class")
+    shown = list(zip(cells(table, 0), cells(table, 1), cells(table, column_of(table, "evidence"))))
+    assert shown == [(c["symbol"], c["variant"], c["evidence"].replace("`", "")) for c in found]  # code marks rendered
+    header = table.find_elements(By.CSS_SELECTOR, "thead th")[column_of(table, "change")]
+    header.click()
+    ratios = [float(c.lstrip("×").split()[0]) for c in cells(table, column_of(table, "change")) if c.startswith("×")]
+    assert ratios == sorted(ratios) and ratios
+    assert browser.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0

@@ -18,7 +18,7 @@ from ..store.metrics import ACCURACY, BY_KEY, COMPARED, PROCESSES, Metric
 from ..store.shards import PARSED
 from ..report.verdicts import ALPHA, FAMILY, MIN_RUNS, family_statement
 
-FORMATS = ("markdown", "json")
+FORMATS = ("markdown", "json", "html")
 LATENCY_KEY = "latency"  # --fail-if's key for every latency measure at once
 POINT_KEYS = [m.key for m in COMPARED if m.rule == ACCURACY]  # limits in percentage points lost
 RATIO_KEYS = list(dict.fromkeys(LATENCY_KEY if m.rule == PROCESSES else m.key for m in COMPARED
@@ -43,7 +43,9 @@ class CompareOptions:
     suite: str | None = option(None, "only this suite (default: every suite both sides hold)")
     factor: float = option(FACTOR, "a time, throughput, latency or memory ratio counts as a change only past this "
                            "factor (default %(default)s)", type=float)
-    format: str = option("markdown", "markdown (default) or json", choices=FORMATS)
+    format: str = option("markdown", "markdown (default), json, or html: one self-contained page in the report's style "
+                         "(sortable, filterable tables; each mark beside its evidence), e.g. `> compare.html`",
+                         choices=FORMATS)
     fail_if: str | None = option(None, "exit 1 when a variant got worse past a limit: worse:accuracy=0.5,time=1.1 "
                                  f"({', '.join(POINT_KEYS)} in percentage points lost; {', '.join(RATIO_KEYS)} as "
                                  "ratios)", metavar="worse:KEY=LIMIT,...")
@@ -162,6 +164,12 @@ def compare(options: CompareOptions) -> int:
                           "factor": options.factor, "alpha": ALPHA, "family": FAMILY, "tests": tests,
                           "changes": [{**{k: v for k, v in dataclasses.asdict(c).items() if k != "test"},
                                        "symbol": c.symbol} for c in changes]}, indent=2))
+    elif options.format == "html":
+        from ..report.html import page
+
+        title = f"{base.name} → {head.name}"
+        print(page(f"bench compare: {title}", markdown(title, options.factor, described, changes, tests), Path("."),
+                   {}, kind="bench compare"), end="")
     else:
         print(markdown(f"{base.name} → {head.name}", options.factor, described, changes, tests))
     worse = failures(changes, limits)
@@ -182,10 +190,15 @@ def print_history(side: Side, label: str, suite: str | None, fmt: str) -> int:
     if fmt == "json":
         print(json.dumps({s: [dataclasses.asdict(v) for v in versions] for s, versions in found.items()}, indent=2))
         return 0
-    for s, versions in found.items():
-        print(f"## {s} — {label}, every identity it was run under, oldest first\n")
-        print(history_table(versions))
-        print()
+    text = "\n".join(f"## {s} — {label}, every identity it was run under, oldest first\n\n{history_table(versions)}\n"
+                     for s, versions in found.items())
+    if fmt == "html":
+        from ..report.html import page
+
+        print(page(f"bench compare --history {label}", f"# {label} across commits\n\n{text}", Path("."), {},
+                   kind="bench compare"), end="")
+    else:
+        print(text)
     return 0
 
 

@@ -46,8 +46,9 @@ def inlined(match: re.Match, root: Path, vectors: dict[Path, str]) -> str:
     return f'{open_}<img alt="{escape(alt)}" src="data:image/png;base64,{data}">{close}'
 
 
-def page(title: str, text: str, root: Path, vectors: dict[Path, str]) -> str:
-    """The HTML page of the markdown `text`, whose pictures are found under `root` (their SVGs in `vectors`)."""
+def page(title: str, text: str, root: Path, vectors: dict[Path, str], kind: str = "bench report") -> str:
+    """The HTML page of the markdown `text`, whose pictures are found under `root` (their SVGs in `vectors`);
+    `kind` ends its title (a report, a comparison)."""
     import markdown
 
     converter = markdown.Markdown(extensions=["tables", "toc"], output_format="html")
@@ -59,7 +60,7 @@ def page(title: str, text: str, root: Path, vectors: dict[Path, str]) -> str:
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{POLICY}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)} — bench report</title>
+<title>{escape(title)} — {escape(kind)}</title>
 <link rel="icon" href="data:,">
 <style>
 {css}</style>
