@@ -42,16 +42,18 @@ def own_threads(device: object) -> int | None:
     return torch.get_num_threads() if getattr(device, "type", str(device)) == "cpu" else None
 
 
-def plan(suite: Suite, options: RunOptions, device: object, threads: int | None = None) -> list[RunSpec]:
+def plan(suite: Suite, options: RunOptions, device: object, threads: int | None = None, recipe=None,
+         entries: list | None = None) -> list[RunSpec]:
     """Every variant × seed of the suite, as run specs under one recipe, each with its full identity. `threads`:
-    what each CPU run will train with (the launcher decides; default this process's count)."""
+    what each CPU run will train with (the launcher decides; default this process's count); `recipe`, `entries`:
+    the run's recipe and chosen entries when the caller resolved them already (`planned` does)."""
     from ..data.registry import data_identity
 
     threads = threads if threads is not None else own_threads(device)
-    recipe = run_recipe(suite, options)
+    recipe = run_recipe(suite, options) if recipe is None else recipe
     dataset = options.dataset or suite.dataset
     seeds = range(options.seeds if options.seeds is not None else suite.seeds)
-    entries = select_entries(suite, options.variants)
+    entries = select_entries(suite, options.variants) if entries is None else entries
     shared = {"data": data_identity(dataset, options.data_root), "recipe": normalized(dataclasses.asdict(recipe)),
               "device": device_identity(device, threads), "software": software_identity(device),
               "code": harness_code()}
@@ -99,8 +101,8 @@ def planned(suite_name: str, options: RunOptions, threads: Callable[[object], in
     dataset = options.dataset or suite.dataset
     check_spec(dataset)
     device = resolve_device(options.device)
-    recipe = run_recipe(suite, options)
-    check_input_size(select_entries(suite, options.variants), recipe.input_size)
+    recipe, entries = run_recipe(suite, options), select_entries(suite, options.variants)  # resolved once
+    check_input_size(entries, recipe.input_size)
     results_folder(options.results)
     check_data(dataset, options.data_root, recipe)
-    return suite, plan(suite, options, device, threads(device))
+    return suite, plan(suite, options, device, threads(device), recipe, entries)
