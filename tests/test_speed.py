@@ -82,7 +82,7 @@ def test_mfu_of_each_run_follows_its_own_columns_and_the_cached_peak(bf16_and_fp
         # the machine's speed as the run trained: a median of the peak's kernels, so under their best block (5% slack:
         # the peak was measured once, at another moment)
         assert 0 < run["machine_tflops"] <= 1.05 * run["peak_tflops"]
-        assert run["machine_tflops"] >= run["latency_machine_tflops"] > 0  # the faster of it and a probe after training
+        assert run["machine_tflops"] > 0 and run["latency_machine_tflops"] > 0  # probes around training, latency
         started, finished = pd.to_datetime(run["started_at"]), pd.to_datetime(run["finished_at"])
         assert 0 < run["setup_s"] < (finished - started).total_seconds() + 10  # process start precedes started_at
 

@@ -103,7 +103,7 @@ class RunFacts:
     train_tflops: float | None = None  # 3 × flops × images_per_s / 1e12 (achieved training TFLOP/s)
     peak_tflops: float | None = None  # this device's dense matmul peak at this precision, measured (peak_tflops.json)
     machine_tflops: float | None = None  # the machine's speed as it trained: the faster of two probes, before and after
-    latency_machine_tflops: float | None = None  # the same as its latency was timed (the run, or `bench latency`)
+    latency_machine_tflops: float | None = None  # the same around its latency timing (the run, or `bench latency`)
     device: str | None = None
     device_name: str | None = None
     num_threads: int | None = None

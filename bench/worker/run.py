@@ -63,8 +63,9 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
     profile = profile_model(model, recipe.input_size, data.num_classes)
     for name in ("params", "trainable_params", "macs", "flops", "other_ops", "activations"):
         setattr(row, name, getattr(profile, name))
-    row.machine_tflops = row.latency_machine_tflops = machine_tflops(speed)  # the machine's speed now
+    row.machine_tflops = machine_tflops(speed)  # the machine's speed now, and again after latency and training
     time_latency(spec, row, data.num_classes)
+    row.latency_machine_tflops = max(row.machine_tflops, machine_tflops(speed))  # the faster, before or after
     reset_peak_memory(device)
 
     read = gpu_utilization_reader(device)
