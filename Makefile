@@ -62,10 +62,11 @@ run: $(STAMP)
 EXAMPLES := reports/results
 SECOND_RECIPE_SUITE := stem-ablation
 SECOND_RECIPE := --batch-size 64 --set lr=0.1
-# stem-ablation runs three seeds and shortcut five (SUITE_SEEDS, suite:seeds): enough for the README's two-recipe
-# comparison and shortcut's Published pair (ResNet-18 above its plain twin; 3 seeds left it at adjusted p 0.094, about
-# 5 a side needed) to be decided over seeds rather than inconclusive (bench.report.verdicts).
-SUITE_SEEDS := stem-ablation:3 shortcut:5
+# stem-ablation and shortcut run three seeds each (SUITE_SEEDS, suite:seeds): enough for the README's two-recipe
+# comparison to be decided over seeds. Shortcut's Published pair (ResNet-18 above its plain twin) needs about five, but
+# at five its recipe leaves plain-18's fifth seed still rising, which leaves the variant out of the verdict: a longer
+# recipe for it is the tuning issue's work.
+SUITE_SEEDS := stem-ablation:3 shortcut:3
 reports: $(STAMP)
 	@status=0; for suite in $$($(BENCH) suites --names); do \
 		seeds=""; for pair in $(SUITE_SEEDS); do [ "$${pair%%:*}" = $$suite ] && seeds="--seeds $${pair#*:}"; done; \
