@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from bench.store.shards import load_runs, suites_in
+from bench.report.formats import FORMATS as REPORT_FORMATS
 from tests.helpers import ROOT, bench, write_image
 
 EXAMPLES = ROOT / "reports" / "results"  # the committed example rows: good input for the commands that read
@@ -160,7 +161,7 @@ CASES = [
     ("set-train-limit-0", lambda t: [*RUN, "--set", "train_limit=0"], 2,
      "'0' is not allowed for train_limit, which takes a whole number ≥ 1, or none"),
     ("report-format-unknown", lambda t: ["report", "--format", "pdf"], 2,
-     "invalid choice: 'pdf' (choose from 'markdown', 'html', 'both')"),
+     f"invalid choice: 'pdf' (choose from {', '.join(map(repr, REPORT_FORMATS))})"),  # the flag's one home
     ("compare-base-set-unknown-field", lambda t: ["compare", str(EXAMPLES), "--base-set", "batch=32"], 2,
      "--base-set batch=32: no recipe field 'batch' (did you mean batch_size?)"),
     ("compare-head-set-bad-value", lambda t: ["compare", str(EXAMPLES), "--head-set", "batch_size=x"], 2,
