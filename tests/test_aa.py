@@ -42,7 +42,10 @@ def test_the_same_configuration_run_twice_is_marked_unchanged(twice):
     marked = [f"{c['variant']} {c['metric']}: {c['mark']} ({c['evidence']})" for c in found["changes"]
               if c["mark"] in ("better", "worse")]
     assert not marked, marked
-    assert found["tests"] >= 6  # accuracy, epoch time, memory, two latencies per variant: tested, not skipped
+    # accuracy, epoch time, memory, two latencies per variant: each tested, or left undecided because the machine's
+    # speed probe moved past MACHINE_DRIFT between the sides (the other test worker's load comes and goes)
+    drifted = [c for c in found["changes"] if "the machine itself ran" in c["evidence"] and c["metric"] != "throughput"]
+    assert found["tests"] + len(drifted) >= 6, (found["tests"], drifted)
     assert {c["runs"][0] for c in found["changes"] if c["metric"] == "accuracy"} == {SEEDS}
     for side in (a, b):
         assert found["base" if side == a else "head"]["suites"]["shortcut"]["runs"] == 2 * SEEDS

@@ -79,10 +79,10 @@ def test_mfu_of_each_run_follows_its_own_columns_and_the_cached_peak(bf16_and_fp
         assert run["peak_tflops"] == pytest.approx(entry["tflops"]) and "matmul" in entry["method"]
         assert run["mfu"] == pytest.approx(run["train_tflops"] / run["peak_tflops"])
         assert pd.isna(run["gpu_util_pct"])  # NVML is for GPUs
-        # the machine's speed as the run trained: a median of the peak's kernels, so under their best block (5% slack:
-        # the peak was measured once, at another moment)
-        assert 0 < run["machine_tflops"] <= 1.05 * run["peak_tflops"]
-        assert run["machine_tflops"] > 0 and run["latency_machine_tflops"] > 0  # probes around training, latency
+        # the machine's speed around training and around the latency timing: probes of the peak's kernels (the peak
+        # itself was measured once, at another moment and load, so the two are not ordered; tests of the probe:
+        # test_the_machine_probe_reads_a_busy_machine_slower, tests/test_compare.py)
+        assert run["machine_tflops"] > 0 and run["latency_machine_tflops"] > 0
         started, finished = pd.to_datetime(run["started_at"]), pd.to_datetime(run["finished_at"])
         assert 0 < run["setup_s"] < (finished - started).total_seconds() + 10  # process start precedes started_at
 
