@@ -9,7 +9,7 @@ import io
 
 import pandas as pd
 
-from ..store.metrics import METRICS, header
+from ..store.metrics import BY_COLUMN, METRICS, header
 from .experiments import Experiment, experiments, titles
 from .judge import against_baseline, counted
 from .stats import mean_sd
@@ -23,12 +23,10 @@ PREAMBLE = r"\usepackage{booktabs}"  # what a document that \input's the tables 
 def verdicts(exp: Experiment) -> tuple[dict[str, dict[str, str]], int]:
     """Per variant and column, the verdict against the baseline (the report's own tests), and the family's size."""
     tests, family = against_baseline(exp)
-    found = {label: {column: verdict(t, BY_LOWER[column]) for column, t in mine.items()}
+    found = {label: {column: verdict(t, BY_COLUMN[column].lower_is_better) for column, t in mine.items()}
              for label, mine in tests.items()}
     return found, family
 
-
-BY_LOWER = {m.column: m.lower_is_better for m in METRICS}
 
 
 def headers(exp: Experiment) -> list[str]:
