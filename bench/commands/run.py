@@ -2,6 +2,7 @@
 and the next command."""
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,19 +12,23 @@ import pandas as pd
 from ..core.errors import EXIT_INTERRUPTED, UsageError
 from ..plan.options import RunOptions
 from ..plan.spec import RunSpec
+from ..plan.tune import chosen_specs
 from ..store.metrics import SUMMARY, header
 from ..store.paths import DEFAULT_RESULTS
 from ..store.status import Status
+from ..store.tuning import Role
 from .output import print_frame
 
 @dataclass
 class Outcome:
-    """What happened to the planned runs of one `bench run`."""
+    """What happened to the planned runs of one `bench run` (with --tune: the chosen runs, after the trials)."""
 
     specs: list[RunSpec]
     skipped: list[RunSpec] = field(default_factory=list)
     interrupted: bool = False
     detached: str | None = None  # the submission id when the runs go on without this command (--detach)
+    trials: list[RunSpec] = field(default_factory=list)  # a tuning's trials
+    undecided: list[str] = field(default_factory=list)  # variants whose trials did not all finish: nothing chosen
 
 
 def launcher_for(options: RunOptions):
@@ -39,32 +44,33 @@ def dry_run(suite_name: str, options: RunOptions) -> list[str]:
     from ..plan.prepare import planned
 
     suite, specs = planned(suite_name, options, launcher_for(options).threads)
-    return plan_lines(specs, finished_runs(options.results, suite.name), options.force)
+    lines = plan_lines(specs, finished_runs(options.results, suite.name), options.force)
+    if specs and specs[0].role == Role.TRIAL.value:
+        seeds = options.seeds if options.seeds is not None else suite.seeds
+        lines.append(f"then each variant at the values its trials chose (validation accuracy), seeds 0..{seeds - 1}")
+    return lines
 
 
-def run_suite(suite_name: str, options: RunOptions) -> Outcome:
-    """Run every planned spec not yet finished; stop at Ctrl-C with every finished row kept."""
+def launch(specs: list[RunSpec], options: RunOptions, launcher, outcome: Outcome) -> None:
+    """Run every spec of `specs` not yet finished through `launcher`: skipped ones go to outcome.skipped; an
+    interrupt or a detached submission is noted on `outcome`."""
     from ..launch.endings import settle
     from ..plan.decide import decision, finished_runs
-    from ..plan.prepare import planned
 
-    launcher = launcher_for(options)
-    suite, specs = planned(suite_name, options, launcher.threads)
-    launcher.check(specs[0].device if specs else "cpu")
-    finished = finished_runs(options.results, suite.name)
-    outcome = Outcome(specs)
+    finished = finished_runs(options.results, specs[0].suite) if specs else None
     todo = []
     for i, spec in enumerate(specs, 1):
-        what = decision(spec, finished, options.force)
-        if what.startswith("skip"):
+        what_now = decision(spec, finished, options.force)
+        if what_now.startswith("skip"):
             outcome.skipped.append(spec)
-            print(f"[{i}/{len(specs)}] {spec.label} seed {spec.seed}: {what}; --force re-runs it", file=sys.stderr)
+            print(f"[{i}/{len(specs)}] {spec.title}: {what_now}; --force re-runs it",
+                  file=sys.stderr)
         else:
             todo.append((i, spec))
-    if options.checkpoints:
-        without_checkpoint(outcome.skipped, finished)
+    if options.checkpoints and specs and specs[0].role != Role.TRIAL.value:
+        without_checkpoint([s for s in outcome.skipped if s in specs], finished)
     eta = None
-    if len(todo) > 1 and options.launcher == "local":  # the suite's time left, from the MACs of what is to run
+    if len(todo) > 1 and options.launcher == "local":  # the time left, from the MACs of what is to run
         from ..launch.eta import SuiteEta, variant_macs
 
         eta = SuiteEta(variant_macs(spec for _, spec in todo), options.jobs)
@@ -77,7 +83,61 @@ def run_suite(suite_name: str, options: RunOptions) -> Outcome:
 
     launched = launcher.run(todo, len(specs), settled, eta)
     outcome.interrupted, outcome.detached = launched.interrupted, launched.detached
+
+
+def run_suite(suite_name: str, options: RunOptions) -> Outcome:
+    """Run every planned spec not yet finished; stop at Ctrl-C with every finished row kept. With a tuning: its
+    trials first, then each variant's runs at the values they chose."""
+    from ..plan.prepare import prepared
+
+    launcher = launcher_for(options)
+    ready = prepared(suite_name, options, launcher.threads)
+    specs = ready.specs
+    launcher.check(specs[0].device if specs else "cpu")
+    if not specs or specs[0].role != Role.TRIAL.value:
+        outcome = Outcome(specs)
+        launch(specs, options, launcher, outcome)
+        return outcome
+    outcome = Outcome([], trials=specs)
+    launch(specs, options, launcher, outcome)
+    if outcome.interrupted or outcome.detached:
+        return outcome
+    chosen = choice(specs, outcome)
+    outcome.specs = chosen_specs(ready, chosen)
+    launch(outcome.specs, options, launcher, outcome)
     return outcome
+
+
+def choice(trials: list[RunSpec], outcome: Outcome) -> dict[str, dict]:
+    """Each variant's chosen values, from its trials' rows (bench.store.tuning.choose: validation accuracy only),
+    printed with every point's accuracy; a variant whose trials did not all finish gets none (outcome.undecided)."""
+    from ..store.shards import load_runs
+    from ..store.tuning import choose, point_text, trial_table
+
+    keys = list(json.loads(trials[0].tuning)["space"])
+    runs = load_runs(Path(trials[0].results), trials[0].suite)
+    runs = runs[runs["config_hash"].isin({t.config_hash for t in trials})]
+    ok = runs[runs["status"] == Status.OK.value].sort_values("finished_at", ascending=False)
+    ok = ok.drop_duplicates("config_hash")
+    done = set(ok["config_hash"])
+    labels = list(dict.fromkeys(t.label for t in trials))
+    missing = {label: [t for t in trials if t.label == label and t.config_hash not in done] for label in labels}
+    table = trial_table(ok[ok["label"].isin([l for l in labels if not missing[l]])], keys)
+    chosen = {label: dict(zip(keys, point)) for label, point in choose(table).items()}
+    print("\ntuning: each variant's mean best validation accuracy per grid point (the test split unread); "
+          "chosen: *", file=sys.stderr)
+    for label in labels:
+        if missing[label]:
+            outcome.undecided.append(label)
+            print(f"  {label}: nothing chosen: {len(missing[label])} of its trials did not finish; run the same "
+                  "command again to finish them", file=sys.stderr)
+            continue
+        mine = table[table["label"] == label]
+        cells = [f"{'*' if dict(zip(keys, p)) == chosen[label] else ''}{point_text(dict(zip(keys, p)))}: {v:.1%}"
+                 for p, v in zip(mine["point"], mine["val_acc"])]
+        print(f"  {label}: {'; '.join(cells)}", file=sys.stderr)
+    print(file=sys.stderr)
+    return chosen
 
 
 def without_checkpoint(skipped: list[RunSpec], finished: pd.DataFrame) -> None:
@@ -99,13 +159,14 @@ def summary_table(outcome: Outcome) -> pd.DataFrame:
     shown to 3 significant digits (a small model's 0.00123 GMACs is not 0.00)."""
     from ..store.shards import load_runs
 
-    if not outcome.specs:
+    specs = outcome.specs or outcome.trials  # a tuning stopped before its choice: its trials
+    if not specs:
         return pd.DataFrame()
-    spec = outcome.specs[0]
+    spec = specs[0]
     runs = load_runs(Path(spec.results), spec.suite).sort_values("finished_at", ascending=False)
     skipped = {s.run_id for s in outcome.skipped}
     picked = []
-    for s in outcome.specs:
+    for s in specs:
         if s.run_id in skipped:
             mine = runs[(runs["config_hash"] == s.config_hash) & (runs["status"] == Status.OK.value)]
         else:
@@ -132,11 +193,14 @@ def run(options: RunOptions) -> int:
                          "(--slurm-array-parallelism, --slurm-gpus-per-task)")
     outcome = run_suite(options.suite, options)
     results = "" if options.results == DEFAULT_RESULTS else f" --results {options.results}"
-    name = outcome.specs[0].suite if outcome.specs else options.suite
+    shown = outcome.specs or outcome.trials
+    name = shown[0].suite if shown else options.suite
     if outcome.detached:
+        then = (f"when it is done: the same bench run command runs each variant at the values its trials chose\n"
+                if outcome.trials and not outcome.specs else f"when it is done: bench report --suite {name}{results}\n")
         print(f"submitted SLURM job {outcome.detached}; it runs without this command.\n"
               f"follow it:      bench status --suite {name}{results}   (or squeue -j {outcome.detached})\n"
-              f"when it is done: bench report --suite {name}{results}\n"
+              f"{then}"
               f"cancel it:      scancel {outcome.detached}; the same bench run command resumes what is not done")
         return 0
     table = summary_table(outcome)
@@ -146,5 +210,8 @@ def run(options: RunOptions) -> int:
         print(f"\ninterrupted: finished runs are kept in {Path(options.results) / name}/; run the same command to "
               f"resume, or `bench report --suite {name}{results}` to report what finished", file=sys.stderr)
         return EXIT_INTERRUPTED
+    if outcome.undecided:
+        print(f"\nbench: {', '.join(outcome.undecided)}: trials did not all finish, so no value was chosen and no "
+              "run made; see the lines above, then run the same command again", file=sys.stderr)
     print(f"\nnext: bench report --suite {name}{results}")
-    return 0 if (table["status"] == Status.OK.value).all() else 1
+    return 0 if (table.empty or (table["status"] == Status.OK.value).all()) and not outcome.undecided else 1

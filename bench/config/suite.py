@@ -56,6 +56,8 @@ class Suite:
     recipe: Recipe = field(default_factory=Recipe)
     seeds: int = 1
     published: tuple[Published, ...] = ()  # what others measured for the same comparison
+    tune: tuple[tuple[str, tuple], ...] = ()  # recipe fields tuned per variant, each with its values (a grid)
+    tune_seeds: int = 1  # trials per grid point and variant
 
 
 def entries(*names: str, min_test_acc: float | None = None) -> tuple[Entry, ...]:

@@ -13,6 +13,10 @@ is an error naming the file, the key and what is allowed, never ignored.
     schedule = "step"
     patience = 3
 
+    [tune]                                # optional: tune recipe fields per variant on validation accuracy
+    lr = [0.02, 0.05, 0.1, 0.2]           # each a list of values (the grid is every combination)
+    seeds = 1                             # optional: trials per grid point and variant
+
     [[entries]]                           # the first entry is the baseline
     variant = "resnet18"
     [[entries]]
@@ -34,7 +38,7 @@ from .recipe import FIELDS, Recipe, checked
 from ..core.hashing import slug
 from .suite import Entry, Published, Suite
 
-TOP_KEYS = ("name", "description", "dataset", "seeds", "recipe", "entries", "published")
+TOP_KEYS = ("name", "description", "dataset", "seeds", "recipe", "tune", "entries", "published")
 ENTRY_KEYS = ("variant", "weights", "min_test_acc")
 PUBLISHED_KEYS = tuple(f.name for f in fields(Published))
 
@@ -84,12 +88,29 @@ def load_suite(path: str | Path) -> Suite:
     seeds = typed(raw.get("seeds", 1), int, "seeds", where)
     if seeds < 1:
         raise UsageError(f"{where}: seeds = {seeds} must be at least 1")
+    tune, tune_seeds = tune_table(typed(raw.get("tune", {}), dict, "[tune]", where), f"{where}, [tune]")
     return Suite(name, typed(raw.get("description", ""), str, "description", where),
                  tuple(entry(e, f"{where}, entry {i}") for i, e in enumerate(entries, 1)),
                  dataset=typed(raw.get("dataset", "digits"), str, "dataset", where), recipe=recipe, seeds=seeds,
                  published=tuple(published(p, f"{where}, published {i}")
                                  for i, p in enumerate(typed(raw.get("published", []), list, "[[published]]", where),
-                                                       1)))
+                                                       1)),
+                 tune=tune, tune_seeds=tune_seeds)
+
+
+def tune_table(table: dict, where: str) -> tuple[tuple[tuple[str, tuple], ...], int]:
+    """The `[tune]` table: each recipe field with its list of values (each checked like the field), and `seeds`."""
+    seeds = typed(table.get("seeds", 1), int, "seeds", where)
+    if seeds < 1:
+        raise UsageError(f"{where}: seeds = {seeds} must be at least 1")
+    grid = []
+    for key, values in table.items():
+        if key == "seeds":
+            continue
+        if not isinstance(values, list) or not values:
+            raise UsageError(f"{where}: {key} = {values!r} must be a list of values, e.g. {key} = [0.05, 0.1]")
+        grid.append((key, tuple(dict.fromkeys(checked(key, v, where) for v in values))))
+    return tuple(grid), seeds
 
 
 def entry(table: Any, where: str) -> Entry:
@@ -156,4 +177,7 @@ def dump_suite(suite: Suite) -> str:
             if getattr(p, key) is not None:
                 lines.append(f"{key} = {toml_value(getattr(p, key))}")
         lines += ["[published.values]"] + [f"{toml_key(label)} = {toml_value(v)}" for label, v in p.values]
+    if suite.tune:
+        lines += ["", "[tune]", f"seeds = {suite.tune_seeds}"]
+        lines += [f"{key} = [{', '.join(toml_value(v) for v in values)}]" for key, values in suite.tune]
     return "\n".join(lines) + "\n"

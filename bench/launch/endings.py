@@ -50,7 +50,7 @@ def settle(spec: RunSpec, ended: Ended, number: int, total: int, timeout_s: floa
 
     if ended.timed_out:
         stopped(spec, Status.TIMEOUT.value, f"ran past --run-timeout {timeout_s:g} s")
-        print(f"[{number}/{total}] {spec.label} seed {spec.seed}: stopped after --run-timeout {timeout_s:g} s; "
+        print(f"[{number}/{total}] {spec.title}: stopped after --run-timeout {timeout_s:g} s; "
               "going on", file=sys.stderr)
         return False
     if not has_row(Path(spec.results), spec.suite, spec.run_id):

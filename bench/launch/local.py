@@ -43,7 +43,7 @@ class Local:
             return Launched(run_all(todo, total, pool, options.run_timeout, STOP_GRACE_S, settle, eta))
         for k, (i, spec) in enumerate(todo):
             note, env = eta.starting(spec, [s for _, s in todo[k + 1:]]) if eta else ("", {})
-            print(f"[{i}/{total}] {spec.label} seed {spec.seed} on {spec.dataset}, {spec.device}{note}", file=sys.stderr)
+            print(f"[{i}/{total}] {spec.title} on {spec.dataset}, {spec.device}{note}", file=sys.stderr)
             if settle(spec, launch(spec, options.run_timeout, env=env), i):
                 return Launched(interrupted=True)
         return Launched()

@@ -78,7 +78,7 @@ def run_all(todo: Todo, total: int, pool: list[Slot], timeout_s: float | None, g
                 # several runs share the terminal: each says its progress in plain lines, not a live one
                 note, env = eta.starting(spec, [s for _, s in pending], share_terminal=True) if eta else (
                     "", {PROGRESS_VARIABLE: "lines"})
-                print(f"[{number}/{total}] {spec.label} seed {spec.seed} on {spec.dataset}, {spec.device} "
+                print(f"[{number}/{total}] {spec.title} on {spec.dataset}, {spec.device} "
                       f"({pool[k].name}){note}", file=sys.stderr)
                 running[k] = Running(spawn(spec, {**pool[k].env, **env}), spec, number, time.monotonic())
             for k, run in list(running.items()):

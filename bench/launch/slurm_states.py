@@ -78,7 +78,7 @@ def reconcile(manifest_path: Path) -> list[str]:
         epochs = (cell(row["epochs_run"]) if row is not None else None) or 0
         write_ending(spec, status, f"SLURM state {state} (task {task_id}) after {epochs} epoch(s)"
                      + (f"; the run had recorded: {row['error']}" if row is not None and row.get("error") else ""))
-        changed.append(f"{spec.label} seed {spec.seed}: {status} (SLURM state {state}, task {task_id})")
+        changed.append(f"{spec.title}: {status} (SLURM state {state}, task {task_id})")
     return changed
 
 

@@ -43,5 +43,5 @@ def change_note(spec: RunSpec, finished: pd.DataFrame) -> str:
 
 def plan_lines(specs: list[RunSpec], finished: pd.DataFrame, force: bool) -> list[str]:
     """`--dry-run`: one line per planned run, what `bench run` would do with it, and why."""
-    return [f"[{i}/{len(specs)}] {s.label} seed {s.seed}: {decision(s, finished, force)}"
+    return [f"[{i}/{len(specs)}] {s.title}: {decision(s, finished, force)}"
             for i, s in enumerate(specs, 1)]

@@ -28,6 +28,12 @@ class RunOptions:
     settings: list[str] = option([], "override any recipe field, e.g. --set lr=0.1 --set schedule=step (repeatable; "
                                  "`bench suites --show NAME` lists the fields)", flag="--set", action="append",
                                  metavar="KEY=VALUE")  # checked against the recipe's fields
+    tune: list[str] = option([], "tune a recipe field per variant on validation accuracy, e.g. --tune "
+                             "lr=0.02,0.05,0.1,0.2 (repeatable: the grid is every combination); each variant then "
+                             "runs its chosen values with the suite's seeds", action="append",
+                             metavar="KEY=V1,V2,...")  # checked against the recipe's fields (bench.plan.tune)
+    tune_seeds: int | None = option(None, "trials per grid point and variant, seeds 0..N-1 (default: the suite's "
+                                    "[tune] seeds, else 1)", type=at_least(1), metavar="N")
     device: str = option("auto", "auto (cuda when available), cpu, cuda or cuda:N (GPU N)")
     precision: str | None = option(None, "override the recipe's precision: fp32 (TF32 off; the default), tf32, bf16 "
                                    "or fp16 (autocast)", choices=PRECISIONS)

@@ -3,6 +3,7 @@ run spec per entry × seed, each with its full identity."""
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
 import json
 import subprocess
 from pathlib import Path
@@ -43,16 +44,17 @@ def own_threads(device: object) -> int | None:
 
 
 def plan(suite: Suite, options: RunOptions, device: object, threads: int | None = None, recipe=None,
-         entries: list | None = None) -> list[RunSpec]:
+         entries: list | None = None, seeds: range | None = None) -> list[RunSpec]:
     """Every variant × seed of the suite, as run specs under one recipe, each with its full identity. `threads`:
     what each CPU run will train with (the launcher decides; default this process's count); `recipe`, `entries`:
-    the run's recipe and chosen entries when the caller resolved them already (`planned` does)."""
+    the run's recipe and chosen entries when the caller resolved them already (`planned` does); `seeds`: other
+    seeds than the run's (a tuning's trial seeds)."""
     from ..data.registry import data_identity
 
     threads = threads if threads is not None else own_threads(device)
     recipe = run_recipe(suite, options) if recipe is None else recipe
     dataset = options.dataset or suite.dataset
-    seeds = range(options.seeds if options.seeds is not None else suite.seeds)
+    seeds = range(options.seeds if options.seeds is not None else suite.seeds) if seeds is None else seeds
     entries = select_entries(suite, options.variants) if entries is None else entries
     shared = {"data": data_identity(dataset, options.data_root), "recipe": normalized(dataclasses.asdict(recipe)),
               "device": device_identity(device, threads), "software": software_identity(device),
@@ -90,19 +92,49 @@ def check_data(dataset: str, data_root: str | None, recipe) -> None:
         load_dataset(dataset, data_root, recipe.input_size, 0, recipe.val_fraction, torch.device("cpu"))
 
 
-def planned(suite_name: str, options: RunOptions, threads: Callable[[object], int | None] = own_threads
-            ) -> tuple[Suite, list[RunSpec]]:
+@dataclass
+class Prepared:
+    """A `bench run` after every check that needs no training: the suite, its device and thread count, the recipe
+    and entries resolved once, and the planned run specs (the tuning's trials, when it tunes)."""
+
+    suite: Suite
+    options: RunOptions
+    device: object
+    threads: int | None
+    recipe: object
+    entries: list
+    specs: list[RunSpec] = field(default_factory=list)
+
+    def plan(self, recipe=None, entries: list | None = None, seeds: range | None = None) -> list[RunSpec]:
+        """Run specs under another recipe, for some of the entries, or with other seeds."""
+        return plan(self.suite, self.options, self.device, self.threads, recipe or self.recipe,
+                    self.entries if entries is None else entries, seeds)
+
+
+def prepared(suite_name: str, options: RunOptions, threads: Callable[[object], int | None] = own_threads
+             ) -> Prepared:
     """The suite and its run specs, after every check that needs no training (arguments, results folder, data).
     `threads(device)`: the thread count of each CPU run under the chosen launcher."""
     from ..core.device import resolve_device
     from ..data.registry import check_spec  # before any child starts: one error, not one per run
+    from .tune import grid_of, trial_specs
 
     suite = get_suite(suite_name)
     dataset = options.dataset or suite.dataset
     check_spec(dataset)
     device = resolve_device(options.device)
     recipe, entries = run_recipe(suite, options), select_entries(suite, options.variants)  # resolved once
+    grid = grid_of(suite, options, recipe)
     check_input_size(entries, recipe.input_size)
     results_folder(options.results)
     check_data(dataset, options.data_root, recipe)
-    return suite, plan(suite, options, device, threads(device), recipe, entries)
+    ready = Prepared(suite, options, device, threads(device), recipe, entries)
+    ready.specs = trial_specs(ready, grid) if grid else ready.plan()
+    return ready
+
+
+def planned(suite_name: str, options: RunOptions, threads: Callable[[object], int | None] = own_threads
+            ) -> tuple[Suite, list[RunSpec]]:
+    """The suite and its run specs (a tuning's trials, when it tunes), after every check that needs no training."""
+    ready = prepared(suite_name, options, threads)
+    return ready.suite, ready.specs

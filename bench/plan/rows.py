@@ -7,6 +7,7 @@ import json
 
 from ..store.schema import RunRow, now
 from ..store.status import Status
+from ..store.tuning import run_experiment_hash
 from .spec import RunSpec
 
 
@@ -32,5 +33,7 @@ def new_row(spec: RunSpec) -> RunRow:
         precision=spec.recipe.precision, channels_last=spec.recipe.channels_last, compile=spec.recipe.compile,
         suite_description=spec.suite_description, suite_labels=list(spec.suite_labels),
         suite_published=spec.suite_published, min_test_acc=spec.min_test_acc,
-        on_suite_defaults=spec.on_suite_defaults, started_at=now(),
+        on_suite_defaults=spec.on_suite_defaults, started_at=now(), role=spec.role, tuning=spec.tuning,
+        tuning_hash=spec.tuning_hash, shared_experiment_hash=spec.shared_experiment_hash,
+        tuned_experiment_hash=run_experiment_hash(spec.identity) if spec.tuning_hash else None,
         variant_source=source, variant_origin=origin)

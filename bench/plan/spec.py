@@ -10,6 +10,7 @@ from typing import Any
 from ..config.recipe import Recipe
 from ..core.hashing import slug
 from ..store.identity import config_hash, experiment_hash
+from ..store.tuning import point_text
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,22 @@ class RunSpec:
     min_test_acc: float | None = None  # the suite's promise for this entry; set only on the suite's own defaults
     on_suite_defaults: bool = False  # the suite's own data set and recipe, no flag changing them
     threads: int | None = None  # CPU runs: torch's thread count for this run (part of the device identity)
+    role: str = "run"  # run | trial (bench.store.tuning.Role): a trial never reads the test split
+    tuning: str | None = None  # trials: JSON {"space": ..., "base": ..., "seeds": N} (bench.store.schema.RunFacts)
+    tuning_hash: str | None = None  # trials: the tuning they belong to (bench.store.tuning.tuning_hash)
+    shared_experiment_hash: str | None = None  # trials: the experiment of the shared recipe's normal runs
 
     def __post_init__(self) -> None:
         if not self.run_id:
             object.__setattr__(self, "run_id", new_run_id(self.label, self.seed, self.config_hash))
+
+    @property
+    def title(self) -> str:
+        """How progress lines name the run: `resnet18 seed 0`, or `trial resnet18 lr=0.1 seed 0`."""
+        if not self.tuning:
+            return f"{self.label} seed {self.seed}"
+        point = {k: getattr(self.recipe, k) for k in json.loads(self.tuning)["space"]}
+        return f"trial {self.label} {point_text(point)} seed {self.seed}"
 
     @property
     def config_hash(self) -> str:

@@ -16,6 +16,7 @@ from ..core.hashing import digest, flatten
 from ..store.identity import ENTRY_PARTS, PER_RUN_PARTS, entry_hash
 from ..store.shards import PARSED
 from ..store.status import Status
+from ..store.tuning import is_trial
 
 DEFINING = ("data.", "recipe.", "device.")  # what an experiment is; code and software may change over time
 
@@ -75,7 +76,7 @@ def current_rows(runs: pd.DataFrame) -> pd.DataFrame:
 def experiments(runs: pd.DataFrame) -> list[Experiment]:
     """The experiments of one suite's rows: the suite's own defaults first (rows that predate the flag: the oldest
     experiment stands in), then the rest newest first."""
-    runs = fill_keys(runs)
+    runs = fill_keys(runs[~is_trial(runs)])  # a tuning's trials are the Tuning section's (bench.report.tuning)
     current = current_rows(runs)
     found = []
     for key in dict.fromkeys(current["experiment_hash"]):  # newest first

@@ -274,3 +274,55 @@ def legend_columns(names: list[str], fig: plt.Figure) -> int:
 
 def history(found: dict, path: Path, vectors: dict | None = None) -> Path:
     return save(draw_history(found), path, vectors)
+
+
+def log_scaled(values: list) -> bool:
+    """Whether a tuned field's values are best read on a log axis: positive numbers spanning a factor of 4 or more
+    (learning rates, weight decays); a linear axis otherwise."""
+    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return len(numbers) == len(values) and min(numbers) > 0 and max(numbers) / min(numbers) >= 4
+
+
+def draw_sensitivity(table: pd.DataFrame, keys: list[str], chosen: dict[str, tuple], labels: list[str]) -> plt.Figure:
+    """Validation accuracy (mean over trial seeds) against each tuned field's value, one line per variant, its chosen
+    point a star; with several fields, one panel each, the other fields held at the variant's chosen values."""
+    from matplotlib.lines import Line2D
+
+    fig, axes = plt.subplots(1, len(keys), figsize=WIDE, squeeze=False)
+    palette = colors(labels)
+    for k, (key, ax) in enumerate(zip(keys, axes[0])):
+        values = sorted({p[k] for p in table["point"]}, key=lambda v: (v is None, v))
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        where = (lambda v: v) if numeric else (lambda v: values.index(v))
+        for label in labels:
+            mine = table[table["label"] == label]
+            if label not in chosen or mine.empty:
+                continue
+            best = chosen[label]
+            held = mine[[all(p[j] == best[j] for j in range(len(keys)) if j != k) for p in mine["point"]]]
+            held = held.assign(x=[p[k] for p in held["point"]]).sort_values("x", key=lambda s: s.map(values.index))
+            line, = ax.plot([where(v) for v in held["x"]], 100 * held["val_acc"].astype(float), "-o", ms=4,
+                            color=palette[label])
+            tip(line, f"{label}: " + "; ".join(f"{key}={x:g}: {100 * a:.1f}%" if isinstance(x, float) else
+                                               f"{key}={x}: {100 * a:.1f}%" for x, a in zip(held["x"], held["val_acc"])))
+            top = held[held["x"] == best[k]]
+            star = ax.plot([where(best[k])], 100 * top["val_acc"].astype(float), "*", ms=16, color=palette[label],
+                           markeredgecolor="black", zorder=3)[0]
+            tip(star, f"{label}: chosen {key}={best[k]} (validation {100 * float(top['val_acc'].iloc[0]):.1f}%)")
+        if numeric and log_scaled(values):
+            ax.set_xscale("log")
+            ax.minorticks_off()  # the tried values are the ticks
+        ax.set_xticks([where(v) for v in values], [f"{v:g}" if numeric else str(v) for v in values])
+        ax.set(title=f"Validation accuracy against {key}", xlabel=key + (" (log scale)" if log_scaled(values) else ""),
+               ylabel="best validation accuracy (%)")
+        ax.grid(alpha=0.3)
+    handles = [Line2D([], [], color=palette[label], lw=2, marker="o", ms=4, label=label) for label in labels
+               if label in chosen]
+    handles.append(Line2D([], [], ls="", marker="*", ms=12, color="gray", markeredgecolor="black", label="chosen"))
+    legend_below(fig, handles, [h.get_label() for h in handles])
+    return fig
+
+
+def sensitivity(table: pd.DataFrame, keys: list[str], chosen: dict[str, tuple], labels: list[str], path: Path,
+                vectors: dict | None = None) -> Path:
+    return save(draw_sensitivity(table, keys, chosen, labels), path, vectors)

@@ -145,7 +145,7 @@ def comparison(exp: Experiment) -> str:
             latency = latency_marks(rows_counted, m.column, latency_batch)
             latency_noise += latency
             cell += latency
-            again = m.column in LATENCY_CELLS and bool(remeasured(rows_counted).all())  # timed on a quiet machine
+            again = m.column in LATENCY_CELLS and not rows_counted.empty and bool(remeasured(rows_counted).all())
             if again:
                 cell += f" {REMEASURED_MARK}"
                 remeasured_at.update(str(t)[:10] for t in rows_counted["latency_remeasured_at"])

@@ -21,6 +21,7 @@ from .experiments import experiments, titles
 from .formats import FORMATS, PAPER_SUFFIXES
 from .judge import shortfalls
 from .sections import UNITS, experiment_section
+from .tuning import tuning_section, tunings
 
 
 @dataclass
@@ -41,7 +42,9 @@ def build_report(suite: str, runs: pd.DataFrame, epochs: pd.DataFrame, results: 
     with `vectors`, the SVG of each plot with hover texts kept there by its PNG's path). `found`: the suite's
     experiments when the caller has them already."""
     found = experiments(runs) if found is None else found
-    description = found[0].description if found else ""
+    tuned = tunings(runs)
+    description = found[0].description if found else (runs["suite_description"].dropna().iloc[0]
+                                                      if runs["suite_description"].notna().any() else "")
     parts = [f"# {suite}", description] if description else [f"# {suite}"]
     if len(results) > 1:
         parts.append(f"Read from {len(results)} results folders ({', '.join(f'`{f}`' for f in results)}): a run found "
@@ -54,6 +57,11 @@ def build_report(suite: str, runs: pd.DataFrame, epochs: pd.DataFrame, results: 
         predictions = readable(lambda: load_predictions_of(results, suite, list(exp.ok["run_id"])), results, suite)
         parts.append(experiment_section(suite, title, exp, epochs, predictions, out, vectors))
         problems += [f"{title}: {why}" for why in shortfalls(exp)]
+    by_key = {exp.key: exp for exp in found}
+    for tuning in tuned:
+        shared = by_key.get(tuning.trials["shared_experiment_hash"].dropna().iloc[0]) \
+            if tuning.trials["shared_experiment_hash"].notna().any() else None
+        parts.append(tuning_section(suite, tuning, runs, shared, out, vectors))
     parts.append(UNITS)
     return "\n\n".join(parts) + "\n", problems
 

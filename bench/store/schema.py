@@ -127,6 +127,11 @@ class RunFacts:
     suite_published: str | None = None  # JSON list of published references (bench.config.suite.Published)
     min_test_acc: float | None = None  # the suite's promise for this entry on its own data set and recipe
     on_suite_defaults: bool | None = None  # run on the suite's own data set and recipe (the report shows it first)
+    role: str | None = None  # run | trial (bench.store.tuning.Role); empty in rows made before tuning existed
+    tuning: str | None = None  # trials: JSON {"space": {field: [values]}, "base": {field: shared value}, "seeds": N}
+    tuning_hash: str | None = None  # trials: what the trials of one tuning share (bench.store.tuning.tuning_hash)
+    tuned_experiment_hash: str | None = None  # trials: the experiment of the normal runs of the trial's recipe
+    shared_experiment_hash: str | None = None  # trials: the experiment of the normal runs of the shared recipe
     classes: list[str] = field(default_factory=list)
     train_per_class: list[int] = field(default_factory=list)  # images of each class (in `classes` order)
     val_per_class: list[int] = field(default_factory=list)

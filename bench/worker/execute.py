@@ -69,7 +69,7 @@ def execute(spec: RunSpec) -> int:
         row.status, row.error = classify(exc)
         if row.error.startswith(type(exc).__name__):  # an unexpected error: keep its traceback for the user
             traceback.print_exc()
-        print(f"bench: {spec.label} seed {spec.seed}: {row.status}: {row.error}", file=sys.stderr)
+        print(f"bench: {spec.title}: {row.status}: {row.error}", file=sys.stderr)
     finally:
         note_early_signals()  # the row is being written: a signal now is noted, never cuts the writing short
         phase("writing")

@@ -13,6 +13,7 @@ from ..store.metrics import LOADED_PER_CORE
 from ..store.paths import epochs_dir, predictions_dir
 from ..store.schema import EpochRow, RunRow
 from ..store.shards import write_shard
+from ..store.tuning import Role
 from ..train.loop import WARMUP_STEPS
 from .sinks import TensorBoardLog, prediction_rows, save_checkpoint
 from .start import phase
@@ -63,9 +64,11 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
     profile = profile_model(model, recipe.input_size, data.num_classes)
     for name in ("params", "trainable_params", "macs", "flops", "other_ops", "activations"):
         setattr(row, name, getattr(profile, name))
+    trial = spec.role == Role.TRIAL.value  # a tuning trial: trains and validates; no latency, no test split
     row.machine_tflops = machine_tflops(speed)  # the machine's speed now, and again after latency and training
-    time_latency(spec, row, data.num_classes)
-    row.latency_machine_tflops = max(row.machine_tflops, machine_tflops(speed))  # the faster, before or after
+    if not trial:
+        time_latency(spec, row, data.num_classes)
+        row.latency_machine_tflops = max(row.machine_tflops, machine_tflops(speed))  # the faster, before or after
     reset_peak_memory(device)
 
     read = gpu_utilization_reader(device)
@@ -104,13 +107,17 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
     # The machine's speed again as training ends: the faster of the two probes, so that a moment's load as either
     # was taken does not read as a slower machine, while a machine slow for the whole run reads slow in both.
     row.machine_tflops = max(row.machine_tflops, machine_tflops(speed))
-    # The test set is read once, with the best-validation weights: it never chooses anything.
-    model.load_state_dict(best_state)
-    result = test(model, data, recipe, device, speed)
-    row.test_acc, row.confusion = result.acc, result.confusion.flatten().tolist()
-    progress.finish(f"test acc {result.acc:.1%} (best validation epoch {row.best_epoch}), trained")
-    phase("test")
-    write_shard(prediction_rows(spec.run_id, result), predictions_dir(Path(spec.results), spec.suite), spec.run_id)
+    if trial:  # what a trial is judged by is its validation accuracy: the test split stays unread
+        progress.finish(f"best val acc {row.best_val_acc:.1%} (epoch {row.best_epoch}), trained; a trial: not tested")
+    else:
+        # The test set is read once, with the best-validation weights: it never chooses anything.
+        model.load_state_dict(best_state)
+        result = test(model, data, recipe, device, speed)
+        row.test_acc, row.confusion = result.acc, result.confusion.flatten().tolist()
+        progress.finish(f"test acc {result.acc:.1%} (best validation epoch {row.best_epoch}), trained")
+        phase("test")
+        write_shard(prediction_rows(spec.run_id, result), predictions_dir(Path(spec.results), spec.suite),
+                    spec.run_id)
     record_utilization(row, spec, speed)
     if logger:
         row.peak_mem_mb, row.mem_kind = peak_memory(device)  # so far; the worker records it again as it ends
