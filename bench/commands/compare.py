@@ -37,6 +37,9 @@ class CompareOptions:
                                  "that field (repeatable): compares two recipes of one suite, e.g. --base-set "
                                  "batch_size=32 --head-set batch_size=64", action="append", metavar="KEY=VALUE")
     head_set: list[str] = option([], "the same for HEAD (repeatable)", action="append", metavar="KEY=VALUE")
+    tuned: bool = option(False, "in one results folder (BASE): each variant at the values its tuning chose (`bench "
+                         "run --tune`) against the shared recipe, e.g. `bench compare results --tuned`",
+                         action="store_true")
     history: str | None = option(None, "instead of two sides: every identity VARIANT was run under in BASE, oldest "
                                  "first, each with its git sha, results and what changed since the one before",
                                  metavar="VARIANT")
@@ -60,6 +63,8 @@ class Side:
     folders: list[Path]
     rev: str
     where: dict[str, object] = dataclasses.field(default_factory=dict)  # recipe field → value (--base-set)
+    tuned: str = ""  # --tuned: "shared" (the shared recipe's runs) or "tuned" (each variant at its chosen values)
+    tuned_keys: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # per suite: the tuned fields
 
     def runs(self, suite: str) -> pd.DataFrame:
         from ..store.identity import code_digest
@@ -71,6 +76,11 @@ class Side:
             keep = runs["git_sha"].fillna("").str.startswith(self.rev) | pd.Series(
                 [c.startswith(self.rev) for c in code], index=runs.index)
             runs = runs[keep]
+        if self.tuned and not runs.empty:
+            from ..report.tuning import tuned_and_shared
+
+            shared, tuned, self.tuned_keys[suite] = tuned_and_shared(runs)
+            runs = shared if self.tuned == "shared" else tuned
         if self.where and not runs.empty:
             recipes = [r or {} for r in runs[PARSED["recipe"]]]
             runs = runs[[all(r.get(k) == v for k, v in self.where.items()) for r in recipes]]
@@ -84,6 +94,8 @@ class Side:
     @property
     def name(self) -> str:
         """The side as the output names it: its spec, and the recipe fields it was narrowed to."""
+        if self.tuned:
+            return f"{self.spec} ({'each variant at its tuned values' if self.tuned == 'tuned' else 'shared recipe'})"
         return self.spec + (f" ({', '.join(f'{k}={v}' for k, v in self.where.items())})" if self.where else "")
 
     def describe(self, runs: pd.DataFrame) -> str:
@@ -121,11 +133,18 @@ def compare(options: CompareOptions) -> int:
         if options.head:
             raise UsageError("--history reads one results folder: give BASE only (or drop --history to compare two)")
         return print_history(side_of(options.base), options.history, options.suite, options.format)
-    if not options.head and not (options.base_set or options.head_set):
+    if options.tuned:
+        if options.head or options.base_set or options.head_set:
+            raise UsageError("--tuned compares the two sides of one results folder: give BASE only, without "
+                             "--base-set/--head-set")
+        options = dataclasses.replace(options, head=options.base)
+    elif not options.head and not (options.base_set or options.head_set):
         raise UsageError("give two sides, BASE and HEAD (e.g. `bench compare results-before results-after`), "
                          "--base-set/--head-set to compare two recipes in one, or --history VARIANT with one")
     base = side_of(options.base, options.base_set)
     head = side_of(options.head or options.base, options.head_set, "--head-set")
+    if options.tuned:
+        base.tuned, head.tuned = "shared", "tuned"
     ignore = frozenset(f"recipe.{k}" for k in {**base.where, **head.where})
     common = sorted(base.suites() & head.suites())
     if options.suite:
@@ -138,6 +157,12 @@ def compare(options: CompareOptions) -> int:
     described = {"base": [], "head": []}
     sides: dict[str, dict] = {"base": {}, "head": {}}
     tables = {suite: (base.runs(suite), head.runs(suite)) for suite in common}
+    if options.tuned:
+        tables = {suite: runs for suite, runs in tables.items() if not runs[1].empty}
+        if not tables:
+            raise UsageError(f"'{base.spec}' holds no tuning with finished runs at its chosen values: "
+                             "`bench run --suite NAME --tune KEY=V1,V2,...` makes one")
+        ignore |= {f"recipe.{k}" for suite in tables for k in head.tuned_keys.get(suite, [])}
     if not options.suite:  # every suite both sides hold: those a revision or recipe narrows to nothing drop out
         tables = {suite: runs for suite, runs in tables.items() if not any(r.empty for r in runs)} or tables
     for suite, runs in tables.items():

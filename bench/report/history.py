@@ -11,6 +11,7 @@ from ..store.identity import changes, code_digest
 from ..store.metrics import BY_COLUMN
 from ..store.shards import PARSED
 from ..store.status import Status
+from ..store.tuning import is_trial
 from .experiments import DEFINING
 from .markdown import markdown_table
 from .stats import mean_sd
@@ -68,7 +69,8 @@ def history(runs: pd.DataFrame, label: str) -> list[Version]:
     """Every identity (seed aside) under which `label` has ok runs, oldest first, each with what changed since the
     one before (the variant's code, the harness's, the data's bytes, the recipe, the libraries) and its series (one
     data set, recipe and device: the suite's own defaults first; a recipe change starts a series, never a step)."""
-    mine = runs[(runs["label"] == label) & (runs["status"] == Status.OK.value) & runs["identity"].notna()].copy()
+    mine = runs[(runs["label"] == label) & (runs["status"] == Status.OK.value) & runs["identity"].notna()
+                & ~is_trial(runs)].copy()  # a tuning's trials have no test accuracy: they are no version
     if mine.empty:
         return []
     identities = [{k: v for k, v in i.items() if k != "seed"} for i in mine[PARSED["identity"]]]

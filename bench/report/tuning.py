@@ -221,3 +221,19 @@ def tuning_section(suite: str, tuning: Tuning, runs: pd.DataFrame, shared: Exper
               f"its choice.\n\n![Validation accuracy against {', '.join(tuning.keys)}]({link}/sensitivity.png)"]
     parts += tuned_vs_shared(tuning, runs, shared)
     return "\n\n".join(parts)
+
+
+def tuned_and_shared(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """For `bench compare --tuned`: the normal rows of the shared recipe, and each variant's rows at the values its
+    newest tuning chose, made one experiment (its key: `tuned-<tuning>`); and the tuned fields, which the pairing
+    ignores. Empty frames when the rows hold no tuning."""
+    found = tunings(runs)
+    if not found:
+        return runs.iloc[:0], runs.iloc[:0], []
+    tuning = found[0]
+    normal = runs[~is_trial(runs)]
+    shared_key = tuning.trials["shared_experiment_hash"].dropna()
+    shared = normal[normal["experiment_hash"].isin(set(shared_key))]
+    current = current_rows(fill_keys(normal))
+    tuned = normal[normal["run_id"].isin(set(chosen_runs(tuning, current)["run_id"]))]
+    return shared, tuned.assign(experiment_hash=f"tuned-{tuning.key}"), tuning.keys
