@@ -93,6 +93,9 @@ def each_variant_runs_the_arg_max_of_its_trials_validation_with_the_suites_seeds
         mine = normal[normal["label"] == label]
         assert set(mine["lr"]) == {lr} and sorted(mine["seed"]) == [0, 1] and mine["test_acc"].notna().all(), label
     assert "tuning:" in result.stderr and "*lr=" in result.stderr
+    # bench compare --tuned: the shared recipe (lr 0.05) never ran here, and it says how to add it
+    compared = bench("compare", str(root / "results"), "--tuned")
+    assert compared.returncode == 2 and "under the shared recipe its tuning is compared with" in compared.stderr
 
 
 def the_choice_is_the_same_when_the_test_labels_are_shuffled(tuned):

@@ -166,6 +166,9 @@ def compare(options: CompareOptions) -> int:
     if not options.suite:  # every suite both sides hold: those a revision or recipe narrows to nothing drop out
         tables = {suite: runs for suite, runs in tables.items() if not any(r.empty for r in runs)} or tables
     for suite, runs in tables.items():
+        if options.tuned and runs[0].empty:
+            raise UsageError(f"'{base.spec}' holds no finished run of suite '{suite}' under the shared recipe its "
+                             "tuning is compared with: `bench run` with the same flags, without --tune, adds them")
         if any(r.empty for r in runs):
             which = base if runs[0].empty else head
             narrowed = " at that revision" if which.rev else ""
