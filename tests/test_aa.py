@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from bench.report.verdicts import INCONCLUSIVE, control, ratio_test, verdict
@@ -45,7 +46,12 @@ def test_the_same_configuration_run_twice_is_marked_unchanged(twice):
     # accuracy, epoch time, memory, two latencies per variant: each tested, or left undecided because the machine's
     # speed probe moved past MACHINE_DRIFT between the sides (the other test worker's load comes and goes)
     drifted = [c for c in found["changes"] if "the machine itself ran" in c["evidence"] and c["metric"] != "throughput"]
-    assert found["tests"] + len(drifted) >= 6, (found["tests"], drifted)
+    # ... or left with too few runs to test because runs of a busy machine are kept out of timings (`loaded`,
+    # `contended`: the load of whatever else CI runs meanwhile); accuracy is never kept out, so always tested
+    busy = {r["label"] for side in (a, b) for r in load_runs(side, "shortcut").to_dict("records")
+            if any(pd.notna(v) and bool(v) for v in (r["loaded"], r["contended"]))}
+    excused = [c for c in found["changes"] if c["variant"] in busy and c["metric"] != "accuracy" and c not in drifted]
+    assert found["tests"] >= 2 and found["tests"] + len(drifted) + len(excused) >= 6, (found["tests"], drifted, busy)
     assert {c["runs"][0] for c in found["changes"] if c["metric"] == "accuracy"} == {SEEDS}
     for side in (a, b):
         assert found["base" if side == a else "head"]["suites"]["shortcut"]["runs"] == 2 * SEEDS

@@ -5,6 +5,7 @@ Each setting must reach the run row, the config hash and the report; the MFU ari
 from __future__ import annotations
 
 import json
+import statistics
 import time
 
 import pandas as pd
@@ -112,7 +113,7 @@ def test_the_machine_probe_reads_a_busy_machine_slower():
 
     speed = Speed(torch.device("cpu"))
     alone, busy = [], []
-    for _ in range(2):
+    for _ in range(3):  # in turns, judged on medians: the other test worker's load comes and goes meanwhile
         alone.append(machine_tflops(speed))
         hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(torch.get_num_threads())]
         try:
@@ -122,7 +123,7 @@ def test_the_machine_probe_reads_a_busy_machine_slower():
             for hog in hogs:
                 hog.kill()
                 hog.wait()
-    assert max(busy) < min(alone) / MACHINE_DRIFT ** 3, (alone, busy)
+    assert statistics.median(busy) < statistics.median(alone) / MACHINE_DRIFT ** 3, (alone, busy)
 
 
 def test_mfu_arithmetic_by_hand():
