@@ -157,15 +157,6 @@ def test_scancel_of_one_task_and_detach_then_status_and_report(slurm_cluster, tm
 
 
 @pytest.mark.slurm
-def test_a_task_past_its_slurm_time_is_a_timeout(slurm_cluster, tmp_path):
-    result = bench("run", "--suite", "shortcut", "--variants", "resnet47-bottleneck", *SMALL, "--epochs", "1000",
-                   "--results", str(tmp_path), "--launcher", "slurm", "--slurm-time", "1", timeout=300)
-    assert result.returncode == 1, result.stderr
-    (row,) = load_runs(tmp_path, "shortcut").to_dict("records")
-    assert row["status"] == "timeout" and "SLURM time limit" in row["error"], row["error"]
-
-
-@pytest.mark.slurm
 def test_an_unknown_partition_is_slurms_refusal_in_one_line(slurm_cluster, tmp_path):
     result = bench("run", *PAIR, *SMALL, "--results", str(tmp_path), "--launcher", "slurm",
                    "--slurm-partition", "nosuchpartition")

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from typing import Callable
 
 from ..core.child import RUNNER_PID_VARIABLE, WORKER_MODULE, Terminated, raise_terminated
 from ..plan.spec import RunSpec
@@ -46,16 +47,18 @@ def passed_on(exc: KeyboardInterrupt) -> int:
 
 
 def launch(spec: RunSpec, timeout_s: float | None = None, grace_s: float = STOP_GRACE_S,
-           env: dict[str, str] | None = None) -> Ended:
+           env: dict[str, str] | None = None, on_spawn: Callable[[subprocess.Popen], None] | None = None) -> Ended:
     """Run one spec in its child and wait for it.
 
     Ctrl-C and SIGTERM sent to the runner are passed on to the child (which records itself as interrupted);
     past `timeout_s` the child gets SIGTERM, then SIGKILL `grace_s` later if it is still there. The child
-    also dies with the runner if the runner is killed outright."""
+    also dies with the runner if the runner is killed outright. `on_spawn` hears of the child as it starts."""
     previous = forward_signals()
     child = None
     try:
         child = spawn(spec, env)
+        if on_spawn:
+            on_spawn(child)
         try:
             return Ended(child.wait(timeout=timeout_s))
         except subprocess.TimeoutExpired:

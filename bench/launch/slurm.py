@@ -1,6 +1,6 @@
 """`bench run --launcher slurm`: the pending runs of one invocation as one SLURM job array, through submitit.
 
-Each array task runs `task(spec_json)` on its node, which starts the same worker process as a local run
+Each array task runs `Task()(spec_json)` on its node, which starts the same worker process as a local run
 (bench.launch.process.launch) and writes the same shards into the shared results folder. The parent waits with a
 progress bar fed by the finished shards, and reads SLURM's state of each task (sacct when the cluster keeps
 accounting, else squeue and scontrol) to give a run that SLURM ended (time limit, scancel, node failure) a
@@ -23,14 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.argtypes import at_least, option
-from ..core.child import Terminated
 from ..core.errors import UsageError
 from ..plan.options import RunOptions
 from ..plan.spec import RunSpec
 from ..store.paths import slurm_folder, slurm_logs, slurm_manifest
 from ..store.status import Status
 from .base import Launched, LauncherKind, Settle, Todo
-from .process import forward_signals, restore_signals
+from .process import STOP_GRACE_S, forward_signals, restore_signals
 from .slurm_states import ACTIVE_STATES, reconcile, states, write_missing
 
 POLL_S = 2.0
@@ -51,6 +50,9 @@ class SlurmOptions:
                                     type=at_least(1), metavar="N")
     extra: list[str] = option([], "any other sbatch parameter, passed to submitit's additional parameters "
                               "(repeatable)", action="append", metavar="KEY=VALUE")
+    requeues: int = option(3, "times a task stopped by its time limit is requeued to resume its run from the last "
+                           "finished epoch (default %(default)s; 0: the run ends as timeout)", type=at_least(0),
+                           metavar="N")
     detach: bool = option(False, "with --launcher slurm: submit, print the job id and how to follow it, and return",
                           flag="--detach", action="store_true")
 
@@ -71,7 +73,7 @@ def executor(logs: Path, options: SlurmOptions):
         if not sep or not key:
             raise UsageError(f"--slurm-extra '{item}': give KEY=VALUE, e.g. --slurm-extra qos=high")
         extra[key.strip().replace("-", "_")] = value.strip()
-    ex = submitit.SlurmExecutor(folder=str(logs))
+    ex = submitit.SlurmExecutor(folder=str(logs), max_num_timeout=options.requeues)
     params = {"time": options.time_min, "array_parallelism": options.array_parallelism,
               "signal_delay_s": min(90, max(5, options.time_min * 6)), "additional_parameters": extra}
     for key, value in (("partition", options.partition), ("gpus_per_task", options.gpus_per_task),
@@ -82,34 +84,60 @@ def executor(logs: Path, options: SlurmOptions):
     return ex
 
 
-class TimeLimit(Terminated):
-    """SLURM's warning that the task's time is nearly up (SIGUSR2, asked for by submitit)."""
+def child_gone(pid: int) -> bool:
+    """The process has ended (a zombie not yet reaped counts as ended), read from /proc without reaping it."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return True
 
 
-def task(spec_json: str) -> int:
-    """One array task, on its node: the worker in a child process, as locally; its row is written whatever happens."""
-    from .endings import settle, stopped
-    from .process import launch
+class Task:
+    """One array task, on its node: the worker in a child process, as locally; its row is written whatever happens.
 
-    spec = RunSpec.from_json(spec_json)  # a CPU run's threads are its cores per task (Slurm.threads)
-    warned: list[bool] = []
+    A submitit checkpointable (it has `checkpoint`): when SLURM warns of the time limit (SIGUSR2, asked for by
+    submitit) or the job is preempted, submitit calls `checkpoint`, which stops the worker as a Ctrl-C stops it (its
+    row and its rolling checkpoint stay, bench.worker.resume), and requeues the task, which then resumes the run
+    after its last finished epoch. Past --slurm-requeues time limits the run is given the status `timeout`."""
 
-    def time_limit(signum: int, frame: object) -> None:
-        warned.append(True)
-        raise TimeLimit
+    def __init__(self) -> None:
+        self.child = None  # the worker now running (a Popen), for `checkpoint`
 
-    # submitit asks SLURM for SIGUSR2 shortly before the time limit and would end this process at once; instead the
-    # worker is stopped as a Ctrl-C stops it (its row keeps the finished epochs) and the run is marked `timeout`.
-    signal.signal(signal.SIGUSR2, time_limit)
-    ended = launch(spec)
-    if warned:
-        task_id = (f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ.get('SLURM_ARRAY_TASK_ID')}"
-                   if os.environ.get("SLURM_ARRAY_JOB_ID") else os.environ.get("SLURM_JOB_ID", "?"))
-        stopped(spec, Status.TIMEOUT.value, f"reached the SLURM time limit of task {task_id} "
-                "(--slurm-time; SLURM state TIMEOUT)")
-        return 0
-    settle(spec, ended, 1, 1, None)
-    return ended.code
+    def __call__(self, spec_json: str) -> int:
+        from submitit.core.utils import UncompletedJobError
+
+        from .endings import settle, stopped
+        from .process import launch
+
+        spec = RunSpec.from_json(spec_json)  # a CPU run's threads are its cores per task (Slurm.threads)
+        try:
+            ended = launch(spec, on_spawn=lambda child: setattr(self, "child", child))
+        except UncompletedJobError:  # submitit's word that the time limit came once too often: no more requeues
+            task_id = (f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ.get('SLURM_ARRAY_TASK_ID')}"
+                       if os.environ.get("SLURM_ARRAY_JOB_ID") else os.environ.get("SLURM_JOB_ID", "?"))
+            stopped(spec, Status.TIMEOUT.value, f"reached the SLURM time limit of task {task_id} "
+                    "(--slurm-time, after --slurm-requeues requeues; SLURM state TIMEOUT)")
+            return 0
+        settle(spec, ended, 1, 1, None)
+        return ended.code
+
+    def checkpoint(self, spec_json: str):
+        """Called by submitit's signal handler: stop the worker (SIGTERM to its group: it writes its row and keeps
+        its checkpoint), then hand submitit the same call to requeue."""
+        from submitit.helpers import DelayedSubmission
+
+        child = self.child
+        if child is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGTERM)
+            deadline = time.time() + STOP_GRACE_S
+            while not child_gone(child.pid) and time.time() < deadline:
+                time.sleep(0.1)
+            with contextlib.suppress(ProcessLookupError):
+                if not child_gone(child.pid):
+                    os.killpg(child.pid, signal.SIGKILL)
+        return DelayedSubmission(Task(), spec_json)  # a fresh Task: the running child is not pickled
 
 
 @contextlib.contextmanager
@@ -132,7 +160,7 @@ def submit(specs: list[RunSpec], options: SlurmOptions) -> tuple[str, list]:
     ex = executor(slurm_logs(results, suite), options)
     with tempfile.TemporaryFile(mode="w+") as said, redirected_stderr(said):
         try:
-            jobs = ex.map_array(task, [s.to_json() for s in specs])
+            jobs = ex.map_array(Task(), [s.to_json() for s in specs])
             refusal = None
         except Exception as exc:  # sbatch's own refusal (an unknown partition, a bad time), in one line
             refusal = exc

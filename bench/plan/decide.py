@@ -7,6 +7,7 @@ import pandas as pd
 
 from ..core.hashing import differences
 from ..store.identity import changes
+from ..store.resume import read_point
 from ..store.shards import PARSED, load_runs
 from ..store.status import Status
 from .spec import RunSpec
@@ -24,7 +25,19 @@ def decision(spec: RunSpec, finished: pd.DataFrame, force: bool) -> str:
     if not done.empty:
         when = pd.to_datetime(done["finished_at"].iloc[0]).strftime("%Y-%m-%d %H:%M UTC")
         return f"run again (--force; done at {when})" if force else f"skip (done at {when})"
+    point = read_point(Path(spec.results), spec.suite, spec.config_hash)
+    if point is not None:
+        return f"resume {point.run_id} after epoch {point.epoch} of {point.epochs} (its checkpoint)"
     return "run" + change_note(spec, finished)
+
+
+def resumed(spec: RunSpec) -> RunSpec:
+    """`spec` as the run it resumes, when a stopped run of its identity left a checkpoint: its run id, so that the
+    resumed run's row takes the stopped run's place (bench.store.resume)."""
+    import dataclasses
+
+    point = read_point(Path(spec.results), spec.suite, spec.config_hash)
+    return spec if point is None else dataclasses.replace(spec, run_id=point.run_id)
 
 
 def change_note(spec: RunSpec, finished: pd.DataFrame) -> str:

@@ -5,6 +5,8 @@
     <results>/<suite>/predictions/<run_id>.parquet    one row per test image
     <results>/<suite>/latency/<run_id>.parquet        a run's forward latency timed again (`bench latency`)
     <results>/<suite>/checkpoints/<run_id>.pt         with --checkpoints
+    <results>/<suite>/resume/<config_hash>/           a run's rolling checkpoint (removed as it ends ok,
+                                                      unless --checkpoints; bench.store.resume)
     <results>/<suite>/slurm/<job>.json, <job>_<task>/ SLURM manifests and logs
     <results>/.markers/<run_id>.json                  timing-isolation markers (bench.measure.isolation)
     <results>/peak_tflops.json                        measured matmul peaks (bench.measure.utilization)
@@ -41,6 +43,11 @@ def latency_dir(results: Path, suite: str) -> Path:
 
 def checkpoint_path(results: Path, suite: str, run_id: str) -> Path:
     return suite_dir(results, suite) / "checkpoints" / f"{run_id}.pt"
+
+
+def resume_dir(results: Path, suite: str, config_hash: str) -> Path:
+    """The rolling checkpoint of the run of one identity (bench.store.resume): found again by the same command."""
+    return suite_dir(results, suite) / "resume" / config_hash
 
 
 def slurm_folder(results: Path, suite: str) -> Path:

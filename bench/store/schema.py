@@ -100,6 +100,9 @@ class RunFacts:
     compile: str | None = None  # torch.compile mode of the training step, "off" when eager
     compile_s: float | None = None  # seconds spent compiling (and capturing graphs) in the warm-up, never in an epoch
     setup_s: float | None = None  # process start to the first timed training step: the run's fixed cost
+    resumed_after_epochs: list[int] = field(default_factory=list)  # stopped and resumed from its checkpoint after
+    # these epochs (bench.worker.resume); empty when it ran in one go
+    checkpoint_s: float | None = None  # seconds spent writing its rolling checkpoint, after epochs, never inside one
     train_tflops: float | None = None  # 3 × flops × images_per_s / 1e12 (achieved training TFLOP/s)
     peak_tflops: float | None = None  # this device's dense matmul peak at this precision, measured (peak_tflops.json)
     machine_tflops: float | None = None  # the machine's speed as it trained: the faster of two probes, before and after

@@ -20,6 +20,7 @@ from ..data.augment import Preprocess
 from ..data.base import Batch, DataSet
 from .schedule import make_optimizer, make_scheduler
 from .speed import Speed
+from .state import Training
 
 WARMUP_STEPS = 3  # untimed training steps before epoch 1 (see warm_up)
 NO_CONTEXT: Callable[[], ContextManager] = contextlib.nullcontext
@@ -228,7 +229,8 @@ class EpochResult:
     val: EvalResult
     lr: float  # at the end of the epoch
     compile_s: float | None  # seconds the warm-up spent compiling; None when not compiled
-    training_started: float  # time.time() when epoch 1's first step began
+    training_started: float  # time.time() when this process's first epoch began
+    training: Training  # the state after this epoch: training.state_dict(epoch) before asking for the next
 
 
 def eval_batch_size(recipe: Recipe) -> int:
@@ -237,14 +239,16 @@ def eval_batch_size(recipe: Recipe) -> int:
 
 def fit(model: nn.Module, data: DataSet, recipe: Recipe, device: torch.device, seed: int,
         warmup_steps: int = WARMUP_STEPS, around_training: Callable[[], ContextManager] = NO_CONTEXT,
-        speed: Speed | None = None, on_step: Callable[[int, int], None] | None = None) -> Iterator[EpochResult]:
+        speed: Speed | None = None, on_step: Callable[[int, int], None] | None = None,
+        resume: dict | None = None, last_epoch: int | None = None) -> Iterator[EpochResult]:
     """Train `model` (in place) on `data` under `recipe`, yielding each epoch's training and validation result.
 
     `speed` is the run's speed settings, resolved once by the caller from the recipe (default: resolved here) and
     applied to the model, its batches and its steps; the caller has set the backends. Data order and augmentation
     depend on `seed` only. `around_training` wraps each epoch's training pass (e.g. a utilisation sampler);
     `on_step(epoch, images so far in it)` hears of each training step (progress); the caller may stop early simply
-    by not asking for the next epoch."""
+    by not asking for the next epoch. `resume` is a state taken after an epoch (Training.state_dict): training goes
+    on from the next epoch exactly as if it had never stopped; `last_epoch` (default the recipe's) ends it sooner."""
     if speed is None:
         speed = Speed.of(recipe, device)
         speed.apply_backends()
@@ -265,8 +269,10 @@ def fit(model: nn.Module, data: DataSet, recipe: Recipe, device: torch.device, s
                          (recipe.batch_size, 3, recipe.input_size, recipe.input_size), data.num_classes, device,
                          warmup_steps, speed.autocast, mark_step)
     compile_s = compile_seconds(step_times, speed.compile != "off")
+    training = Training(model, optimizer, scheduler, scaler, generator, device)
+    done = training.load_state_dict(resume) if resume is not None else 0
     started = time.time()
-    for epoch in range(1, recipe.epochs + 1):
+    for epoch in range(done + 1, (recipe.epochs if last_epoch is None else last_epoch) + 1):
         with around_training():
             tr = train_epoch(step_model, data.train.batches(recipe.batch_size, generator, drop_last=True),
                              train_images, optimizer, scheduler, train_loss, device, speed.autocast, scaler, mark_step,
@@ -275,7 +281,7 @@ def fit(model: nn.Module, data: DataSet, recipe: Recipe, device: torch.device, s
                             speed.autocast)
         va = evaluate(model, data.val.batches(eval_batch_size(recipe)), eval_images, eval_loss, data.num_classes,
                       device, autocast=speed.autocast)
-        yield EpochResult(epoch, tr, va, optimizer.param_groups[0]["lr"], compile_s, started)
+        yield EpochResult(epoch, tr, va, optimizer.param_groups[0]["lr"], compile_s, started, training)
 
 
 def test(model: nn.Module, data: DataSet, recipe: Recipe, device: torch.device, speed: Speed | None = None

@@ -88,6 +88,9 @@ def execute(spec: RunSpec) -> int:
             write_shard(epochs, epochs_dir(results, spec.suite), spec.run_id)
         derive(row)  # the catalogue's derived columns, from the row as it ends
         write_shard([row], runs_dir(results, spec.suite), spec.run_id)
+        if row.status == Status.OK.value:  # only now: a kill before the row is written still resumes
+            from .resume import remove
+            remove(spec)
     return code
 
 

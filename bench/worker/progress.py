@@ -26,22 +26,24 @@ class Progress:
     one line in place (a terminal), else plain lines by the log rule; `clock` is time.monotonic, or a test's."""
 
     def __init__(self, name: str, epochs: int, images_per_epoch: int, stream: TextIO, live: bool,
-                 suite_rest_s: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 suite_rest_s: float | None = None, clock: Callable[[], float] = time.monotonic, done: int = 0) -> None:
         self.name, self.epochs, self.per_epoch = name, epochs, max(images_per_epoch, 1)
         self.stream, self.live, self.suite_rest_s, self.clock = stream, live, suite_rest_s, clock
         self.started = clock()
         self.first_step: float | None = None  # training's first step (after data, profiling and warm-up)
-        self.epoch, self.epoch_started, self.done_epochs, self.last_epoch_end = 1, self.started, 0, self.started
+        self.epoch, self.epoch_started, self.done_epochs, self.last_epoch_end = done + 1, self.started, done, self.started
+        self.resumed = done  # epochs a resumed run had finished before this process: not part of its pace
         self.images, self.last_line = 0, self.started  # the data summary was the last line
         self.val_acc: float | None = None
 
     @classmethod
-    def for_worker(cls, name: str, epochs: int, images_per_epoch: int, stream: TextIO = sys.stderr) -> Progress:
+    def for_worker(cls, name: str, epochs: int, images_per_epoch: int, stream: TextIO = sys.stderr, done: int = 0
+                   ) -> Progress:
         """Live on a terminal unless the runner asks for lines (several runs share the terminal); the suite's
-        remaining time from the runner's estimate."""
+        remaining time from the runner's estimate; `done` epochs finished before (a resumed run)."""
         rest = os.environ.get(SUITE_REST_VARIABLE)
         live = stream.isatty() and os.environ.get(PROGRESS_VARIABLE) != "lines"
-        return cls(name, epochs, images_per_epoch, stream, live, float(rest) if rest else None)
+        return cls(name, epochs, images_per_epoch, stream, live, float(rest) if rest else None, done=done)
 
     # What the training loop tells it.
     def step(self, epoch: int, images: int) -> None:
@@ -73,8 +75,8 @@ class Progress:
         """Seconds left in this run: whole epochs at the measured pace of the finished ones (training and
         validation); within the first epoch, the images left at this epoch's images/s."""
         left = self.epochs - self.done_epochs - (self.images / self.per_epoch if self.epoch > self.done_epochs else 0)
-        if self.done_epochs:
-            pace_s = (self.last_epoch_end - (self.first_step or self.started)) / self.done_epochs  # per epoch
+        if self.done_epochs > self.resumed:
+            pace_s = (self.last_epoch_end - (self.first_step or self.started)) / (self.done_epochs - self.resumed)
             return max(0.0, left) * pace_s
         rate = self.rate(now)
         return left * self.per_epoch / rate if rate else None

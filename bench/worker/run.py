@@ -10,11 +10,12 @@ import torch
 
 from ..plan.spec import RunSpec
 from ..store.metrics import LOADED_PER_CORE
-from ..store.paths import epochs_dir, predictions_dir
-from ..store.schema import EpochRow, RunRow
+from ..store.paths import epochs_dir, predictions_dir, resume_dir
+from ..store.schema import LATENCY_COLUMNS, EpochRow, RunRow
 from ..store.shards import write_shard
 from ..store.tuning import Role
 from ..train.loop import WARMUP_STEPS
+from . import resume
 from .sinks import TensorBoardLog, prediction_rows, save_checkpoint
 from .start import phase
 
@@ -66,7 +67,11 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
         setattr(row, name, getattr(profile, name))
     trial = spec.role == Role.TRIAL.value  # a tuning trial: trains and validates; no latency, no test split
     row.machine_tflops = machine_tflops(speed)  # the machine's speed now, and again after latency and training
-    if not trial:
+    saved = resume.load(spec)  # a checkpoint of this run stopped earlier: go on after its last finished epoch
+    if saved is not None:
+        for column in LATENCY_COLUMNS:  # timed by the first process, before its first epoch
+            setattr(row, column, saved.past.get(column))
+    elif not trial:
         time_latency(spec, row, data.num_classes)
         row.latency_machine_tflops = max(row.machine_tflops, machine_tflops(speed))  # the faster, before or after
     reset_peak_memory(device)
@@ -75,34 +80,47 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
     sampler = Sampler(read) if read else None
     read_load = other_load_reader()
     load = Sampler(read_load, interval_s=0.5) if read_load else None
+    best_state, past = None, {"started_at": row.started_at, "resumed_after_epochs": [], "checkpoint_s": 0.0,
+                              **{column: getattr(row, column) for column in LATENCY_COLUMNS}}
+    if saved is not None:
+        epochs[:] = saved.epochs
+        best_state, row.best_epoch, row.best_val_acc = saved.best_state, saved.best_epoch, saved.best_val_acc
+        past = {**saved.past, "resumed_after_epochs": [*saved.past["resumed_after_epochs"], saved.epoch]}
+        print(f"{spec.title}: resuming after epoch {saved.epoch} of {recipe.epochs} (its checkpoint in "
+              f"{resume_dir(Path(spec.results), spec.suite, spec.config_hash)})", file=sys.stderr)
+    restore_past(row, past, epochs)
+    last_epoch = saved.epoch if saved is not None and stopped_early(recipe, row) else None  # patience had ended it
     logger = TensorBoardLog(spec) if spec.tensorboard else None
     steps = len(data.train) // recipe.batch_size  # full batches only (drop_last)
-    progress = Progress.for_worker(f"{spec.label} s{spec.seed}", recipe.epochs, steps * recipe.batch_size)
-    best_state = None
+    progress = Progress.for_worker(f"{spec.label} s{spec.seed}", recipe.epochs, steps * recipe.batch_size,
+                                   done=len(epochs))
     phase("warm-up")
     for result in fit(model, data, recipe, device, spec.seed, warmup_steps, sampling(sampler, load), speed,
-                      progress.step):
+                      progress.step, saved.training if saved is not None else None, last_epoch):
         epoch, tr, va = result.epoch, result.train, result.val
-        if epoch == 1:
-            row.compile_s, row.setup_s = result.compile_s, result.training_started - process_started()
+        if "setup_s" not in past:  # the first process's fixed costs are the run's; a resumed one's are its own
+            past["compile_s"], past["setup_s"] = result.compile_s, result.training_started - process_started()
         epochs.append(EpochRow(spec.run_id, epoch, tr.loss, tr.acc, va.loss, va.acc, result.lr, tr.time_s,
                                tr.data_time_s, tr.images / tr.time_s))
-        write_shard(epochs, epochs_dir(Path(spec.results), spec.suite), spec.run_id)  # a killed run keeps its epochs
-        phase("epoch")
-        summarize_epochs(row, epochs)
-        row.gpu_util_pct = sampler.mean() if sampler else None
-        row.load_per_core = load.mean() if load else None
-        row.loaded = None if row.load_per_core is None else row.load_per_core >= LOADED_PER_CORE
-        if logger:
-            logger.log(epochs[-1], model)
         if row.best_epoch is None or va.acc > row.best_val_acc:  # validation alone chooses the epoch
             row.best_val_acc, row.best_epoch = va.acc, epoch
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             if spec.checkpoints:
                 save_checkpoint(best_state, spec, data)
+        past["checkpoint_s"] += resume.save(spec, result.training.state_dict(epoch), epochs, row.best_epoch,
+                                            row.best_val_acc, best_state, past)
+        # After the checkpoint: a killed run keeps its epochs, and the epochs written are never ahead of it.
+        write_shard(epochs, epochs_dir(Path(spec.results), spec.suite), spec.run_id)
+        phase("epoch", epoch)
+        restore_past(row, past, epochs)
+        row.gpu_util_pct = sampler.mean() if sampler else None
+        row.load_per_core = load.mean() if load else None
+        row.loaded = None if row.load_per_core is None else row.load_per_core >= LOADED_PER_CORE
+        if logger:
+            logger.log(epochs[-1], model)
         progress.epoch_done(epoch, va.acc, f"train loss {tr.loss:.3f}, val acc {va.acc:.1%}, "
                                            f"{tr.images / tr.time_s:,.0f} images/s, {tr.time_s:.2f} s")
-        if recipe.patience is not None and epoch - row.best_epoch >= recipe.patience:
+        if stopped_early(recipe, row):
             break
     # The machine's speed again as training ends: the faster of the two probes, so that a moment's load as either
     # was taken does not read as a slower machine, while a machine slow for the whole run reads slow in both.
@@ -123,6 +141,23 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
         row.peak_mem_mb, row.mem_kind = peak_memory(device)  # so far; the worker records it again as it ends
         logger.results(spec, row)
         logger.close()
+
+
+def stopped_early(recipe, row: RunRow) -> bool:
+    """The recipe's patience ran out: as many epochs since the best one."""
+    return recipe.patience is not None and row.best_epoch is not None and \
+        (row.epochs_run or 0) - row.best_epoch >= recipe.patience
+
+
+def restore_past(row: RunRow, past: dict, epochs: list[EpochRow]) -> None:
+    """The row's facts of the run as a whole, whichever process trains it now: when it began, the first process's
+    fixed costs, where it was resumed, the seconds its checkpoints took."""
+    row.started_at = past["started_at"]
+    row.compile_s, row.setup_s = past.get("compile_s"), past.get("setup_s")
+    row.resumed_after_epochs = list(past["resumed_after_epochs"])
+    row.checkpoint_s = past["checkpoint_s"]
+    if epochs:
+        summarize_epochs(row, epochs)
 
 
 def time_latency(spec: RunSpec, row: RunRow, num_classes: int) -> None:

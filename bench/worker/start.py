@@ -9,8 +9,9 @@ import threading
 import time
 
 EARLY_SIGNALS: list[int] = []  # signals that arrived while the worker was starting (or while its row is written)
-# Fault injection for the tests (tests/test_interrupts.py): the moment of the run's life at which the worker has its
-# runner interrupted, as a Ctrl-C would be: start, data, warm-up, epoch, test or writing.
+# Fault injection for the tests (tests/test_interrupts.py, tests/test_resume.py): the moment of the run's life at which
+# the worker has its runner interrupted, as a Ctrl-C would be: start, data, warm-up, epoch, test or writing; `epoch:K`
+# after the K-th epoch only; `epoch:K:kill` has the worker SIGKILL itself there instead (a kill -9, an OOM killer).
 SIGNAL_AT_VARIABLE = "BENCH_TEST_SIGNAL_AT"
 STARTED = time.time()  # a fallback for process_started() where /proc is missing
 
@@ -22,15 +23,23 @@ def note_early_signals() -> None:
     waits, and arrives here once they are unblocked."""
     signal.signal(signal.SIGINT, lambda signum, frame: EARLY_SIGNALS.append(signum))
     signal.signal(signal.SIGTERM, lambda signum, frame: EARLY_SIGNALS.append(signum))
+    # SLURM's time-limit warning (SIGUSR2) reaches every process of the task, this one too, where its default action
+    # would end it without a row: the task's process (bench.launch.slurm.Task) answers it, stopping this one politely.
+    signal.signal(signal.SIGUSR2, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
-def phase(name: str) -> None:
-    """A moment of the run's life. When BENCH_TEST_SIGNAL_AT names it, the worker has its runner interrupted right
-    here (SIGINT to the runner, which passes it on, as after a Ctrl-C) and waits for the signal to come back:
-    the tests' way to stop a run at an exact moment, whatever the machine's speed."""
-    if os.environ.get(SIGNAL_AT_VARIABLE) != name:
+def phase(name: str, count: int | None = None) -> None:
+    """A moment of the run's life (the `count`-th of its name). When BENCH_TEST_SIGNAL_AT names it, the worker has
+    its runner interrupted right here (SIGINT to the runner, which passes it on, as after a Ctrl-C) and waits for
+    the signal to come back, or kills itself: the tests' way to stop a run at an exact moment, whatever the
+    machine's speed."""
+    wanted, _, rest = os.environ.get(SIGNAL_AT_VARIABLE, "").partition(":")
+    at, _, how = rest.partition(":")
+    if wanted != name or (at and str(count) != at):
         return
+    if how == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
     from ..core.child import RUNNER_PID_VARIABLE
 
     os.kill(int(os.environ[RUNNER_PID_VARIABLE]), signal.SIGINT)
