@@ -45,9 +45,8 @@ RUN_ARGS ?=
 run: $(STAMP)
 	@$(BENCH) run --suite $(RUN_SUITE) $(RUN_ARGS); status=$$?; \
 	if [ $$status -gt 1 ]; then \
-		echo "make run: stopped (exit $$status); the finished runs are kept in results/$(RUN_SUITE)/ and no report was" \
-			"written over the last one; 'make run' resumes, '$(BENCH) report --suite $(RUN_SUITE) --out results/reports'" \
-			"reports what finished" >&2; exit $$status; fi; \
+		echo "make run: stopped (exit $$status); no report was written over the last one; 'make run' resumes" \
+			"(bench said above what finished)" >&2; exit $$status; fi; \
 	$(BENCH) report --suite $(RUN_SUITE) --out results/reports --format both && exit $$status
 
 # The committed example reports: every built-in suite on its own defaults, its rows in $(EXAMPLES) and its report in

@@ -11,10 +11,48 @@ from .core.errors import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a bad argument is one line naming it and where to look, exit status 2 (no usage block)."""
+    """argparse, but a bad argument is one line naming it and where to look, exit status 2 (no usage block); a long
+    option is never taken from its abbreviation (`--epoch` is not `--epochs`); an unknown flag named like a recipe
+    field points to `--set FIELD=VALUE`."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        hint = recipe_hint(message) or self.closest_flag(message)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}{hint} (see `{self.prog} --help`)\n")
+
+    def closest_flag(self, message: str) -> str:
+        """For `unrecognized arguments: --epoch 1`: "; did you mean --epochs?" (the flags of every command)."""
+        import difflib
+
+        if not message.startswith("unrecognized arguments:"):
+            return ""
+        known = {flag for action in self._actions for parser in (getattr(action, "choices", None) or {}).values()
+                 if isinstance(parser, argparse.ArgumentParser) for a in parser._actions for flag in a.option_strings}
+        for word in message.split(":", 1)[1].split():
+            close = difflib.get_close_matches(word.split("=")[0], sorted(known), n=1) if word.startswith("--") else []
+            if close:
+                return f"; did you mean {close[0]}?"
+        return ""
+
+
+def recipe_hint(message: str) -> str:
+    """For `unrecognized arguments: --lr 0.1`: "; recipe fields are set with --set, e.g. --set lr=0.1"."""
+    if not message.startswith("unrecognized arguments:"):
+        return ""
+    from .config.recipe import Recipe
+
+    fields = {f.name for f in dataclasses.fields(Recipe)}
+    words = message.split(":", 1)[1].split()
+    for i, word in enumerate(words):
+        name, _, value = word.lstrip("-").partition("=")
+        if word.startswith("--") and name.replace("-", "_") in fields:
+            if not value and i + 1 < len(words) and not words[i + 1].startswith("--"):
+                value = words[i + 1]
+            return f"; {word.split('=')[0]} is a recipe field: set it with --set {name.replace('-', '_')}={value or 'VALUE'}"
+    return ""
 
 
 def version_line() -> str:

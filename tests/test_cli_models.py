@@ -26,6 +26,14 @@ def test_csv_is_header_and_rows_only():
     assert row["other_ops"] > 0  # batch norm and pooling, outside macs
 
 
+def test_several_names_and_patterns_give_each_variant_once_in_the_order_named():
+    result = bench("models", "mobilenet_v2", "resnet18-stem*", "resnet18,mobilenet_v2", "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    variants = pd.read_csv(io.StringIO(result.stdout))["variant"].tolist()
+    stems = sorted(pd.read_csv(io.StringIO(bench("models", "resnet18-stem*", "--format", "csv").stdout))["variant"])
+    assert variants == ["mobilenet_v2", *variants[1:1 + len(stems)], "resnet18"] and sorted(variants[1:-1]) == stems
+
+
 def test_json_respects_size_and_classes():
     result = bench("models", "mobilenet_v2", "--input-size", "224", "--num-classes", "1000", "--format", "json")
     (row,) = json.loads(result.stdout)

@@ -55,6 +55,19 @@ def test_fashion_mnist_loads_what_the_files_hold(tmp_path, layout, gz):
     order = [int(np.flatnonzero((written == image.reshape(-1)).all(1))[0]) for image in seen]
     assert sorted(order) == list(range(100)) and (labels == arrays["train-labels-idx1-ubyte"][order]).all()
     assert len(data.val) == 20  # 20% of each class's 10 images
+    assert data.summary().lines()[1] == f"  read from {tmp_path / layout}"  # the folder read, named
+
+
+def test_train_limit_on_fashion_mnist_sizes_is_what_the_readme_says(tmp_path):
+    """Fashion-MNIST's 60,000 + 10,000 images (written blank, at its real size) with train_limit=5000: exactly
+    5,000 training images, the 12,000 validation images cut in proportion, the 10,000 test images whole."""
+    from tests.test_readme import README
+
+    write_idx_set(tmp_path / "FashionMNIST" / "raw", train=60_000, test=10_000)
+    data = load_dataset("fashion-mnist", tmp_path, 8, 0, 0.2, torch.device("cpu"), train_limit=5000)
+    train, val, test = len(data.train), len(data.val), len(data.test)
+    assert (train, val, test) == (5000, round(12_000 * 5000 / 48_000), 10_000)
+    assert f"`{train:,} train / {val:,} val / {test:,} test images`" in " ".join(README.split())
 
 
 def test_mnist_is_not_flipped_and_is_resized_to_the_input_size(tmp_path):

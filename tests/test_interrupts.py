@@ -45,3 +45,11 @@ def test_an_interrupt_as_the_worker_is_spawned_leaves_exactly_one_row(tmp_path):
     assert proc.returncode == 130 and "Traceback" not in err, err
     (row,) = load_runs(tmp_path, "shortcut").to_dict("records")
     assert row["status"] == "interrupted" and row["epochs_run"] == 0
+
+
+def test_a_run_stopped_before_its_first_epoch_leaves_no_tensorboard_folder(tmp_path):
+    """TensorBoard's writer is made at the first thing written: nothing logged, no folder to mistake for a run."""
+    result = bench(*RUN, "--results", str(tmp_path), "--tensorboard", str(tmp_path / "tb"),
+                   env={"BENCH_TEST_SIGNAL_AT": "warm-up"})
+    assert result.returncode == 130, result.stderr
+    assert not (tmp_path / "tb").exists() or not any(p.is_file() for p in (tmp_path / "tb").rglob("*"))

@@ -4,6 +4,7 @@ environment's .venv (so nothing is installed) and a tiny suite through RUN_SUITE
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -81,8 +82,11 @@ def test_make_run_interrupted_mid_suite_changes_no_tracked_file_and_writes_no_re
     assert git(copy, "status", "--porcelain") == ""
     assert not (copy / "results" / "reports").exists()  # no report written after Ctrl-C
     # make stops at Ctrl-C before its recipe can speak; bench itself says where the finished runs are
-    assert "interrupted: finished runs are kept in results/shortcut/; run the same command to resume, or " \
-           "`bench report --suite shortcut` to report what finished" in err
+    # what finished, and commands that work as typed in the copy: the program as PATH or the copy's folder finds it
+    assert "interrupted: 1 of 2 run(s) finished, kept in results/shortcut/" in err, err
+    program = re.search(r"\nresume: (\S+) run --suite shortcut", err).group(1)
+    assert shutil.which(program) or (copy / program).is_file(), program
+    assert f"report what finished: {program} report --suite shortcut" in err
     statuses = sorted(load_runs(copy / "results", "shortcut")["status"])
     # the first run finished; the second was stopped (an `interrupted` row) or never began (no row)
     assert statuses in (["interrupted", "ok"], ["ok"]), err

@@ -17,15 +17,17 @@ MODEL_COLUMNS = ["variant", "source", "params", "trainable_params", "macs", "flo
                  "input_size", "num_classes", "skipped_ops"]
 
 
-def models_table(pattern: str | None, tag: str | None, input_size: int, num_classes: int) -> pd.DataFrame:
-    """One row per matching variant with its profile at `input_size` and `num_classes`."""
+def models_table(patterns: list[str], tag: str | None, input_size: int, num_classes: int) -> pd.DataFrame:
+    """One row per variant matching any of `patterns` (names, globs, `module:function` models; commas also
+    separate them; none: all), in the order named, each once, with its profile at `input_size` and `num_classes`."""
     import models
     import pandas as pd
 
     from ..measure.profile import profile_model
 
     rows = []
-    variants = models.list_variants(pattern, tag)
+    named = [p.strip() for text in patterns for p in text.split(",") if p.strip()]
+    variants = list({v.name: v for p in (named or [None]) for v in models.list_variants(p, tag)}.values())
     for variant in variants:
         if input_size < variant.min_input_size:
             raise UsageError(f"--input-size {input_size} is smaller than {variant.name} accepts "
@@ -43,7 +45,9 @@ MODEL_UNITS = ("params: count; macs: multiply-adds of convolutions, linear layer
 
 @dataclass
 class ModelsOptions:
-    pattern: str | None = option(None, "variant name or glob pattern, e.g. 'resnet18*'", flag="pattern", nargs="?")
+    patterns: list[str] = option([], "variant names or glob patterns, several allowed (e.g. 'resnet18*' "
+                                 "mobilenet_v2 mynets:small_cnn); none: every registered variant", flag="patterns",
+                                 nargs="*")
     tag: str | None = option(None, "only variants with this tag (stem, depth, mobile, shortcut, resnet, cifar)")
     input_size: int = option(32, "input side in pixels (default %(default)s)", type=at_least(1))
     num_classes: int = option(10, "classifier outputs (default %(default)s)", type=at_least(1))
@@ -52,6 +56,6 @@ class ModelsOptions:
 
 def models(options: ModelsOptions) -> int:
     """Print the cost of every matching variant."""
-    table = models_table(options.pattern, options.tag, options.input_size, options.num_classes)
+    table = models_table(options.patterns, options.tag, options.input_size, options.num_classes)
     print_frame(table, options.format, units=MODEL_UNITS)
     return 0

@@ -30,6 +30,22 @@ def print_frame(frame: pd.DataFrame, fmt: str, units: str = "", as_given: bool =
             print(f"\nunits: {units}")
 
 
+def command_name() -> str:
+    """How the user can type this program again: `bench` when that is what PATH finds, else the path it was started
+    by (`.venv/bin/bench` under `make run`), else `python -m bench.cli`."""
+    import os
+    import shutil
+
+    started = sys.argv[0] if sys.argv else ""
+    if os.path.basename(started) != "bench":
+        return f"{os.path.relpath(sys.executable) if 'venv' in sys.executable else 'python'} -m bench.cli"
+    found = shutil.which("bench")
+    if found and os.path.realpath(found) == os.path.realpath(started):
+        return "bench"
+    relative = os.path.relpath(started)
+    return relative if len(relative) < len(started) and not relative.startswith("..") else started
+
+
 def numeric(value: object) -> bool:
     """A number, or text of one (the dash of a missing value counts)."""
     if value == "–" or isinstance(value, (int, float)):

@@ -55,7 +55,7 @@ def launch(specs: list[RunSpec], options: RunOptions, launcher, outcome: Outcome
     """Run every spec of `specs` not yet finished through `launcher`: skipped ones go to outcome.skipped; an
     interrupt or a detached submission is noted on `outcome`."""
     from ..launch.endings import settle
-    from ..plan.decide import decision, finished_runs
+    from ..plan.decide import decision, finished_runs, resumed
 
     finished = finished_runs(options.results, specs[0].suite) if specs else None
     todo = []
@@ -66,6 +66,7 @@ def launch(specs: list[RunSpec], options: RunOptions, launcher, outcome: Outcome
             print(f"[{i}/{len(specs)}] {spec.title}: {what_now}; --force re-runs it",
                   file=sys.stderr)
         else:
+            specs[i - 1] = spec = resumed(spec)  # in place: the summary finds the resumed run's row by its id
             todo.append((i, spec))
     if options.checkpoints and specs and specs[0].role != Role.TRIAL.value:
         without_checkpoint([s for s in outcome.skipped if s in specs], finished)
@@ -81,7 +82,12 @@ def launch(specs: list[RunSpec], options: RunOptions, launcher, outcome: Outcome
             eta.ended(spec)
         return stop
 
-    launched = launcher.run(todo, len(specs), settled, eta)
+    try:
+        launched = launcher.run(todo, len(specs), settled, eta)
+    except KeyboardInterrupt:  # between two runs, with no worker to pass it on to: stop as after any Ctrl-C
+        from ..launch.base import Launched
+
+        launched = Launched(interrupted=True)
     outcome.interrupted, outcome.detached = launched.interrupted, launched.detached
 
 
@@ -138,6 +144,32 @@ def choice(trials: list[RunSpec], outcome: Outcome) -> dict[str, dict]:
         print(f"  {label}: {'; '.join(cells)}", file=sys.stderr)
     print(file=sys.stderr)
     return chosen
+
+
+def interrupted_note(specs: list[RunSpec], suite: str, results: str) -> str:
+    """After Ctrl-C: how many of the planned runs finished and how many will go on from their checkpoint, and the
+    commands, as they can be typed, that resume and that report what finished."""
+    import shlex
+
+    from ..store.resume import read_point
+    from ..store.shards import load_runs
+    from .output import command_name
+
+    folder = Path(specs[0].results) if specs else Path(DEFAULT_RESULTS)
+    runs = load_runs(folder, suite)
+    ok = set(runs.loc[runs["status"] == Status.OK.value, "config_hash"]) if not runs.empty else set()
+    done = sum(s.config_hash in ok for s in specs)
+    points = [p for p in (read_point(folder, suite, s.config_hash) for s in specs if s.config_hash not in ok) if p]
+    program = command_name()
+    again = " ".join([program, *(shlex.quote(a) for a in sys.argv[1:])])
+    said = f"interrupted: {done} of {len(specs)} run(s) finished, kept in {folder / suite}/"
+    if points:
+        said += (f"; {len(points)} stopped mid-run will go on from their last finished epoch "
+                 f"({', '.join(f'{p.run_id} after epoch {p.epoch}' for p in points)})")
+    said += f".\nresume: {again}"
+    if done:
+        said += f"\nreport what finished: {program} report --suite {suite}{results}"
+    return said
 
 
 def without_checkpoint(skipped: list[RunSpec], finished: pd.DataFrame) -> None:
@@ -207,8 +239,7 @@ def run(options: RunOptions) -> int:
     print()
     print_frame(table, "table", as_given=True)
     if outcome.interrupted:
-        print(f"\ninterrupted: finished runs are kept in {Path(options.results) / name}/; run the same command to "
-              f"resume, or `bench report --suite {name}{results}` to report what finished", file=sys.stderr)
+        print("\n" + interrupted_note(shown, name, results), file=sys.stderr)
         return EXIT_INTERRUPTED
     if outcome.undecided:
         print(f"\nbench: {', '.join(outcome.undecided)}: trials did not all finish, so no value was chosen and no "

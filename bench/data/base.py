@@ -52,6 +52,7 @@ class DataSet:
     sizes: Counter = field(default_factory=Counter)  # of the images as stored: "W×H" -> count
     modes: Counter = field(default_factory=Counter)  # PIL mode -> count
     stats: str = "training split"  # where `mean` and `std` come from
+    origin: str = ""  # where it was read from: a folder or file, or how it was made
 
     @property
     def num_classes(self) -> int:
@@ -60,7 +61,7 @@ class DataSet:
     def summary(self) -> Summary:
         """Classes, images per class per split, image sizes and modes."""
         per_class = {split: counts(getattr(self, split).targets(), self.num_classes) for split in ("train", "val", "test")}
-        return Summary(self.name, self.classes, per_class, self.sizes, self.modes)
+        return Summary(self.name, self.classes, per_class, self.sizes, self.modes, self.origin)
 
 
 class TensorSource:

@@ -29,6 +29,7 @@ class Summary:
     per_class: dict[str, list[int]]  # split -> images of each class
     sizes: Counter = field(default_factory=Counter)  # "W×H" -> images
     modes: Counter = field(default_factory=Counter)  # PIL mode -> images
+    origin: str = ""  # where the images were read from
 
     def total(self, split: str) -> int:
         return sum(self.per_class[split])
@@ -44,6 +45,8 @@ class Summary:
         sizes = ", ".join(f"{k} ({n})" for k, n in self.sizes.most_common(4)) + (" …" if len(self.sizes) > 4 else "")
         modes = ", ".join(f"{k} ({n})" for k, n in self.modes.most_common())
         out = [f"data {self.name}: {len(self.classes)} classes; images {counts}; sizes {sizes}; modes {modes}"]
+        if self.origin:
+            out.append(f"  read from {self.origin}")
         if self.converted:
             out.append(f"  {self.converted} images converted to 8-bit RGB (16-bit scaled by 255/65535, "
                        "palette transparency and CMYK through RGBA/RGB)")

@@ -58,7 +58,7 @@ def data_identity(spec: str, data_root: str | Path | None) -> dict[str, object]:
     listings and digests, no image decoded)."""
     check_spec(spec)
     kind, arg = kind_of(spec)
-    return kind.identity(arg, Path(data_root) if data_root else None)
+    return kind.identity(arg, given_root(data_root))
 
 
 def load_dataset(spec: str, data_root: Path | None, size: int, seed: int, val_fraction: float, device,
@@ -70,5 +70,17 @@ def load_dataset(spec: str, data_root: Path | None, size: int, seed: int, val_fr
 
     check_spec(spec)
     kind, arg = kind_of(spec)
-    data = kind.load(arg, Path(data_root) if data_root else None, size, seed, val_fraction, device, decode)
+    data = kind.load(arg, given_root(data_root), size, seed, val_fraction, device, decode)
+    data.origin = data.origin or str(Path(arg).resolve())  # image files: the folder or CSV named
     return limited(data, train_limit, test_limit, seed)
+
+
+def given_root(data_root: str | Path | None) -> Path | None:
+    """--data-root as a path; one that does not exist is refused, never quietly replaced by a default folder."""
+    if not data_root:
+        return None
+    root = Path(data_root).expanduser()
+    if not root.is_dir():
+        raise UsageError(f"--data-root '{data_root}' is not a folder; give the folder that holds the data set "
+                         f"(for a CIFAR download, create it first: mkdir -p {data_root})")
+    return root

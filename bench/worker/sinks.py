@@ -56,9 +56,17 @@ class TensorBoardLog:
     hyper-parameters and results for TensorBoard's HParams table and parallel-coordinates view."""
 
     def __init__(self, spec: RunSpec) -> None:
-        from torch.utils.tensorboard import SummaryWriter
+        self.folder = Path(spec.tensorboard) / spec.suite / spec.run_id
+        self._writer = None
 
-        self.writer = SummaryWriter(str(Path(spec.tensorboard) / spec.suite / spec.run_id))
+    @property
+    def writer(self):
+        """Made at the first thing written: a run stopped before its first epoch leaves no empty folder."""
+        if self._writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(str(self.folder))
+        return self._writer
 
     def log(self, e: EpochRow, model: torch.nn.Module) -> None:
         for name in ("train_loss", "val_loss", "train_acc", "val_acc", "lr", "epoch_time_s", "images_per_s"):
@@ -79,4 +87,5 @@ class TensorBoardLog:
             self.writer.add_scalar(tag, value, row.epochs_run or 0)
 
     def close(self) -> None:
-        self.writer.close()
+        if self._writer is not None:
+            self._writer.close()

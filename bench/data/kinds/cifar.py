@@ -68,8 +68,10 @@ def load(name: str, arg: str, root: Path | None, size: int, seed: int, val_fract
     test_x, test_y = read_cifar_batch(path / test_file, label_key)
     with open(path / meta_file, "rb") as f:
         classes = [n.decode() for n in pickle.load(f, encoding="bytes")[names_key]]
-    return tensor_dataset(name, classes, torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]),
+    data = tensor_dataset(name, classes, torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]),
                           test_x, test_y, size, seed, val_fraction, device, hflip=True)
+    data.origin = str(path)
+    return data
 
 
 def identity(name: str, arg: str, root: Path | None) -> dict[str, object]:

@@ -35,8 +35,10 @@ def load(arg: str, root: Path | None, size: int, seed: int, val_fraction: float,
     labels = torch.from_numpy(table[:, 64].astype(np.int64))
     train_idx, test_idx = (torch.from_numpy(i) for i in stratified_split(labels.numpy(), DIGITS_TEST_FRACTION,
                                                                           TEST_SPLIT_SEED))
-    return tensor_dataset("digits", [str(i) for i in range(10)], images[train_idx], labels[train_idx],
+    data = tensor_dataset("digits", [str(i) for i in range(10)], images[train_idx], labels[train_idx],
                           images[test_idx], labels[test_idx], size, seed, val_fraction, device, hflip=False, mode="L")
+    data.origin = str(digits_file())
+    return data
 
 
 def identity(arg: str, root: Path | None) -> dict[str, object]:

@@ -16,8 +16,10 @@ def load(arg: str, root: Path | None, size: int, seed: int, val_fraction: float,
     g = torch.Generator().manual_seed(TEST_SPLIT_SEED)
     x = torch.randint(0, 256, (800, 3, size, size), generator=g, dtype=torch.uint8)
     y = torch.arange(800) % 10
-    return tensor_dataset("fake", [f"class{i}" for i in range(10)], x[:640], y[:640], x[640:], y[640:],
+    data = tensor_dataset("fake", [f"class{i}" for i in range(10)], x[:640], y[:640], x[640:], y[640:],
                           size, seed, val_fraction, device, hflip=True, synthetic=True)
+    data.origin = "random pixels made in memory"
+    return data
 
 
 KINDS = [DataKind("fake", "random images, 10 classes, for smoke runs (accuracies mean nothing)", load,

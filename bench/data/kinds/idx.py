@@ -67,9 +67,9 @@ def candidate_folders(name: str, data_root: Path | None) -> list[Path]:
     """Where `name`'s files are looked for, in order."""
     spec = IDX_SETS[name]
     folders = []
-    if data_root is not None:
+    if data_root is not None:  # a folder given is the only place looked in
         folders += [data_root / spec.folder / "raw", data_root / spec.folder, data_root]
-    if spec.system is not None:
+    elif spec.system is not None:
         folders.append(spec.system)
     return folders
 
@@ -115,9 +115,11 @@ def load(name: str, arg: str, root: Path | None, size: int, seed: int, val_fract
     files = locate(name, Path(root) if root else None)
     (train_x, train_y), (test_x, test_y) = load_split(files, "train"), load_split(files, "test")
     spec = IDX_SETS[name]
-    return tensor_dataset(name, list(spec.classes), torch.from_numpy(train_x.copy())[:, None], torch.from_numpy(train_y),
+    data = tensor_dataset(name, list(spec.classes), torch.from_numpy(train_x.copy())[:, None], torch.from_numpy(train_y),
                           torch.from_numpy(test_x.copy())[:, None], torch.from_numpy(test_y), size, seed, val_fraction,
                           device, hflip=spec.hflip, mode="L")
+    data.origin = str(next(iter(files.values())).parent)
+    return data
 
 
 def identity(name: str, arg: str, root: Path | None) -> dict[str, object]:
