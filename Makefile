@@ -82,7 +82,7 @@ reports: $(STAMP)
 # each worker and the runs it starts get cores / workers threads); the latency benchmarks run once each, untimed.
 test: $(TEST_STAMP)
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -n auto --benchmark-disable
+	$(PY) -m pytest -n auto --benchmark-disable --durations=15
 
 # Time every variant's forward pass and save the result as the new baseline under .benchmarks/.
 latency: $(TEST_STAMP)
