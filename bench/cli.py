@@ -51,7 +51,8 @@ def recipe_hint(message: str) -> str:
         if word.startswith("--") and name.replace("-", "_") in fields:
             if not value and i + 1 < len(words) and not words[i + 1].startswith("--"):
                 value = words[i + 1]
-            return f"; {word.split('=')[0]} is a recipe field: set it with --set {name.replace('-', '_')}={value or 'VALUE'}"
+            field_name = name.replace("-", "_")
+            return f"; {word.split('=')[0]} is a recipe field: set it with --set {field_name}={value or 'VALUE'}"
     return ""
 
 

@@ -37,8 +37,10 @@ def command_name() -> str:
     import shutil
 
     started = sys.argv[0] if sys.argv else ""
-    if os.path.basename(started) != "bench":
-        return f"{os.path.relpath(sys.executable) if 'venv' in sys.executable else 'python'} -m bench.cli"
+    if os.path.basename(started) != "bench":  # `python -m bench.cli`: the interpreter that ran it
+        python = shutil.which("python")
+        same = python and os.path.realpath(python) == os.path.realpath(sys.executable)
+        return f"{'python' if same else sys.executable} -m bench.cli"
     found = shutil.which("bench")
     if found and os.path.realpath(found) == os.path.realpath(started):
         return "bench"

@@ -31,7 +31,8 @@ class Progress:
         self.stream, self.live, self.suite_rest_s, self.clock = stream, live, suite_rest_s, clock
         self.started = clock()
         self.first_step: float | None = None  # training's first step (after data, profiling and warm-up)
-        self.epoch, self.epoch_started, self.done_epochs, self.last_epoch_end = done + 1, self.started, done, self.started
+        self.epoch, self.done_epochs = done + 1, done
+        self.epoch_started = self.last_epoch_end = self.started
         self.resumed = done  # epochs a resumed run had finished before this process: not part of its pace
         self.images, self.last_line = 0, self.started  # the data summary was the last line
         self.val_acc: float | None = None

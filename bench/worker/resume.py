@@ -6,7 +6,8 @@ one per identity, so that the same command finds it again):
 the training state (bench.train.state.Training), the epoch rows so far, what the row knows of the run's past
 (best epoch, fixed costs, earlier resumes) and the name of the best-validation weights' file, `best-<epoch>.pt`,
 written (also atomically) before the state that names it, only when the best epoch moves. A kill at any moment
-leaves one consistent pair; then `point.json` (bench.store.resume) names the run and the epoch. The folder goes when the run's `ok` row is written, unless --checkpoints keeps it.
+leaves one consistent pair; then `point.json` (bench.store.resume) names the run and the epoch. The folder goes
+when the run's `ok` row is written, unless --checkpoints keeps it.
 Plain tensors, numbers and strings only: `torch.load(..., weights_only=True)` reads both files.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..plan.spec import RunSpec
 from ..store.paths import resume_dir
 from ..store.resume import ResumePoint, forget_point, write_point
 from ..store.schema import EpochRow
+from .sinks import atomic_save
 
 STATE = "state.pt"
 
@@ -42,14 +44,6 @@ class Saved:
     @property
     def epoch(self) -> int:
         return int(self.training["epoch"])
-
-
-def atomic_save(obj: object, path: Path) -> None:
-    """torch.save into a temporary file beside `path`, then rename: a reader (or a kill) never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def best_name(epoch: int) -> str:

@@ -26,14 +26,19 @@ def save_checkpoint(state: dict[str, torch.Tensor], spec: RunSpec, data) -> None
     """The best-validation weights with what they are (variant, classes, normalisation, recipe, identity),
     written atomically; plain types only, so `torch.load(path, weights_only=True)` reads it."""
     path = checkpoint_path(Path(spec.results), spec.suite, spec.run_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
     checkpoint = {"state_dict": state, "variant": spec.variant, "weights": spec.weights or "none",
                   "classes": list(data.classes), "mean": list(data.mean), "std": list(data.std),
                   "input_size": spec.recipe.input_size, "recipe": dataclasses.asdict(spec.recipe),
                   "config_hash": spec.config_hash, "identity": json.dumps(spec.identity, sort_keys=True),
                   "run_id": spec.run_id}
-    tmp = path.parent / f".{spec.run_id}.tmp"
-    torch.save(checkpoint, tmp)
+    atomic_save(checkpoint, path)
+
+
+def atomic_save(obj: object, path: Path) -> None:
+    """torch.save into a temporary file beside `path`, then rename: a reader (or a kill) never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    torch.save(obj, tmp)
     os.replace(tmp, path)
 
 
