@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import statistics
 import time
 
@@ -18,11 +19,12 @@ from bench.data.registry import load_dataset
 from bench.plan.options import RunOptions
 from bench.plan.prepare import plan
 from bench.train.speed import Speed
-from bench.store.paths import peak_tflops_path
+from bench.store.paths import peak_tflops_path, speed_choices_path
 from bench.store.shards import load_epochs, load_runs
 from bench.config.recipe import Recipe
 from bench.config.lookup import get_suite
 from bench.train.loop import fit, warm_up
+from bench.train.probe import Choice, probe_memory_format
 from bench.train.schedule import make_optimizer
 from bench.measure.utilization import Sampler, mfu, peak_key, train_tflops
 from tests.helpers import bench
@@ -39,37 +41,64 @@ RUN = ["run", "--suite", "shortcut", "--variants", "resnet32", "--dataset", "fak
     ("precision", "fp16", "precision", "fp16"),
     ("precision", "tf32", "precision", "tf32"),
     ("channels_last", True, "channels_last", True),
+    ("channels_last", False, "channels_last", False),  # --no-channels-last: NCHW given, not left to measurement
     ("compile", "reduce-overhead", "compile", "reduce-overhead"),
 ])
 def test_each_setting_is_part_of_the_identity_and_hash(tmp_path, flag, value, key, recorded):
     suite = get_suite("shortcut")
     base = plan(suite, RunOptions(variants=["plain32"], results=str(tmp_path)), CPU)[0]
     changed = plan(suite, RunOptions(variants=["plain32"], results=str(tmp_path), **{flag: value}), CPU)[0]
-    assert base.identity["recipe"][key] == Recipe().__getattribute__(key)  # the default: fp32, NCHW, eager
+    assert base.identity["recipe"][key] == Recipe().__getattribute__(key)  # the default: fp32, measured, eager
     assert changed.identity["recipe"][key] == recorded
     assert changed.config_hash != base.config_hash and changed.experiment_hash != base.experiment_hash
 
 
 @pytest.fixture(scope="module")
 def bf16_and_fp32(tmp_path_factory):
-    """One bf16 + channels_last run and one default run of resnet32, on the CPU, in one results folder."""
+    """One bf16 + channels_last run and two default runs (seeds 0 and 1: memory format by measurement) of resnet32,
+    on the CPU, in one results folder."""
     results = tmp_path_factory.mktemp("speed")
     fast = bench(*RUN, "--precision", "bf16", "--channels-last", "--results", str(results))
-    plain = bench(*RUN, "--results", str(results))
+    plain = bench(*RUN, "--seeds", "2", "--results", str(results))
     return results, fast, plain
 
 
 def test_bf16_channels_last_trains_on_the_cpu_and_is_recorded(bf16_and_fp32):
     results, fast, plain = bf16_and_fp32
     assert fast.returncode == 0 and plain.returncode == 0, fast.stderr + plain.stderr
-    runs = load_runs(results, "shortcut").set_index("precision")
-    assert runs.loc["bf16", "channels_last"] and runs.loc["bf16", "compile"] == "off"
-    assert not runs.loc["fp32", "channels_last"]
-    assert json.loads(runs.loc["bf16", "recipe"])["precision"] == "bf16"
-    assert runs.loc["bf16", "config_hash"] != runs.loc["fp32", "config_hash"]
+    runs = load_runs(results, "shortcut")
+    bf16, fp32 = runs[runs["precision"] == "bf16"].iloc[0], runs[runs["precision"] == "fp32"].set_index("seed")
+    assert bf16["channels_last"] and bf16["compile"] == "off"
+    assert json.loads(bf16["recipe"])["precision"] == "bf16"
+    assert set(fp32["config_hash"]).isdisjoint({bf16["config_hash"]})
     epochs = load_epochs(results, "shortcut")
     assert epochs["train_loss"].notna().all() and (epochs["train_loss"] < 10).all()  # a finite, sane loss
-    assert (runs["status"] == "ok").all() and pd.isna(runs.loc["bf16", "compile_s"])  # eager: nothing compiled
+    assert (runs["status"] == "ok").all() and pd.isna(bf16["compile_s"])  # eager: nothing compiled
+
+
+def test_the_memory_format_is_chosen_by_measurement_unless_given(bf16_and_fp32):
+    """--channels-last is obeyed and recorded as the user's; by default the faster of the two timed formats is
+    chosen, measured once: the second seed reads the first one's choice back from the results folder."""
+    results, _, _ = bf16_and_fp32
+    runs = load_runs(results, "shortcut")
+    bf16, fp32 = runs[runs["precision"] == "bf16"].iloc[0], runs[runs["precision"] == "fp32"].set_index("seed")
+    assert bf16["speed_chosen_by"] == "user" and pd.isna(bf16["step_ms_nchw"]) and pd.isna(bf16["speed_probe_s"])
+    assert json.loads(bf16["recipe"])["channels_last"] is True
+    assert (fp32["speed_chosen_by"] == "measurement").all()
+    assert all(json.loads(r)["channels_last"] is None for r in fp32["recipe"])  # the recipe leaves it open
+    first, second = fp32.loc[0], fp32.loc[1]
+    assert 0 < first["step_ms_nchw"] < 10_000 and 0 < first["step_ms_channels_last"] < 10_000
+    assert first["channels_last"] == (first["step_ms_channels_last"] < first["step_ms_nchw"])  # the faster one
+    assert first["speed_probe_s"] > 0 and second["speed_probe_s"] == 0  # measured once, then read back
+    assert second["channels_last"] == first["channels_last"]
+    assert second[["step_ms_nchw", "step_ms_channels_last"]].tolist() == \
+        first[["step_ms_nchw", "step_ms_channels_last"]].tolist()
+    assert first["experiment_hash"] == second["experiment_hash"]
+    # the probe runs before training, outside the run's fixed cost and outside every epoch
+    assert first["speed_probe_s"] < (pd.to_datetime(first["finished_at"]) -
+                                     pd.to_datetime(first["started_at"])).total_seconds()
+    cache = json.loads(speed_choices_path(results).read_text())
+    assert len(cache) == 1 and next(iter(cache.values()))["channels_last"] == first["channels_last"]
 
 
 def test_mfu_of_each_run_follows_its_own_columns_and_the_cached_peak(bf16_and_fp32):
@@ -98,7 +127,19 @@ def test_the_report_shows_the_settings_and_splits_experiments_by_them(bf16_and_f
     bf16 = section(text, "precision bf16")
     fp32 = section(text, "precision fp32")
     assert "| speed settings | bf16 autocast, channels_last, compile off |" in bf16
-    assert "| speed settings | fp32, TF32 off, contiguous (NCHW), compile off |" in fp32
+    assert "| memory format |" not in bf16  # given by the user: nothing was measured
+    assert "| speed settings | fp32, TF32 off, memory format chosen per variant by measurement, compile off |" in fp32
+    # the header names the choice and the step times it was made on, as the row has them
+    run = load_runs(results, "shortcut").query("precision == 'fp32'").iloc[0]
+    chosen, other = ("channels_last", "contiguous (NCHW)") if run["channels_last"] else ("contiguous (NCHW)",
+                                                                                         "channels_last")
+    line = next(line for line in fp32.splitlines() if line.startswith("| memory format |"))
+    found = re.fullmatch(rf"\| memory format \| resnet32: {re.escape(chosen)} \(([\d.]+) ms per training step; "
+                         rf"{re.escape(other)} ([\d.]+) ms\) \|", line)
+    assert found, line
+    columns = ("step_ms_channels_last", "step_ms_nchw") if run["channels_last"] else ("step_ms_nchw",
+                                                                                      "step_ms_channels_last")
+    assert [float(v) for v in found.groups()] == pytest.approx([run[c] for c in columns], rel=0.01)
     assert "MFU (%)" in bf16 and "GPU util" not in bf16  # no GPU: the column is left out, not filled with dashes
 
 
@@ -171,6 +212,44 @@ def test_compile_default_trains_a_tiny_net_and_keeps_compiling_out_of_the_epochs
     assert all(r.train.time_s < compile_s for r in compiled)  # it never lands inside an epoch
     # Same data, same weights at the start: the compiled step computes what the eager one does.
     assert [r.train.loss for r in compiled] == pytest.approx([r.train.loss for r in eager], rel=1e-3)
+
+
+def test_the_probe_times_both_formats_and_leaves_model_and_generators_untouched():
+    model = tiny_net()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    data = load_dataset("fake", None, 16, 0, 0.2, CPU)
+    torch.manual_seed(1)
+    rng = torch.get_rng_state()
+    choice = probe_memory_format(model, data, Recipe(batch_size=16, input_size=16), Speed(CPU), rounds=2, steps=2)
+    assert set(choice.step_s) == {False, True} and all(0 < s < 10 for s in choice.step_s.values())
+    assert choice.channels_last == (choice.step_s[True] < choice.step_s[False]) and choice.probe_s > 0
+    assert torch.equal(torch.get_rng_state(), rng)  # the run's random draws are the same as without the probe
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in before.items())
+    assert model[0].weight.is_contiguous()  # the model itself stays in its format: the worker moves it
+    assert Choice({False: 0.1, True: 0.1}, 0.0).channels_last is False  # a tie keeps NCHW
+
+
+MOBILE = ["run", "--suite", "mobile-vs-resnet", "--variants", "mobilenet_v2", "--dataset", "digits", "--epochs", "2",
+          "--set", "train_limit=640", "--set", "latency_processes=1", "--set", "precise_bn_batches=0", "--device", "cpu"]
+
+
+@pytest.mark.slow
+def test_mobilenet_v2_trains_in_channels_last_by_measurement_at_twice_the_speed_of_nchw(tmp_path):
+    """On a CPU mobilenet_v2's depthwise convolutions are far faster in channels_last (make speed: about 2-3× on
+    this 2-core machine). The default run must find that by itself, and a forced NCHW run must be obeyed."""
+    chosen = bench(*MOBILE, "--results", str(tmp_path))
+    forced = bench(*MOBILE, "--no-channels-last", "--results", str(tmp_path))
+    assert chosen.returncode == 0 and forced.returncode == 0, chosen.stderr + forced.stderr
+    runs = load_runs(tmp_path, "mobile-vs-resnet").set_index("speed_chosen_by")
+    auto, nchw = runs.loc["measurement"], runs.loc["user"]
+    assert auto["channels_last"] and not nchw["channels_last"] and nchw["precision"] == auto["precision"] == "fp32"
+    assert "memory format channels_last, chosen by measurement" in chosen.stderr
+    # The probe timed both formats in turn in one process, and the chosen run trained far faster than the forced one.
+    # Measured on this 2-core machine: 1.9-2.4× per probe step, 1.8-2.3× in images/s, with one or two threads; the
+    # issue's 2× holds in most draws, not all, so the bounds sit below what was measured, not at 2.
+    assert auto["step_ms_nchw"] >= 1.6 * auto["step_ms_channels_last"], auto[["step_ms_nchw", "step_ms_channels_last"]]
+    assert auto["images_per_s"] >= 1.5 * nchw["images_per_s"], (auto["images_per_s"], nchw["images_per_s"])
+    assert auto["experiment_hash"] != nchw["experiment_hash"]  # a given format is another recipe
 
 
 def test_the_warm_up_restores_weights_in_place():

@@ -63,11 +63,14 @@ class Recipe:
                               low=1)
     latency_processes: int = knob(3, "fresh processes that each time the forward latency after training: one median "
                                      "per process, so that a comparison has independent values (pyperf's idea)", low=1)
-    # Speed settings (bench.store.speed, applied by bench.train.speed): part of the identity like every other field. fp32 means TF32 off, so a
-    # default run computes the same on every GPU generation as on the CPU.
+    # Speed settings (bench.store.speed, applied by bench.train.speed): part of the identity like every other field.
+    # fp32 means TF32 off, so a default run computes the same on every GPU generation as on the CPU; the memory format
+    # is chosen by measurement unless given (its choice is in the row, not in the experiment: see bench.train.probe).
     precision: str = knob("fp32", "fp32 (TF32 off), tf32, bf16 (autocast) or fp16 (autocast + gradient scaler)",
                           choices=tuple(PRECISIONS))
-    channels_last: bool = knob(False, "NHWC memory format for the model and its input batches")
+    channels_last: bool | None = knob(None, "NHWC memory format for the model and its input batches (true), NCHW "
+                                            "(false), or none: chosen per variant and device by timing a few "
+                                            "training steps in each (bench.train.probe)")
     compile: str = knob("off", "torch.compile mode of the training step", choices=COMPILE_MODES)
 
 

@@ -3,6 +3,7 @@ its default, type, choices and help; the CLI builds the flags from these fields,
 launcher's own flags after `--launcher`."""
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,8 +38,9 @@ class RunOptions:
     device: str = option("auto", "auto (cuda when available), cpu, cuda or cuda:N (GPU N)")
     precision: str | None = option(None, "override the recipe's precision: fp32 (TF32 off; the default), tf32, bf16 "
                                    "or fp16 (autocast)", choices=PRECISIONS)
-    channels_last: bool | None = option(None, "train and measure in the channels_last (NHWC) memory format",
-                                        action="store_true")
+    channels_last: bool | None = option(None, "train and measure in the channels_last (NHWC) memory format, or "
+                                        "(--no-channels-last) in NCHW; default: the faster of the two, timed per "
+                                        "variant and device", action=argparse.BooleanOptionalAction)
     compile: str | None = option(None, "torch.compile the training step (its time is the compile_s column, never in "
                                  "an epoch)", choices=COMPILE_MODES)
     run_timeout: float | None = option(None, "stop a run that takes longer (status timeout) and go on with the next",

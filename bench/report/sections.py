@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 
 from ..core.hashing import digest, slug
-from ..store.metrics import BY_COLUMN
+from ..store.metrics import BY_COLUMN, significant
 from ..store.shards import PARSED
+from ..store.speed import BY_MEASUREMENT, MEMORY_FORMATS, STEP_COLUMNS
 from ..store.speed import describe as describe_speed
 from .experiments import Experiment
 from .markdown import facts_table
@@ -24,8 +25,8 @@ def header_facts(exp: Experiment) -> list[tuple[str, str]]:
     first = rows.iloc[0]
     recipe = ", ".join(f"{k}={v}" for k, v in first[PARSED["recipe"]].items()) if first[PARSED["recipe"]] else "–"
     devices = "; ".join(sorted({f"{r['device']}: {r['device_name']}" for _, r in rows.iterrows() if r["device_name"]}))
-    speeds = "; ".join(sorted({describe_speed(r["precision"], bool(r["channels_last"]), r["compile"],
-                                              str(r["device"]).split(":")[0])
+    speeds = "; ".join(sorted({describe_speed(r["precision"], None if measured(r) else bool(r["channels_last"]),
+                                              r["compile"], str(r["device"]).split(":")[0])
                                for _, r in rows.iterrows() if isinstance(r["precision"], str)}))
     dataset = first["dataset"] + (" (synthetic random data: accuracies mean nothing)" if first["synthetic_data"] else "")
     if pd.notna(first["num_classes"]):
@@ -42,6 +43,7 @@ def header_facts(exp: Experiment) -> list[tuple[str, str]]:
         ("data set", dataset),
         ("recipe", recipe),
         ("speed settings", speeds or "–"),
+        *([("memory format", formats)] if (formats := memory_formats(rows)) else []),
         ("seeds", ", ".join(str(s) for s in sorted(rows["seed"].unique()))),
         ("device", devices or "–"),
         ("libraries", ", ".join(sorted({f"torch {r['torch_version']}, torchvision {r['torchvision_version']}"
@@ -50,6 +52,26 @@ def header_facts(exp: Experiment) -> list[tuple[str, str]]:
         ("runs made", f"{started} – {finished} UTC"),
         ("experiment", f"`{exp.key}` (rows equal in everything but variant and seed)"),
     ]
+
+
+def measured(row: pd.Series) -> bool:
+    """The run's memory format was chosen by measurement (bench.train.probe), not given by the user."""
+    return row.get("speed_chosen_by") == BY_MEASUREMENT
+
+
+def memory_formats(rows: pd.DataFrame) -> str:
+    """Per variant, the memory format measurement chose and the probe's step times it chose on:
+    `mobilenet_v2: channels_last (77.2 ms per step; contiguous (NCHW) 158 ms)`; empty when the user chose."""
+    parts = []
+    for label, mine in rows[rows.apply(measured, axis=1)].groupby("label", sort=False):
+        choices = []
+        for _, r in mine.drop_duplicates(["channels_last", *STEP_COLUMNS.values()]).iterrows():
+            chosen = bool(r["channels_last"])
+            other = STEP_COLUMNS[not chosen]
+            choices.append(f"{MEMORY_FORMATS[chosen]} ({significant(r[STEP_COLUMNS[chosen]])} ms per training step; "
+                           f"{MEMORY_FORMATS[not chosen]} {significant(r[other])} ms)")
+        parts.append(f"{label}: {' or '.join(choices)}")
+    return "; ".join(parts)
 
 
 def summarize(ok: pd.DataFrame, labels: list[str]) -> pd.DataFrame:

@@ -88,6 +88,12 @@ def peak_tflops_path(results: Path) -> Path:
     return Path(results) / "peak_tflops.json"
 
 
+def speed_choices_path(results: Path) -> Path:
+    """Memory formats chosen by measurement, per architecture, device, batch, precision and software (bench.train.probe),
+    shared by every suite and seed."""
+    return Path(results) / "speed_choices.json"
+
+
 def results_folder(path: str) -> Path:
     """The results folder, created when missing; one that cannot be written is refused before anything runs."""
     import tempfile

@@ -96,10 +96,17 @@ class RunFacts:
     latency_remeasured_at: str | None = None  # never written by a run: filled on reading when `bench latency` timed
     # this run's model again on a quiet machine (its latency table), whose figures then stand in for the run's own
     precision: str | None = None  # fp32 (TF32 off) | tf32 | bf16 | fp16: see bench.store.speed
-    channels_last: bool | None = None  # NHWC memory format for model and inputs
+    channels_last: bool | None = None  # NHWC memory format for model and inputs: the one the run trained in
+    speed_chosen_by: str | None = None  # who chose that memory format: measurement (the faster of the two,
+    # bench.train.probe) or user (the recipe, a suite file or --channels-last / --no-channels-last): bench.store.speed
+    step_ms_nchw: float | None = None  # the probe's median training step in NCHW (ms); with step_ms_channels_last,
+    step_ms_channels_last: float | None = None  # what the choice was made on (empty when the user chose)
+    speed_probe_s: float | None = None  # seconds this run spent timing the formats, before training and outside
+    # setup_s; 0 when an earlier run's choice was read from the results folder's speed_choices.json
     compile: str | None = None  # torch.compile mode of the training step, "off" when eager
     compile_s: float | None = None  # seconds spent compiling (and capturing graphs) in the warm-up, never in an epoch
-    setup_s: float | None = None  # process start to the first timed training step: the run's fixed cost
+    setup_s: float | None = None  # process start to the first timed training step, less speed_probe_s: the run's
+    # fixed cost
     resumed_after_epochs: list[int] = field(default_factory=list)  # stopped and resumed from its checkpoint after
     # these epochs (bench.worker.resume); empty when it ran in one go
     checkpoint_s: float | None = None  # seconds spent writing its rolling checkpoint, after epochs, never inside one

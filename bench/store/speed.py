@@ -1,6 +1,11 @@
-"""The vocabulary of a run's speed settings, as recorded in its row (`precision`, `channels_last`, `compile`):
-what each value means and how a report describes it. bench.train.speed applies them; bench.config.recipe
-offers them as recipe fields; the report reads them from the rows.
+"""The vocabulary of a run's speed settings, as recorded in its row (`precision`, `channels_last`, `compile`,
+`speed_chosen_by`): what each value means and how a report describes it. bench.train.speed applies them;
+bench.train.probe chooses the memory format by measurement; bench.config.recipe offers them as recipe fields; the
+report reads them from the rows.
+
+The policy of the automatic choice: only the memory format is chosen by measurement (it changes how fast the numbers
+come, not what they are meant to be). The precision is never lowered automatically: fp32 stays fp32 unless the recipe
+or `--precision` admits tf32, bf16 or fp16, because a lower precision changes the numbers themselves.
 """
 from __future__ import annotations
 
@@ -25,11 +30,20 @@ PRECISIONS = {
 }
 COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
 
+# The memory formats a run can train in: the recipe's `channels_last` (true, false, or none = choose by measurement)
+# and the row's step-time column of each, in ms per training step as the probe measured it.
+MEMORY_FORMATS = {False: "contiguous (NCHW)", True: "channels_last"}
+STEP_COLUMNS = {False: "step_ms_nchw", True: "step_ms_channels_last"}
+# Who chose the memory format a run trained in (the row's `speed_chosen_by`).
+BY_MEASUREMENT, BY_USER = "measurement", "user"
 
-def describe(precision: str, channels_last: bool, compile: str, device_type: str) -> str:
-    """One line for a report header: `fp32, TF32 off, contiguous (NCHW), compile off`."""
-    parts = [PRECISIONS[precision].description, "channels_last" if channels_last else "contiguous (NCHW)",
-             f"compile {compile}"]
+
+def describe(precision: str, channels_last: bool | None, compile: str, device_type: str) -> str:
+    """One line for a report header: `fp32, TF32 off, contiguous (NCHW), compile off`; a memory format chosen by
+    measurement (None) reads `memory format chosen per variant by measurement`."""
+    layout = "memory format chosen per variant by measurement" if channels_last is None else \
+        MEMORY_FORMATS[bool(channels_last)]
+    parts = [PRECISIONS[precision].description, layout, f"compile {compile}"]
     if device_type == "cuda":
         parts.append("cudnn.benchmark on")
     return ", ".join(parts)

@@ -34,7 +34,9 @@ class Speed:
 
     @classmethod
     def of(cls, recipe, device: torch.device) -> Speed:
-        return cls(device, recipe.precision, recipe.channels_last, recipe.compile)
+        """The recipe's settings; a memory format left to measurement (None) is NCHW here: the worker measures and
+        chooses it (bench.worker.speed_choice) and passes the chosen Speed on."""
+        return cls(device, recipe.precision, bool(recipe.channels_last), recipe.compile)
 
     @property
     def spec(self) -> Precision:

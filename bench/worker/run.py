@@ -13,10 +13,12 @@ from ..store.metrics import LOADED_PER_CORE
 from ..store.paths import epochs_dir, predictions_dir, resume_dir
 from ..store.schema import LATENCY_COLUMNS, EpochRow, RunRow
 from ..store.shards import write_shard
+from ..store.speed import BY_MEASUREMENT, MEMORY_FORMATS
 from ..store.tuning import Role
 from ..train.loop import WARMUP_STEPS
 from . import resume
 from .sinks import TensorBoardLog, prediction_rows, save_checkpoint
+from .speed_choice import SPEED_CHOICES, choose_speed
 from .start import phase
 
 
@@ -66,8 +68,13 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
     for name in ("params", "trainable_params", "macs", "flops", "other_ops", "activations"):
         setattr(row, name, getattr(profile, name))
     trial = spec.role == Role.TRIAL.value  # a tuning trial: trains and validates; no latency, no test split
-    row.machine_tflops = machine_tflops(speed)  # the machine's speed now, and again after latency and training
     saved = resume.load(spec)  # a checkpoint of this run stopped earlier: go on after its last finished epoch
+    speed = choose_speed(spec, speed, model, data, row, saved.past.get("channels_last") if saved else None)
+    if row.speed_chosen_by == BY_MEASUREMENT:
+        print(f"{spec.title}: memory format {MEMORY_FORMATS[speed.channels_last]}, chosen by measurement "
+              f"({row.step_ms_channels_last:.1f} ms per step in channels_last, {row.step_ms_nchw:.1f} ms in NCHW"
+              f"{'; read from ' + SPEED_CHOICES if not row.speed_probe_s else ''})", file=sys.stderr)
+    row.machine_tflops = machine_tflops(speed)  # the machine's speed now, and again after latency and training
     if saved is not None:
         for column in LATENCY_COLUMNS:  # timed by the first process, before its first epoch
             setattr(row, column, saved.past.get(column))
@@ -81,6 +88,7 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
     read_load = other_load_reader()
     load = Sampler(read_load, interval_s=0.5) if read_load else None
     best_state, past = None, {"started_at": row.started_at, "resumed_after_epochs": [], "checkpoint_s": 0.0,
+                              "channels_last": row.channels_last, "speed_probe_s": row.speed_probe_s,
                               **{column: getattr(row, column) for column in LATENCY_COLUMNS}}
     if saved is not None:
         epochs[:] = saved.epochs
@@ -99,7 +107,8 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
                       progress.step, saved.training if saved is not None else None, last_epoch):
         epoch, tr, va = result.epoch, result.train, result.val
         if "setup_s" not in past:  # the first process's fixed costs are the run's; a resumed one's are its own
-            past["compile_s"], past["setup_s"] = result.compile_s, result.training_started - process_started()
+            past["compile_s"] = result.compile_s
+            past["setup_s"] = result.training_started - process_started() - (row.speed_probe_s or 0.0)
         epochs.append(EpochRow(spec.run_id, epoch, tr.loss, tr.acc, va.loss, va.acc, result.lr, tr.time_s,
                                tr.data_time_s, tr.images / tr.time_s))
         if row.best_epoch is None or va.acc > row.best_val_acc:  # validation alone chooses the epoch
@@ -155,6 +164,8 @@ def restore_past(row: RunRow, past: dict, epochs: list[EpochRow]) -> None:
     row.started_at = past["started_at"]
     row.compile_s, row.setup_s = past.get("compile_s"), past.get("setup_s")
     row.resumed_after_epochs = list(past["resumed_after_epochs"])
+    row.speed_probe_s = past.get("speed_probe_s", row.speed_probe_s)  # the first process's (a resumed one reads
+    # the choice back, at no cost)
     row.checkpoint_s = past["checkpoint_s"]
     if epochs:
         summarize_epochs(row, epochs)
@@ -167,7 +178,7 @@ def time_latency(spec: RunSpec, row: RunRow, num_classes: int) -> None:
 
     recipe = spec.recipe
     job = LatencyJob(spec.variant, num_classes, recipe.input_size, (1, recipe.latency_batch), spec.device,
-                     row.num_threads, recipe.precision, recipe.channels_last)
+                     row.num_threads, recipe.precision, bool(row.channels_last))
     times = time_in_processes(job, recipe.latency_processes)
     row.latency_processes = recipe.latency_processes
     for batch, column in ((1, "latency_ms_b1"), (recipe.latency_batch, "latency_ms_bN")):

@@ -3,6 +3,10 @@
 For each variant × batch × speed setting, the harness trains through `bench.train.fit` (its real step: timers,
 schedule, label smoothing, loss and accuracy kept on the device, gradient scaler, precision, memory format,
 compile) and a hand loop trains a copy of the same initial model with the same settings written out by hand.
+A second table checks the memory format a run chooses by default (bench.train.probe: a few timed steps in each):
+per variant, batch and precision, the harness trains in NCHW, in channels_last and in its own choice, epochs in turn,
+and the choice's images/s is set beside the faster fixed format's (the choice never lowers the precision:
+bench.store.speed).
 Epochs alternate between the two so that machine noise hits both alike; each cell reports the median images/s
 over the timed rounds and the ratio harness / hand. Both read the same device-resident synthetic uint8 batches
 and normalise each batch on the device; augmentation is off in both (it is the recipe's work, not overhead).
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import statistics
 import sys
 import time
@@ -27,6 +32,8 @@ from bench.data.base import DataSet, TensorSource
 from bench.core.device import device_name, resolve_device, synchronize
 from bench.config.recipe import Recipe
 from bench.train.loop import fit
+from bench.train.probe import probe_memory_format
+from bench.train.speed import Speed
 
 VARIANTS = ["resnet18", "resnet18-stem3", "resnet18-cifar", "mobilenet_v2"]
 # A setting: precision, then "+cl" for channels_last, "+ro" for torch.compile(mode="reduce-overhead").
@@ -97,6 +104,47 @@ def hand_loop(model: torch.nn.Module, data: DataSet, recipe: Recipe, device: tor
         yield steps * recipe.batch_size, time.perf_counter() - start
 
 
+def measure_automatic(variant: str, batch: int, precision: str, steps: int, rounds: int, device: torch.device
+                      ) -> tuple[bool, float, float, float]:
+    """(the format measurement chose, and the median images/s of the harness in it, in NCHW and in channels_last),
+    over `rounds` epochs of each taken in turn, from one initial model."""
+    base = Recipe(epochs=rounds + 1, batch_size=batch, lr=0.01, warmup_epochs=0, augment="none", precise_bn_batches=0,
+                  precision=precision, channels_last=None)
+    data = synthetic(batch * steps, base.input_size, device)
+    torch.manual_seed(0)
+    model = models.build(variant, num_classes=10)
+    speed = Speed(device, precision)
+    speed.apply_backends()
+    chosen = probe_memory_format(model, data, base, speed).channels_last  # as the worker does by default
+    loops = {name: fit(copy.deepcopy(model), data, dataclasses.replace(base, channels_last=cl), device, seed=0)
+             for name, cl in (("auto", chosen), ("nchw", False), ("cl", True))}
+    for loop in loops.values():
+        next(loop)  # a first epoch each, untimed
+    rates: dict[str, list[float]] = {name: [] for name in loops}
+    for r in range(rounds):
+        for name in (list(loops) if r % 2 == 0 else list(loops)[::-1]):
+            result = next(loops[name]).train
+            rates[name].append(result.images / result.time_s)
+    return chosen, *(statistics.median(rates[name]) for name in ("auto", "nchw", "cl"))
+
+
+def print_automatic(variants: list[str], batches: list[int], precisions: list[str], images: int, rounds: int,
+                    device: torch.device) -> None:
+    print("\nThe memory format chosen by measurement against the faster fixed one (harness images/s, epochs in "
+          "turn):\n", flush=True)
+    print("| variant | batch | precision | chose | chosen img/s | NCHW img/s | channels_last img/s | chosen / best |\n"
+          "|---|---:|---|---|---:|---:|---:|---:|", flush=True)
+    for variant in variants:
+        for batch in batches:
+            for precision in precisions:
+                start = time.perf_counter()
+                chosen, auto, nchw, cl = measure_automatic(variant, batch, precision, max(1, images // batch),
+                                                           rounds, device)
+                print(f"| {variant} | {batch} | {precision} | {'channels_last' if chosen else 'NCHW'} | {auto:,.0f} | "
+                      f"{nchw:,.0f} | {cl:,.0f} | {auto / max(nchw, cl):.2f} |  {time.perf_counter() - start:.0f} s",
+                      flush=True)
+
+
 def measure(variant: str, batch: int, setting: str, steps: int, rounds: int, device: torch.device
             ) -> tuple[float, float]:
     """Median images/s of (harness, hand loop) over `rounds` alternating epochs of `steps` steps."""
@@ -135,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
                         "resnet18 on a CPU, where compiling takes minutes)")
     parser.add_argument("--images", type=int, help="images per timed epoch (default 25,600 on a GPU, 1,024 on a CPU)")
     parser.add_argument("--rounds", type=int, default=3, help="timed epochs of each loop (default 3)")
+    parser.add_argument("--automatic", help="precisions of the table of automatic memory formats (default: fp32 on "
+                        "a CPU, fp32,tf32,bf16 on a GPU; '' to skip)")
     args = parser.parse_args(argv)
 
     device = resolve_device(args.device)
@@ -163,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
     print("setting: precision (fp32 = TF32 off), +cl channels_last, +ro torch.compile(mode='reduce-overhead'); "
           "ratio = harness / hand (1.00 = no overhead)")
+    automatic = args.automatic if args.automatic is not None else ("fp32,tf32,bf16" if gpu else "fp32")
+    if automatic:
+        print_automatic(variants, batches, automatic.split(","), images, args.rounds, device)
     return 0
 
 
