@@ -34,14 +34,15 @@ def predictions(accuracy: float, seed: int, salt: int) -> list[tuple[int, int]]:
 
 
 def write_side(folder, accuracy: dict[str, list[float]], time_s: dict[str, float], salt: int, dataset="digits",
-               batch: int = 64, seeds: tuple[int, ...] = SEEDS, machine: float | None = None):
+               batch: int = 64, seeds: tuple[int, ...] = SEEDS, machine: float | None = None, mem_kind: str = "cpu_rss"):
     for label in (BASE, OTHER):
         for seed, acc in zip(seeds, accuracy[label]):
             times = epoch_times(time_s[label], seed, salt + (label == OTHER))
             row = write_run(folder, label, seed, acc, dataset=dataset, batch=batch, plateaued=True,
                             epoch_time=float(np.median(times)),
                             predictions=predictions(acc, seed, salt + (label == OTHER)), host=f"host-{salt}",
-                            test_images=IMAGES, machine_tflops=machine, latency_machine_tflops=machine)
+                            test_images=IMAGES, machine_tflops=machine, latency_machine_tflops=machine,
+                            mem_kind=mem_kind)
             write_shard([EpochRow(row.run_id, e, 1.0, 0.5, 1.0, acc, 0.1, t, 0.01, 64 / t)
                          for e, t in enumerate(times, 1)], epochs_dir(folder, SUITE), row.run_id)
 
@@ -65,6 +66,7 @@ def folders(tmp_path_factory):
     for name, machine in (("steady", 0.41), ("drifted", 0.46)):  # speed probes, TFLOP/s
         write_side(root / name, HEAD_ACC, HEAD_TIME, salt=3, machine=machine)
     write_side(root / "probed-base", BASE_ACC, BASE_TIME, salt=1, machine=0.40)
+    write_side(root / "training-memory", HEAD_ACC, HEAD_TIME, salt=3, mem_kind="cpu_training_rss")
     return root
 
 
@@ -138,6 +140,19 @@ def test_a_machine_that_ran_at_another_speed_decides_no_time_or_latency(folders)
     assert one(steady, OTHER, "time")["mark"] == one(steady, OTHER, "throughput")["mark"] == "worse"
     plain, _ = changes(folders / "base", folders / "head")  # no probes at all: decided on the runs alone
     assert one(plain, OTHER, "time")["p"] == pytest.approx(one(steady, OTHER, "time")["p"])
+
+
+def test_memory_of_another_kind_is_not_compared(folders):
+    """A process's whole resident set (rows made before the training's own peak was measured) against the training's
+    own: memory is not comparable and says why; the rest is decided as before."""
+    found, _ = changes(folders / "base", folders / "training-memory")
+    for label in (BASE, OTHER):
+        memory = one(found, label, "memory")
+        assert memory["mark"] == "not comparable" and memory["p"] is None
+        assert memory["evidence"] == "other mem_kind: base cpu_rss, head cpu_training_rss"
+    assert one(found, OTHER, "time")["mark"] == "worse" and one(found, BASE, "accuracy")["mark"] == "worse"
+    same, _ = changes(folders / "base", folders / "head")  # both cpu_rss: memory is tested
+    assert one(same, OTHER, "memory")["p"] is not None
 
 
 def test_one_seed_a_side_is_inconclusive_and_says_how_many_seeds_would_tell(folders):

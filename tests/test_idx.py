@@ -106,3 +106,18 @@ def test_the_debian_package_files_load_as_an_independent_reading_of_them_says():
     assert (data.test.images[:, 0].numpy() == expected).all()
     assert (data.test.labels.numpy() == expected_labels).all()
     assert len(data.train) + len(data.val) == 60_000 and np.bincount(expected_labels).tolist() == [1000] * 10
+
+
+def test_train_limit_makes_only_the_images_used_and_the_same_ones_as_narrowing_after(tmp_path):
+    """Narrowed while loading (only the used images are resized and held) the splits hold exactly the images that
+    narrowing the whole loaded set afterwards (`limited`) keeps; `nbytes` is their size, counted by hand."""
+    from bench.data.base import limited
+
+    write_idx_set(tmp_path / "FashionMNIST" / "raw", train=600, test=200)
+    narrowed = load_dataset("fashion-mnist", tmp_path, 16, 3, 0.2, torch.device("cpu"), train_limit=100, test_limit=50)
+    whole = limited(load_dataset("fashion-mnist", tmp_path, 16, 3, 0.2, torch.device("cpu")), 100, 50, 3)
+    for split in ("train", "val", "test"):
+        assert torch.equal(getattr(narrowed, split).images, getattr(whole, split).images), split
+        assert torch.equal(getattr(narrowed, split).labels, getattr(whole, split).labels), split
+    assert (len(narrowed.train), len(narrowed.val), len(narrowed.test)) == (100, 25, 50)
+    assert narrowed.nbytes() == (100 + 25 + 50) * (3 * 16 * 16 + 8)  # uint8 pixels, int64 labels

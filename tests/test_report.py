@@ -88,7 +88,7 @@ def test_table_numbers_equal_the_parquet(report):
         assert row["n"] == "2"
         assert row["params (M)"] == f"{mine['params'].iloc[0] / 1e6:.2f}"
         assert row["GMACs @32px"] == f"{mine['macs'].iloc[0] / 1e9:.3f}"
-        assert row["peak mem (MB, cpu_rss)"] == expected_cell(mine["peak_mem_mb"], 0)
+        assert row["peak mem (MB, cpu_training_rss)"] == expected_cell(mine["peak_mem_mb"], 0)
         busy = " ⚠ busy" if mine["loaded"].fillna(False).any() else ""  # other processes kept the cores busy
         assert row["epoch time (s)"] == expected_cell(mine["epoch_time_s"], 2, timing=True) + busy
         assert row["images/s"] == expected_cell(mine["images_per_s"], 0, timing=True) + busy

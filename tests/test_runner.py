@@ -37,7 +37,8 @@ def test_every_run_is_ok_and_recorded(two_seed_run):
     assert (runs["status"] == "ok").all() and runs["synthetic_data"].all() and (runs["dataset"] == "fake").all()
     assert (runs["params"] == [sum(p.numel() for p in __import__("models").build(v).parameters())
                                for v in runs["variant"]]).all()
-    assert (runs["mem_kind"] == "cpu_rss").all() and (runs["peak_mem_mb"] > 0).all()
+    assert (runs["mem_kind"] == "cpu_training_rss").all() and (runs["peak_mem_mb"] > 0).all()
+    assert runs["data_mb"].tolist() == [(512 + 128 + 160) * (3 * 32 * 32 + 8) / 2**20] * 4  # fake: 640 train, 160 test
     assert (runs["latency_ms_b1"] > 0).all() and (runs["latency_batch"] == 32).all()
     assert runs["config_hash"].nunique() == 4
     epochs = pd.read_parquet(results / "shortcut" / "epochs")

@@ -78,17 +78,50 @@ def cpu_model() -> str:
     return f"{platform.processor() or platform.machine()} CPU"
 
 
+CPU_TRAINING_RSS, CPU_RSS, CUDA_ALLOCATED = "cpu_training_rss", "cpu_rss", "cuda_allocated"  # the mem_kind values
+_cpu_window: dict[str, float] = {}  # the resident set (MB) as this process's peak-memory window began, on the CPU
+
+
 def reset_peak_memory(device: torch.device) -> None:
-    """Start a fresh peak-memory window (CUDA); a process's RSS peak cannot be reset, so runs get a process each."""
+    """Start a fresh peak-memory window. CUDA: torch's allocator statistics. CPU (Linux): free heap pages are given
+    back (malloc_trim), the resident set now is noted, and the kernel's resident-set peak is reset (clear_refs 5),
+    so that the peak read later is what the window itself added above the data, model and libraries already held."""
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
+        return
+    _cpu_window.clear()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        _cpu_window["start_mb"] = _proc_status_mb("VmRSS")
+    except (OSError, ValueError, KeyError):
+        pass
+
+
+def _proc_status_mb(field: str) -> float:
+    with open("/proc/self/status") as f:
+        values = dict(line.split(":", 1) for line in f if ":" in line)
+    return int(values[field].split()[0]) / 1024  # kB
 
 
 def peak_memory(device: torch.device) -> tuple[float, str]:
-    """Peak memory in MB and what it measures: CUDA tensors allocated, or the process's peak resident set."""
+    """Peak memory in MB and what it measures (the row's `mem_kind`): CUDA tensors allocated since the window began;
+    on the CPU the resident set's peak above its level as the window began, or, where Linux cannot reset the peak,
+    the process's whole peak resident set."""
     if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20, "cuda_allocated"
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "cpu_rss"  # Linux reports KiB
+        return torch.cuda.max_memory_allocated(device) / 2**20, CUDA_ALLOCATED
+    if "start_mb" in _cpu_window:
+        try:
+            return max(0.0, _proc_status_mb("VmHWM") - _cpu_window["start_mb"]), CPU_TRAINING_RSS
+        except (OSError, ValueError, KeyError):
+            pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, CPU_RSS  # Linux reports KiB
 
 
 def cuda_extra_memory(device: torch.device) -> dict[str, float]:

@@ -35,6 +35,9 @@ class Source(Protocol):
     def subset(self, index: np.ndarray) -> "Source":
         """The same split narrowed to the images at positions `index`."""
 
+    def nbytes(self) -> int:
+        """Bytes of this split's images and labels."""
+
 
 @dataclass
 class DataSet:
@@ -57,6 +60,11 @@ class DataSet:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    def nbytes(self) -> int:
+        """Bytes of the images and labels of the three splits as the run holds them (or maps them, from the image
+        cache)."""
+        return sum(getattr(self, split).nbytes() for split in ("train", "val", "test"))
 
     def summary(self) -> Summary:
         """Classes, images per class per split, image sizes and modes."""
@@ -84,6 +92,9 @@ class TensorSource:
     def subset(self, index: np.ndarray) -> "TensorSource":
         picked = torch.as_tensor(index, dtype=torch.int64, device=self.labels.device)
         return TensorSource(self.images[picked], self.labels[picked])
+
+    def nbytes(self) -> int:
+        return self.images.nbytes + self.labels.nbytes
 
 
 def batch_indices(n: int, batch_size: int, generator: torch.Generator | None, drop_last: bool,
@@ -150,19 +161,40 @@ def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float,
     return tuple(x.mean(1).tolist()), tuple(x.std(1).clamp_min(1e-3).tolist())
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The recipe's `train_limit` and `test_limit`: how many images of each split a run uses (None: all)."""
+
+    train: int | None = None
+    test: int | None = None
+
+
+NO_LIMITS = Limits()
+
+
 def tensor_dataset(name: str, classes: list[str], train_x: torch.Tensor, train_y: torch.Tensor,
                    test_x: torch.Tensor, test_y: torch.Tensor, size: int, seed: int, val_fraction: float,
-                   device: torch.device, hflip: bool, synthetic: bool = False, mode: str = "RGB") -> DataSet:
-    """Resize, carve the validation split from train, and move every split to the device. Images are uint8
-    N×C×H×W with C = 3, or 1 for gray (made 3-channel after resizing, so the resize works on one channel)."""
+                   device: torch.device, hflip: bool, synthetic: bool = False, mode: str = "RGB",
+                   limits: Limits = NO_LIMITS) -> DataSet:
+    """Carve the validation split from train, narrow each split to `limits` (as `limited` does), then resize and
+    move to the device only the images the run uses. Images are uint8 N×C×H×W with C = 3, or 1 for gray (made
+    3-channel after resizing, so the resize works on one channel). Mean and std are of the run's training images."""
     stored = Counter({f"{train_x.shape[-1]}×{train_x.shape[-2]}": len(train_x) + len(test_x)})
-    train_x, test_x = (resize_uint8(x, size).expand(-1, 3, -1, -1) for x in (train_x, test_x))  # gray: 1 → 3
-    kept, held = stratified_split(train_y.numpy(), val_fraction, seed)
-    kept_t, held_t = torch.from_numpy(kept), torch.from_numpy(held)
-    mean, std = channel_stats(train_x[kept_t])
+    labels = train_y.numpy()
+    kept, held = stratified_split(labels, val_fraction, seed)
+    if limits.train is not None and limits.train < len(kept):  # the same images `limited` would keep
+        val_n = round(len(held) * limits.train / len(kept))
+        held = held[stratified_subset(labels[held], val_n, seed)]
+        kept = kept[stratified_subset(labels[kept], limits.train, seed)]
+    tested = np.arange(len(test_y)) if limits.test is None else stratified_subset(test_y.numpy(), limits.test,
+                                                                                    TEST_SPLIT_SEED)
 
-    def source(x: torch.Tensor, y: torch.Tensor) -> TensorSource:
-        return TensorSource(x.contiguous().to(device), y.to(device))
+    def source(x: torch.Tensor, y: torch.Tensor, index: np.ndarray) -> TensorSource:
+        picked = torch.from_numpy(index)
+        images = resize_uint8(x[picked], size).expand(-1, 3, -1, -1)  # gray: 1 → 3
+        return TensorSource(images.contiguous().to(device), y[picked].to(device))
 
-    return DataSet(name, classes, source(train_x[kept_t], train_y[kept_t]), source(train_x[held_t], train_y[held_t]),
-                   source(test_x, test_y), mean, std, hflip, synthetic, stored, Counter({mode: sum(stored.values())}))
+    train = source(train_x, train_y, kept)
+    mean, std = channel_stats(train.images)
+    return DataSet(name, classes, train, source(train_x, train_y, held), source(test_x, test_y, tested), mean, std,
+                   hflip, synthetic, stored, Counter({mode: sum(stored.values())}))

@@ -150,6 +150,10 @@ class CachedSource:
         return CachedSource(self.images, self.rows.numpy()[index], self.labels.numpy()[index],
                             [self.files[i] for i in index], self.device)
 
+    def nbytes(self) -> int:
+        """The rows this split reads from the memory-mapped cache, and its labels."""
+        return len(self.rows) * self.images[0].nbytes + self.labels.nbytes if len(self.rows) else 0
+
     def channel_stats(self, chunk: int = 512) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """Per-channel mean and std of this split on the [0, 1] scale, exact, from a histogram of the 256 byte
         values per channel (one pass over the uint8 pixels, never a float copy of them)."""

@@ -18,13 +18,14 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class DataKind:
-    """One kind of data set. `load(arg, data_root, size, seed, val_fraction, device, decode)` returns the DataSet;
+    """One kind of data set. `load(arg, data_root, size, seed, val_fraction, device, decode, limits)` returns the
+    DataSet (`limits`, bench.data.base.Limits, lets a set held in memory make only the images a run uses);
     `identity(arg, data_root)` what its results depend on (kind, resolved path, content fingerprint), cheaply;
     `check(arg)` refuses a missing path before anything is loaded. `arg` is what follows `name:` (or "")."""
 
     name: str
     help: str  # one line: where the files come from
-    load: Callable[[str, Path | None, int, int, float, "torch.device", bool], "DataSet"]
+    load: Callable[..., "DataSet"]
     identity: Callable[[str, Path | None], dict[str, Any]]
     takes_path: bool = False  # spelled `name:PATH`
     check: Callable[[str], None] | None = None

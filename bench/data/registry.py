@@ -66,11 +66,14 @@ def load_dataset(spec: str, data_root: Path | None, size: int, seed: int, val_fr
     """The data set named by `spec`, with its validation split carved by `seed`, narrowed to the recipe's
     `train_limit` and `test_limit` (bench.data.base.limited). `decode=False` lets image-file sets skip decoding
     pixels into the image cache (their labels and files are all a check needs)."""
-    from .base import limited
+    from .base import Limits, limited
 
     check_spec(spec)
     kind, arg = kind_of(spec)
-    data = kind.load(arg, given_root(data_root), size, seed, val_fraction, device, decode)
+    # Sets held whole in memory narrow the splits before resizing (only the images used are made); the image cache's
+    # sets are narrowed after, by `limited` (a no-op for the others).
+    data = kind.load(arg, given_root(data_root), size, seed, val_fraction, device, decode,
+                     Limits(train_limit, test_limit))
     data.origin = data.origin or str(Path(arg).resolve())  # image files: the folder or CSV named
     return limited(data, train_limit, test_limit, seed)
 

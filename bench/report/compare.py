@@ -206,6 +206,10 @@ def ratio_change(title: str, label: str, m: Metric, base: Experiment, head: Expe
         unit = ("run", "runs")
     if any(not v for v in values):
         return Change(title, label, m.key, m.label, None, None, None, NOT_COMPARABLE, "not measured on a side")
+    kinds = [sorted(set(r[m.kind].dropna())) if m.kind in r else [] for r in rows] if m.kind else []
+    if kinds and kinds[0] != kinds[1]:  # e.g. a process's whole resident set against the training's own
+        return Change(title, label, m.key, m.label, None, None, None, NOT_COMPARABLE,
+                      f"other {m.kind}: base {'/'.join(kinds[0]) or '?'}, head {'/'.join(kinds[1]) or '?'}")
     b, h = (float(np.median(v)) * m.scale for v in values)
     drift = machine_drift(*[r[m.machine].astype(float).dropna().tolist() if m.machine in r else [] for r in rows]
                           ) if m.machine else None

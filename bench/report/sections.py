@@ -159,8 +159,10 @@ UNITS = """## Units and statistics
 - `macs`: multiply-adds of convolutions, linear layers and matrix products per image, at the input size shown
   (torchvision's `_ops` convention); 1 MAC = 2 FLOPs. What fvcore counts beyond that (batch norm, pooling) is
   the run table's `other_ops`.
-- Peak memory: `cuda_allocated` is the peak of `torch.cuda.max_memory_allocated` during training; `cpu_rss`
-  is the peak resident set of the run's own process (it includes the Python and PyTorch libraries).
+- Peak memory: `cuda_allocated` is the peak of `torch.cuda.max_memory_allocated` during training;
+  `cpu_training_rss` is the peak resident set during training above the resident set as training began (the data,
+  the model and the libraries already held; the data's own size is the parquet's `data_mb`); `cpu_rss`, in rows
+  made before that or where Linux cannot reset the peak, is the run's whole process's peak resident set.
 - Epoch time is training only (evaluation excluded), the median over epochs, after untimed warm-up steps;
   images/s likewise.
 - Latency: eval-mode forward pass under `torch.inference_mode()`, at batch 1 and the larger batch shown, in the

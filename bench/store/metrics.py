@@ -36,6 +36,7 @@ class Metric:
     name: str | None = None  # compare's label when the header holds an experiment's facts
     same_test_as: str | None = None  # a measure read from another's test (images/s from epoch time), by key
     machine: str | None = None  # the column of the machine's speed as this was measured (a time, a latency)
+    kind: str | None = None  # the column saying what the figure measures: sides that differ in it are not compared
     spread: bool = True  # varies from seed to seed (shown as mean ± sd)
     timing: bool = False  # a time or throughput: flagged when its spread over seeds is large
     optional: bool = False  # left out of a table where no row has a value (e.g. GPU utilisation on a CPU)
@@ -90,7 +91,7 @@ METRICS = [
     Metric("images_per_s", "images/s", "median training throughput over epochs (images/s)", float, 1, 0, HIGHER, RUNS,
            "throughput", same_test_as="time", timing=True, summary=True, hparams=True),
     Metric("peak_mem_mb", "peak mem (MB, {mem_kind})", "peak memory while training (MB, of `mem_kind`)", float, 1, 0,
-           LOWER, RUNS, "memory", name="peak mem (MB)", summary=True, hparams=True, paper=True),
+           LOWER, RUNS, "memory", name="peak mem (MB)", kind="mem_kind", summary=True, hparams=True, paper=True),
     Metric("latency_ms_b1", "latency b1 (ms)", "eval-mode forward pass at batch 1 (ms): the median of its processes' "
            "medians", float, 1, 2, LOWER, PROCESSES, "latency_b1", machine="latency_machine_tflops", timing=True,
            paper=True),

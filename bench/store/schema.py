@@ -73,6 +73,8 @@ class RunFacts:
     val_images: int | None = None
     test_images: int | None = None
     converted_images: int | None = None  # stored in a mode RGB cannot hold as is (16-bit, palette+alpha, CMYK)
+    data_mb: float | None = None  # the run's images and labels of all three splits as it holds them (MB = 2^20 bytes):
+    # in memory for digits, MNIST, CIFAR and fake, mapped from the image cache for image folders; not in peak_mem_mb
     norm_mean: list[float] = field(default_factory=list)  # per-channel input normalisation, on the [0, 1] scale
     norm_std: list[float] = field(default_factory=list)
     norm_source: str | None = None  # where they come from: the training split, or the pretrained weights' own
@@ -84,7 +86,7 @@ class RunFacts:
     epochs_to_95pct: int | None = None  # epochs until val acc first reached 95% of the run's best
     train_time_s: float | None = None  # sum of epoch times
     data_time_s: float | None = None  # sum over epochs
-    mem_kind: str | None = None  # cuda_allocated | cpu_rss
+    mem_kind: str | None = None  # cuda_allocated | cpu_training_rss | cpu_rss (bench.core.device.peak_memory)
     peak_reserved_mb: float | None = None  # CUDA only: torch's allocator reservation
     nvml_used_mb: float | None = None  # CUDA only: device memory in use per NVML at the end of the run
     latency_ms_b1_iqr: float | None = None  # interquartile range of the batch-1 calls

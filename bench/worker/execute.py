@@ -74,7 +74,8 @@ def execute(spec: RunSpec) -> int:
         note_early_signals()  # the row is being written: a signal now is noted, never cuts the writing short
         phase("writing")
         device = torch.device(spec.device)
-        row.peak_mem_mb, row.mem_kind = peak_memory(device)
+        if row.peak_mem_mb is None:  # stopped before training ended (bench.worker.run records it as training ends)
+            row.peak_mem_mb, row.mem_kind = peak_memory(device)
         extra = cuda_extra_memory(device)
         row.peak_reserved_mb, row.nvml_used_mb = extra.get("peak_reserved_mb"), extra.get("nvml_used_mb")
         row.finished_at = now()

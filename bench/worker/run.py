@@ -51,6 +51,7 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
     row.train_images, row.val_images, row.test_images = (summary.total(s) for s in ("train", "val", "test"))
     row.train_per_class, row.val_per_class, row.test_per_class = (summary.per_class[s] for s in ("train", "val", "test"))
     row.converted_images = summary.converted
+    row.data_mb = data.nbytes() / 2**20
     check(summary, recipe.batch_size)
     phase("data")
 
@@ -131,6 +132,7 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
                                            f"{tr.images / tr.time_s:,.0f} images/s, {tr.time_s:.2f} s")
         if stopped_early(recipe, row):
             break
+    row.peak_mem_mb, row.mem_kind = peak_memory(device)  # the training's: the test pass below is not in it
     # The machine's speed again as training ends: the faster of the two probes, so that a moment's load as either
     # was taken does not read as a slower machine, while a machine slow for the whole run reads slow in both.
     row.machine_tflops = max(row.machine_tflops, machine_tflops(speed))
@@ -147,7 +149,6 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
                     spec.run_id)
     record_utilization(row, spec, speed)
     if logger:
-        row.peak_mem_mb, row.mem_kind = peak_memory(device)  # so far; the worker records it again as it ends
         logger.results(spec, row)
         logger.close()
 

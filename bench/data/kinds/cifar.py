@@ -56,11 +56,11 @@ def root_of(data_root: Path | None) -> Path:
 
 
 def load(name: str, arg: str, root: Path | None, size: int, seed: int, val_fraction: float, device,
-         decode: bool = True):
+         decode: bool = True, limits=None):
     """CIFAR-10/100 from their original pickled batches."""
     import torch
 
-    from ..base import tensor_dataset
+    from ..base import NO_LIMITS, tensor_dataset
 
     folder, train_files, test_file, meta_file, label_key, names_key, *_ = CIFAR[name]
     path = ensure_cifar(name, root_of(root))
@@ -69,7 +69,7 @@ def load(name: str, arg: str, root: Path | None, size: int, seed: int, val_fract
     with open(path / meta_file, "rb") as f:
         classes = [n.decode() for n in pickle.load(f, encoding="bytes")[names_key]]
     data = tensor_dataset(name, classes, torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]),
-                          test_x, test_y, size, seed, val_fraction, device, hflip=True)
+                          test_x, test_y, size, seed, val_fraction, device, hflip=True, limits=limits or NO_LIMITS)
     data.origin = str(path)
     return data
 

@@ -23,12 +23,13 @@ def digits_file() -> Path:
     return Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
 
 
-def load(arg: str, root: Path | None, size: int, seed: int, val_fraction: float, device, decode: bool = True):
+def load(arg: str, root: Path | None, size: int, seed: int, val_fraction: float, device, decode: bool = True,
+         limits=None):
     """The 1,797 digits; a fixed stratified half is the test split."""
     import numpy as np
     import torch
 
-    from ..base import TEST_SPLIT_SEED, stratified_split, tensor_dataset
+    from ..base import NO_LIMITS, TEST_SPLIT_SEED, stratified_split, tensor_dataset
 
     table = np.loadtxt(digits_file(), delimiter=",")
     images = torch.from_numpy(np.round(table[:, :64] * (255 / 16)).astype(np.uint8)).view(-1, 1, 8, 8).repeat(1, 3, 1, 1)
@@ -36,7 +37,8 @@ def load(arg: str, root: Path | None, size: int, seed: int, val_fraction: float,
     train_idx, test_idx = (torch.from_numpy(i) for i in stratified_split(labels.numpy(), DIGITS_TEST_FRACTION,
                                                                           TEST_SPLIT_SEED))
     data = tensor_dataset("digits", [str(i) for i in range(10)], images[train_idx], labels[train_idx],
-                          images[test_idx], labels[test_idx], size, seed, val_fraction, device, hflip=False, mode="L")
+                          images[test_idx], labels[test_idx], size, seed, val_fraction, device, hflip=False, mode="L",
+                          limits=limits or NO_LIMITS)
     data.origin = str(digits_file())
     return data
 

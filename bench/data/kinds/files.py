@@ -195,13 +195,13 @@ def csv_identity(arg: str, root: Path | None) -> dict[str, object]:
 KINDS = [
     DataKind("imagefolder", "PATH/train/<class>/*.jpg|png|... and optionally PATH/test/<class>/*; test carved (20%, "
              "fixed seed) when absent",
-             lambda arg, root, size, seed, val_fraction, device, decode=True: load_image_folder(
+             lambda arg, root, size, seed, val_fraction, device, decode=True, limits=None: load_image_folder(
                  Path(arg).expanduser(), size, seed, val_fraction, device, decode),
              folder_identity, takes_path=True, image_files=True,
              check=lambda arg: existing_dir(Path(arg).expanduser(),
                                             "give imagefolder:PATH with PATH/train/<class>/ image folders")),
     DataKind("csv", "a labels CSV (image,label[,split]) beside its images; test carved as above when absent",
-             lambda arg, root, size, seed, val_fraction, device, decode=True: load_csv(
+             lambda arg, root, size, seed, val_fraction, device, decode=True, limits=None: load_csv(
                  Path(arg).expanduser(), size, seed, val_fraction, device, decode),
              csv_identity, takes_path=True, image_files=True, check=lambda arg: existing_csv(Path(arg).expanduser())),
 ]

@@ -106,18 +106,18 @@ def load_split(files: dict[str, Path], split: str) -> tuple[np.ndarray, np.ndarr
 
 
 def load(name: str, arg: str, root: Path | None, size: int, seed: int, val_fraction: float, device,
-         decode: bool = True):
+         decode: bool = True, limits=None):
     """MNIST or Fashion-MNIST from their IDX files: 28 px gray images, resized and made 3-channel like digits."""
     import torch
 
-    from ..base import tensor_dataset
+    from ..base import NO_LIMITS, tensor_dataset
 
     files = locate(name, Path(root) if root else None)
     (train_x, train_y), (test_x, test_y) = load_split(files, "train"), load_split(files, "test")
     spec = IDX_SETS[name]
     data = tensor_dataset(name, list(spec.classes), torch.from_numpy(train_x.copy())[:, None], torch.from_numpy(train_y),
                           torch.from_numpy(test_x.copy())[:, None], torch.from_numpy(test_y), size, seed, val_fraction,
-                          device, hflip=spec.hflip, mode="L")
+                          device, hflip=spec.hflip, mode="L", limits=limits or NO_LIMITS)
     data.origin = str(next(iter(files.values())).parent)
     return data
 
