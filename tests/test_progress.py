@@ -3,6 +3,8 @@
 Timed with a fake clock: the rule is checked exactly, whatever the machine's speed."""
 from __future__ import annotations
 
+import json
+
 import io
 import re
 from pathlib import Path
@@ -152,6 +154,29 @@ def test_suite_eta_prices_the_rest_by_their_macs_from_the_finished_runs(tmp_path
     halved.ended(small)
     assert halved.rest_s([later]) == pytest.approx(100.0)  # 200 s of work over 2 runs at once
     assert halved.rest_s([later, later]) == pytest.approx(200.0)
+
+
+def test_suite_eta_prices_runs_by_the_step_times_the_probe_measured(tmp_path):
+    """a and b cost the same MACs, but the probe measured b's step 9× slower: b is priced 9×; c, not probed yet,
+    by its MACs at the probed variants' median seconds per MAC."""
+    from bench.plan.speed import choice_key
+    from bench.store.paths import speed_choices_path
+
+    clock = Clock()
+    a, b, c = spec(tmp_path, "a", 2), spec(tmp_path, "b", 2), spec(tmp_path, "c", 2)
+    speed_choices_path(tmp_path).write_text(json.dumps({
+        choice_key(a): {"channels_last": True, "step_ms_channels_last": 10.0, "step_ms_nchw": 30.0},
+        choice_key(b): {"channels_last": False, "step_ms_channels_last": 100.0, "step_ms_nchw": 90.0}}))
+    eta = SuiteEta({"a": 1_000_000, "b": 1_000_000, "c": 3_000_000}, clock=clock)
+    eta.starting(a, [b, c])
+    clock.now += 100.0
+    finished(a)
+    eta.ended(a)  # 100 s at 10 ms a step
+    assert eta.rest_s([b]) == pytest.approx(900.0)  # 90 ms a step, in the format chosen
+    # c: 3× a's MACs at the median seconds per MAC of a and b (50 ms a step for 1 M MACs): 15× a's 50 s an epoch
+    assert eta.rest_s([b, c]) == pytest.approx(900.0 + 1500.0)
+    assert SuiteEta({"a": 1_000_000, "b": 1_000_000}).prices([a, b]) == pytest.approx(
+        {a.run_id: 0.01 / 32, b.run_id: 0.09 / 32})  # seconds per image at the recipe's batch of 32
 
 
 @pytest.mark.parametrize("seconds, text", [(None, "?"), (0.4, "0 s"), (59.4, "59 s"), (61, "1 min 01 s"),

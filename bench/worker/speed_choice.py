@@ -11,23 +11,12 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..core.hashing import digest
 from ..plan.spec import RunSpec
+from ..plan.speed import choice_key, read_choices
 from ..store.paths import speed_choices_path
 from ..store.speed import BY_MEASUREMENT, BY_USER, STEP_COLUMNS
 
 SPEED_CHOICES = speed_choices_path(Path(".")).name  # how a message names the cache
-
-
-def choice_key(spec: RunSpec) -> str:
-    """What the choice depends on: the architecture, the device (and CPU threads), the software, and the recipe's
-    batch shape, precision, optimizer and loss (the weights and the seed do not change the speed)."""
-    recipe = spec.recipe
-    identity = spec.identity
-    return digest({"architecture": identity.get("architecture", spec.variant), "device": identity.get("device"),
-                   "software": identity.get("software"), "batch_size": recipe.batch_size,
-                   "input_size": recipe.input_size, "precision": recipe.precision, "nesterov": recipe.nesterov,
-                   "label_smoothing": recipe.label_smoothing})
 
 
 @contextlib.contextmanager
@@ -41,13 +30,6 @@ def locked(path: Path):
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def read_choices(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def choose_speed(spec: RunSpec, speed, model, data, row, chosen: bool | None = None):
