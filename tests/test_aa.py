@@ -50,7 +50,10 @@ def test_the_same_configuration_run_twice_is_marked_unchanged(twice):
     # `contended`: the load of whatever else CI runs meanwhile); accuracy is never kept out, so always tested
     busy = {r["label"] for side in (a, b) for r in load_runs(side, "shortcut").to_dict("records")
             if any(pd.notna(v) and bool(v) for v in (r["loaded"], r["contended"]))}
-    excused = [c for c in found["changes"] if c["variant"] in busy and c["metric"] != "accuracy" and c not in drifted]
+    # ... or left undecided because the memory-format probe of each folder chose differently (formats within a few
+    # per cent of each other, as plain32's and resnet32's are on this CPU, may be told apart either way)
+    excused = [c for c in found["changes"] if c not in drifted and c["metric"] != "accuracy" and
+               (c["variant"] in busy or "the memory format each side's probe chose" in c["evidence"])]
     assert found["tests"] >= 2 and found["tests"] + len(drifted) + len(excused) >= 6, (found["tests"], drifted, busy)
     assert {c["runs"][0] for c in found["changes"] if c["metric"] == "accuracy"} == {SEEDS}
     for side in (a, b):

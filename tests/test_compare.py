@@ -34,7 +34,8 @@ def predictions(accuracy: float, seed: int, salt: int) -> list[tuple[int, int]]:
 
 
 def write_side(folder, accuracy: dict[str, list[float]], time_s: dict[str, float], salt: int, dataset="digits",
-               batch: int = 64, seeds: tuple[int, ...] = SEEDS, machine: float | None = None, mem_kind: str = "cpu_rss"):
+               batch: int = 64, seeds: tuple[int, ...] = SEEDS, machine: float | None = None, mem_kind: str = "cpu_rss",
+               channels_last: bool = False):
     for label in (BASE, OTHER):
         for seed, acc in zip(seeds, accuracy[label]):
             times = epoch_times(time_s[label], seed, salt + (label == OTHER))
@@ -42,7 +43,7 @@ def write_side(folder, accuracy: dict[str, list[float]], time_s: dict[str, float
                             epoch_time=float(np.median(times)),
                             predictions=predictions(acc, seed, salt + (label == OTHER)), host=f"host-{salt}",
                             test_images=IMAGES, machine_tflops=machine, latency_machine_tflops=machine,
-                            mem_kind=mem_kind)
+                            mem_kind=mem_kind, channels_last=channels_last)
             write_shard([EpochRow(row.run_id, e, 1.0, 0.5, 1.0, acc, 0.1, t, 0.01, 64 / t)
                          for e, t in enumerate(times, 1)], epochs_dir(folder, SUITE), row.run_id)
 
@@ -67,6 +68,7 @@ def folders(tmp_path_factory):
         write_side(root / name, HEAD_ACC, HEAD_TIME, salt=3, machine=machine)
     write_side(root / "probed-base", BASE_ACC, BASE_TIME, salt=1, machine=0.40)
     write_side(root / "training-memory", HEAD_ACC, HEAD_TIME, salt=3, mem_kind="cpu_training_rss")
+    write_side(root / "channels-last", HEAD_ACC, HEAD_TIME, salt=3, channels_last=True)
     return root
 
 
@@ -153,6 +155,17 @@ def test_memory_of_another_kind_is_not_compared(folders):
     assert one(found, OTHER, "time")["mark"] == "worse" and one(found, BASE, "accuracy")["mark"] == "worse"
     same, _ = changes(folders / "base", folders / "head")  # both cpu_rss: memory is tested
     assert one(same, OTHER, "memory")["p"] is not None
+
+
+def test_sides_trained_in_other_memory_formats_decide_no_time(folders):
+    """The probe chose NCHW for base and channels_last for head: their times measure the formats as much as the
+    change, so time, images/s and latency are not decided and say why; accuracy and memory are decided as before."""
+    found, _ = changes(folders / "base", folders / "channels-last")
+    for metric in ("time", "throughput", "latency_b1", "latency_bN"):
+        c = one(found, OTHER, metric)
+        assert c["mark"] == "inconclusive" and c["p"] is None, c
+        assert c["evidence"].startswith("not decided: base trained in contiguous (NCHW), head in channels_last"), c
+    assert one(found, BASE, "accuracy")["mark"] == "worse" and one(found, OTHER, "memory")["p"] is not None
 
 
 def test_one_seed_a_side_is_inconclusive_and_says_how_many_seeds_would_tell(folders):

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..store.metrics import ACCURACY, BY_KEY, COMPARED, PROCESSES, RUNS, Metric
+from ..store.speed import MEMORY_FORMATS
 from .experiments import DEFINING, Experiment, experiments
 from .judge import contended, loaded, remeasured
 from .stats import LabelsDisagree, per_image
@@ -211,6 +212,9 @@ def ratio_change(title: str, label: str, m: Metric, base: Experiment, head: Expe
         return Change(title, label, m.key, m.label, None, None, None, NOT_COMPARABLE,
                       f"other {m.kind}: base {'/'.join(kinds[0]) or '?'}, head {'/'.join(kinds[1]) or '?'}")
     b, h = (float(np.median(v)) * m.scale for v in values)
+    formats = [sorted({bool(v) for v in r["channels_last"].dropna()}) if "channels_last" in r else [] for r in rows]
+    if m.timing and all(formats) and formats[0] != formats[1]:  # the probe chose differently for the two sides
+        return Change(title, label, m.key, m.label, b, h, h / b, INCONCLUSIVE, formats_text(*formats))
     drift = machine_drift(*[r[m.machine].astype(float).dropna().tolist() if m.machine in r else [] for r in rows]
                           ) if m.machine else None
     if drift is not None:
@@ -221,6 +225,14 @@ def ratio_change(title: str, label: str, m: Metric, base: Experiment, head: Expe
     if again:
         change.also = f"{' and '.join(again)} timed again by `bench latency`"
     return change
+
+
+def formats_text(base: list[bool], head: list[bool]) -> str:
+    def named(found: list[bool]) -> str:
+        return " and ".join(MEMORY_FORMATS[cl] for cl in found)
+
+    return (f"not decided: base trained in {named(base)}, head in {named(head)} (the memory format each side's "
+            "probe chose as fastest); give both --channels-last or --no-channels-last to time one format")
 
 
 def inverse_change(of: Change, m: Metric, base: Experiment, head: Experiment) -> Change:
