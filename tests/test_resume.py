@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from bench.store.paths import speed_choices_path
 from bench.store.shards import load_epochs, load_predictions, load_runs
 from tests.helpers import bench
 
@@ -54,6 +55,10 @@ STOPS = [("sigint", 1), ("sigint", EPOCHS // 2), ("sigint", EPOCHS), ("kill", EP
 @pytest.mark.parametrize("how,after", STOPS, ids=[f"{how}-after-epoch-{k}" for how, k in STOPS])
 def test_a_stopped_run_resumes_and_ends_as_if_never_stopped(never_stopped, tmp_path, how, after):
     signal_at = f"epoch:{after}" + (":kill" if how == "kill" else "")
+    # The memory format the uninterrupted run's probe chose, shared: a second probe may choose the other format when
+    # the two are close, and the formats compute in another order (tests/test_speed.py tests the choice itself).
+    choices = speed_choices_path(never_stopped)
+    speed_choices_path(tmp_path).write_bytes(choices.read_bytes())
     stopped = bench(*RUN, "--results", str(tmp_path), env={"BENCH_TEST_SIGNAL_AT": signal_at})
     assert stopped.returncode != 0 and "Traceback" not in stopped.stderr, stopped.stderr
     before = load_epochs(tmp_path, "shortcut")
@@ -71,7 +76,8 @@ def test_a_stopped_run_resumes_and_ends_as_if_never_stopped(never_stopped, tmp_p
     assert row["status"] == "ok" and list(row["resumed_after_epochs"]) == [after] and row["epochs_run"] == EPOCHS
     reference = load_runs(never_stopped, "shortcut").iloc[0]
     assert list(reference["resumed_after_epochs"]) == []
-    for column in ("test_acc", "best_val_acc", "best_epoch", "final_val_acc", "confusion"):
+    for column in ("test_acc", "best_val_acc", "best_epoch", "final_val_acc", "confusion", "channels_last",
+                   "speed_chosen_by"):
         assert list(pd.Series([row[column]]).explode()) == list(pd.Series([reference[column]]).explode()), column
 
     epochs = load_epochs(tmp_path, "shortcut").sort_values("epoch")

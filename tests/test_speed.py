@@ -330,3 +330,14 @@ def test_precision_sets_tf32_both_ways():
         else:
             assert torch.backends.cuda.matmul.allow_tf32 == torch.backends.cudnn.allow_tf32 == tf32
     Speed(CPU, "fp32").apply_backends()  # leave the process as the default run would
+
+
+def test_a_run_stopped_before_its_format_was_chosen_does_not_stop_the_report(tmp_path):
+    """A run cancelled before its probe (no `channels_last` yet) beside one that chose: the header names the choice
+    of the one and the recipe's policy for the other (parquet reads the missing value as NA)."""
+    write_run(tmp_path / "r", "resnet18", 0, 0.9, channels_last=True, speed_chosen_by="measurement", step_ms_nchw=20.0,
+              step_ms_channels_last=10.0, precision="fp32", compile="off")
+    write_run(tmp_path / "r", "resnet18-stem3", 0, 0.9, status="failed", precision="fp32", compile="off")
+    text = report_of(tmp_path / "r", tmp_path)
+    assert "| memory format | resnet18: channels_last (10.0 ms per training step; contiguous (NCHW) 20.0 ms) |" in text
+    assert "memory format chosen per variant by measurement" in text

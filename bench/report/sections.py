@@ -25,7 +25,8 @@ def header_facts(exp: Experiment) -> list[tuple[str, str]]:
     first = rows.iloc[0]
     recipe = ", ".join(f"{k}={v}" for k, v in first[PARSED["recipe"]].items()) if first[PARSED["recipe"]] else "–"
     devices = "; ".join(sorted({f"{r['device']}: {r['device_name']}" for _, r in rows.iterrows() if r["device_name"]}))
-    speeds = "; ".join(sorted({describe_speed(r["precision"], None if measured(r) else bool(r["channels_last"]),
+    speeds = "; ".join(sorted({describe_speed(r["precision"], None if measured(r) or pd.isna(r["channels_last"])
+                                              else bool(r["channels_last"]),
                                               r["compile"], str(r["device"]).split(":")[0])
                                for _, r in rows.iterrows() if isinstance(r["precision"], str)}))
     dataset = first["dataset"] + (" (synthetic random data: accuracies mean nothing)" if first["synthetic_data"] else "")
@@ -63,7 +64,8 @@ def memory_formats(rows: pd.DataFrame) -> str:
     """Per variant, the memory format measurement chose and the probe's step times it chose on:
     `mobilenet_v2: channels_last (77.2 ms per step; contiguous (NCHW) 158 ms)`; empty when the user chose."""
     parts = []
-    for label, mine in rows[rows.apply(measured, axis=1)].groupby("label", sort=False):
+    chosen = rows[rows.apply(measured, axis=1) & rows["channels_last"].notna()]  # not a run stopped before it chose
+    for label, mine in chosen.groupby("label", sort=False):
         choices = []
         for _, r in mine.drop_duplicates(["channels_last", *STEP_COLUMNS.values()]).iterrows():
             chosen = bool(r["channels_last"])

@@ -38,9 +38,8 @@ def choose_speed(spec: RunSpec, speed, model, data, row, chosen: bool | None = N
     from ..train.probe import Choice, probe_memory_format
 
     given = spec.recipe.channels_last
-    row.speed_chosen_by = BY_USER if given is not None else BY_MEASUREMENT
     if given is not None:
-        row.channels_last = given
+        row.channels_last, row.speed_chosen_by = given, BY_USER
         return dataclasses.replace(speed, channels_last=given)
     path, key = speed_choices_path(Path(spec.results)), choice_key(spec)
     with locked(path):
@@ -62,4 +61,5 @@ def choose_speed(spec: RunSpec, speed, model, data, row, chosen: bool | None = N
         setattr(row, column, choice.step_s[cl] * 1e3)
     row.speed_probe_s = choice.probe_s
     row.channels_last = choice.channels_last if chosen is None else chosen
+    row.speed_chosen_by = BY_MEASUREMENT  # with the format: a run stopped while timing has neither
     return dataclasses.replace(speed, channels_last=row.channels_last)
