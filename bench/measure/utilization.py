@@ -8,14 +8,14 @@ convolutions, linear layers and matrix products (the `flops` column).
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import statistics
 import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
+
+from ..store.jsonfile import read_json, write_json
 
 TRAIN_FLOPS_PER_FORWARD = 3
 
@@ -127,18 +127,11 @@ def peak_tflops(path: Path, speed, device_name: str) -> float:
         cache = read_cache(path)
         cache[key] = {"tflops": tflops, "method": method,
                       "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(cache, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, path)
+        write_json(path, cache)
     return float(cache[key]["tflops"])
 
 
-def read_cache(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
+read_cache = read_json  # the cache of peaks, as its callers name it
 
 
 # ---------------------------------------------------------------- GPU utilisation while training

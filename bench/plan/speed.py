@@ -2,10 +2,10 @@
 the key of a choice, and the step time a finished probe left for a planned run (the suite's ETA prices runs by it)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..core.hashing import digest
+from ..store.jsonfile import read_json as read_choices
 from ..store.paths import speed_choices_path
 from ..store.speed import STEP_COLUMNS
 from .spec import RunSpec
@@ -20,13 +20,6 @@ def choice_key(spec: RunSpec) -> str:
                    "software": identity.get("software"), "batch_size": recipe.batch_size,
                    "input_size": recipe.input_size, "precision": recipe.precision, "nesterov": recipe.nesterov,
                    "label_smoothing": recipe.label_smoothing})
-
-
-def read_choices(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def measured_step_s(spec: RunSpec, choices: dict | None = None) -> float | None:

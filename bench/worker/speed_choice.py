@@ -6,13 +6,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
-import json
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ..plan.spec import RunSpec
 from ..plan.speed import choice_key, read_choices
+from ..store.jsonfile import write_json
 from ..store.paths import speed_choices_path
 from ..store.speed import BY_MEASUREMENT, BY_USER, STEP_COLUMNS
 
@@ -54,9 +53,7 @@ def choose_speed(spec: RunSpec, speed, model, data, row, chosen: bool | None = N
                             "device_name": row.device_name, "batch_size": spec.recipe.batch_size,
                             "precision": spec.recipe.precision, "probe_s": choice.probe_s,
                             "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-            tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
-            tmp.write_text(json.dumps(choices, indent=2, sort_keys=True) + "\n")
-            os.replace(tmp, path)
+            write_json(path, choices)
     for cl, column in STEP_COLUMNS.items():
         setattr(row, column, choice.step_s[cl] * 1e3)
     row.speed_probe_s = choice.probe_s
