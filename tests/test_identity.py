@@ -67,6 +67,7 @@ def test_a_changed_variant_definition_reruns_only_that_variant(two_seed_results,
                                      for line in changed)
 
 
+@pytest.mark.slow
 def test_images_replaced_in_place_rerun_for_real(tmp_path):
     folder = tmp_path / "butterflies"
     write_image_folder(folder, per_class=6)
@@ -90,6 +91,7 @@ def test_images_replaced_in_place_rerun_for_real(tmp_path):
     assert len(runs) == 2 and runs["config_hash"].nunique() == 2 and (runs["status"] == "ok").all()
 
 
+@pytest.mark.slow
 def test_a_weights_file_with_new_contents_reruns_for_real(tmp_path, monkeypatch):
     weights = tmp_path / "plain32-start.pt"
     torch.save(models.build("plain32").state_dict(), weights)
@@ -144,3 +146,15 @@ def test_the_identity_leaves_out_cosmetic_things(tmp_path):
     b = runner.plan(suite, RunOptions(variants=["plain32"], dataset="fake", results=str(tmp_path / "b"),
                                       tensorboard=str(tmp_path / "tb"), checkpoints=True), torch.device("cpu"))[0]
     assert a.config_hash == b.config_hash and a.run_id != b.run_id
+
+
+def test_the_recorded_versions_are_the_packages_own_read_without_importing_torchvision():
+    """The software identity holds torch's and torchvision's `__version__` (with the build tag, `+cu130`, `+cpu`);
+    bench reads torchvision's from its version.py, so a run does not import torchvision (and torch._dynamo) for it."""
+    import sys
+
+    code = ("import sys; from bench.core.versions import package_version; v = package_version('torchvision'); "
+            "print('torchvision' in sys.modules); import torchvision; print(v == torchvision.__version__, v)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    imported, same = done.stdout.split("\n")[:2]
+    assert imported == "False" and same.startswith("True "), done.stdout

@@ -75,9 +75,10 @@ def device_identity(device: torch.device, threads: int | None = None) -> dict[st
 def software_identity(device: torch.device | None = None) -> dict[str, str]:
     """torch and torchvision versions; on a GPU also the CUDA and cuDNN versions torch runs with."""
     import torch
-    import torchvision
 
-    found = {"torch": torch.__version__, "torchvision": torchvision.__version__}
+    from ..core.versions import package_version
+
+    found = {"torch": torch.__version__, "torchvision": package_version("torchvision")}
     if device is not None and device.type == "cuda":
         found["cuda"] = str(torch.version.cuda)
         found["cudnn"] = str(torch.backends.cudnn.version())

@@ -115,18 +115,19 @@ def prepared(suite_name: str, options: RunOptions, threads: Callable[[object], i
              ) -> Prepared:
     """The suite and its run specs, after every check that needs no training (arguments, results folder, data).
     `threads(device)`: the thread count of each CPU run under the chosen launcher."""
-    from ..core.device import resolve_device
     from ..data.registry import check_spec  # before any child starts: one error, not one per run
     from .tune import grid_of, trial_specs
 
     suite = get_suite(suite_name)
     dataset = options.dataset or suite.dataset
     check_spec(dataset)
-    device = resolve_device(options.device)
     recipe, entries = run_recipe(suite, options), select_entries(suite, options.variants)  # resolved once
     grid = grid_of(suite, options, recipe)
     check_input_size(entries, recipe.input_size)
     results_folder(options.results)
+    from ..core.device import resolve_device  # torch: after the checks that need none, so a typo is told at once
+
+    device = resolve_device(options.device)
     check_data(dataset, options.data_root, recipe)
     ready = Prepared(suite, options, device, threads(device), recipe, entries)
     ready.specs = trial_specs(ready, grid) if grid else ready.plan()

@@ -15,7 +15,8 @@ def new_row(spec: RunSpec) -> RunRow:
     """The run row before anything ran: identity, recipe, environment, and where the variant came from."""
     import models
     import torch
-    import torchvision
+
+    from ..core.versions import package_version
 
     try:
         variant = models.get_variant(spec.variant)
@@ -27,7 +28,7 @@ def new_row(spec: RunSpec) -> RunRow:
         dataset=spec.dataset, synthetic_data=spec.dataset == "fake", seed=spec.seed,
         status=Status.INTERRUPTED.value, input_size=spec.recipe.input_size, epochs=spec.recipe.epochs, epochs_run=0,
         device=spec.device, num_threads=torch.get_num_threads(), torch_version=torch.__version__,
-        torchvision_version=torchvision.__version__, git_sha=spec.git_sha, config_hash=spec.config_hash,
+        torchvision_version=package_version("torchvision"), git_sha=spec.git_sha, config_hash=spec.config_hash,
         experiment_hash=spec.experiment_hash, identity=json.dumps(spec.identity, sort_keys=True),
         recipe=json.dumps(dataclasses.asdict(spec.recipe)), latency_batch=spec.recipe.latency_batch,
         precision=spec.recipe.precision, channels_last=spec.recipe.channels_last, compile=spec.recipe.compile,
