@@ -15,7 +15,7 @@ import pytest
 
 from bench.report.verdicts import INCONCLUSIVE, control, ratio_test, verdict
 from bench.store.shards import load_runs
-from bench.worker.latency import LatencyJob, time_in_processes
+from bench.worker.latency import LatencyJob, time_jobs_in_processes
 from tests.helpers import bench
 
 VARIANTS = "plain32,resnet32"
@@ -79,14 +79,15 @@ PROCESSES = 3
 @pytest.mark.slow
 def test_latency_of_the_same_model_measured_twice_is_unmarked_in_19_of_20_pairs():
     """Ten models at batch 1 and 8: twenty A/A pairs, three fresh measuring processes a side (bench run's own path,
-    bench.worker.latency), judged as `bench compare` judges latency, the twenty tests one family."""
+    bench.worker.latency; each process times the ten models in turn, one median per model), judged as `bench compare`
+    judges latency, the twenty tests one family."""
+    jobs = [LatencyJob(variant, 10, 32, (1, 8), "cpu", threads=1) for variant in MODELS]
+    sides = [time_jobs_in_processes(jobs, 1) for _ in range(2 * PROCESSES)]  # a, b, a, b, ...
     tests = []
-    for variant in MODELS:
-        job = LatencyJob(variant, 10, 32, (1, 8), "cpu", threads=1)
-        sides = [time_in_processes(job, 1) for _ in range(2 * PROCESSES)]  # a, b, a, b, ...
+    for j, (variant, job) in enumerate(zip(MODELS, jobs)):
         for batch in job.batches:
-            a = [t.medians[batch][0] for t in sides[0::2]]
-            b = [t.medians[batch][0] for t in sides[1::2]]
+            a = [t[j].medians[batch][0] for t in sides[0::2]]
+            b = [t[j].medians[batch][0] for t in sides[1::2]]
             tests.append((f"{variant} b{batch}", ratio_test(a, b, ("process", "processes"))))
     assert control([t for _, t in tests]) == 20
     marked = [f"{name} ×{t.estimate:.3f} p={t.p_adjusted:.2g}" for name, t in tests

@@ -4,7 +4,10 @@ the medians of several processes are. `bench run` (after training) and `bench la
 both time here; each process builds the variant afresh (random weights: latency does not depend on their values)
 and times it with bench.measure.profile.measure_latency, the project's one latency method.
 
-`python -m bench.worker.latency` reads one job as JSON on stdin and prints one JSON line per batch size.
+`python -m bench.worker.latency` reads a JSON list of jobs on stdin and prints one JSON line per job and batch size.
+A process may time several models, one after the other (as one pytest-benchmark process times every benchmark):
+each model's median of that process is still one independent value, and the start-up (seconds of imports) is paid
+once per process, not once per model.
 """
 from __future__ import annotations
 
@@ -53,18 +56,26 @@ class LatencyFailed(RuntimeError):
 
 def time_in_processes(job: LatencyJob, processes: int) -> ProcessTimes:
     """Start `processes` fresh processes one after the other, each timing every batch size of `job`."""
-    times = ProcessTimes({b: [] for b in job.batches}, {b: [] for b in job.batches})
+    return time_jobs_in_processes([job], processes)[0]
+
+
+def time_jobs_in_processes(jobs: list[LatencyJob], processes: int) -> list[ProcessTimes]:
+    """Start `processes` fresh processes one after the other, each timing every job (in order) at every batch size;
+    one ProcessTimes per job."""
+    times = [ProcessTimes({b: [] for b in job.batches}, {b: [] for b in job.batches}) for job in jobs]
+    names = ", ".join(job.variant for job in jobs)
     for _ in range(processes):
-        done = subprocess.run([sys.executable, "-m", LATENCY_MODULE], input=json.dumps(asdict(job)), text=True,
-                              capture_output=True, timeout=PROCESS_TIMEOUT_S, env=os.environ.copy())
+        done = subprocess.run([sys.executable, "-m", LATENCY_MODULE], input=json.dumps([asdict(j) for j in jobs]),
+                              text=True, capture_output=True, timeout=PROCESS_TIMEOUT_S * len(jobs),
+                              env=os.environ.copy())
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-            raise LatencyFailed(f"a latency process for {job.variant} exited {done.returncode}: {last}")
+            raise LatencyFailed(f"a latency process for {names} exited {done.returncode}: {last}")
         for line in done.stdout.splitlines():
             if line.startswith("{"):
                 found = json.loads(line)
-                times.medians[found["batch"]].append(found["median_ms"])
-                times.iqrs[found["batch"]].append(found["iqr_ms"])
+                times[found["job"]].medians[found["batch"]].append(found["median_ms"])
+                times[found["job"]].iqrs[found["batch"]].append(found["iqr_ms"])
     return times
 
 
@@ -110,10 +121,9 @@ def measure(job: LatencyJob) -> list[dict]:
 
 
 def main() -> int:
-    spec = json.loads(sys.stdin.read())
-    job = LatencyJob(**{**spec, "batches": tuple(spec["batches"])})
-    for figures in measure(job):
-        print(json.dumps(figures), flush=True)
+    for i, spec in enumerate(json.loads(sys.stdin.read())):
+        for figures in measure(LatencyJob(**{**spec, "batches": tuple(spec["batches"])})):
+            print(json.dumps({"job": i, **figures}), flush=True)
     return 0
 
 
