@@ -32,3 +32,12 @@ def test_cpu_training_memory_orders_the_models_by_size_and_the_data_is_its_own_c
     held = (3000 + 750 + 500) * (3 * 32 * 32 + 8) / 2**20
     assert runs["data_mb"].tolist() == pytest.approx([held] * 3)
     assert f"`{held:.1f} MB` of data (`data_mb`" in " ".join(README.split())  # what the README says of it
+    # the slice is stratified (Fashion-MNIST's 60,000 training images are 6,000 a class) and the report says so
+    assert all(set(counts) == {300} for counts in runs["train_per_class"]), runs["train_per_class"].tolist()
+    assert all(set(counts) == {50} for counts in runs["test_per_class"])
+    report = bench("report", "--suite", "depth", "--results", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert report.returncode == 0, report.stderr
+    header = (tmp_path / "out" / "depth.md").read_text()
+    assert ("| data set | fashion-mnist; 10 classes, 32 px; 3,000 train / 750 val / 500 test images; its training images a "
+            "stratified slice (train_limit=3,000, the validation images in proportion; each seed its own); its test "
+            "images a stratified slice (test_limit=500)") in header

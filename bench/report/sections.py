@@ -36,6 +36,11 @@ def header_facts(exp: Experiment) -> list[tuple[str, str]]:
                    if all(pd.notna(r.get(c)) for c in ("train_images", "val_images", "test_images"))}
     if split_sizes:
         dataset += "; " + " or ".join(f"{t:,} train / {v:,} val / {s:,} test images" for t, v, s in sorted(split_sizes))
+    limits = first[PARSED["recipe"]] or {}
+    for split, key in (("training", "train_limit"), ("test", "test_limit")):
+        if limits.get(key) is not None:
+            dataset += (f"; its {split} images a stratified slice ({key}={int(limits[key]):,}"
+                        + (", the validation images in proportion; each seed its own)" if split == "training" else ")"))
     if exp.facts.get("data.content"):
         dataset += f"; content fingerprint {exp.facts['data.content']}"
     started, finished = (when(pd.to_datetime(rows[column]).agg(how))
