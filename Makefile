@@ -6,7 +6,7 @@ BENCH := $(VENV)/bin/bench
 STAMP := $(VENV)/.installed-stamp
 TEST_STAMP := $(VENV)/.test-installed-stamp
 
-.PHONY: run test reports latency latency-check latency-224 latency-compare instructions instructions-check valgrind speed data-speed venv clean
+.PHONY: run test test-slow test-all reports latency latency-check latency-224 latency-compare instructions instructions-check valgrind speed data-speed venv clean
 
 # pytest-benchmark settings shared by the latency targets: medians over at least 10 rounds of at least 2 s.
 BENCHMARK_OPTS := tests/benchmarks --benchmark-only --benchmark-min-rounds=10 --benchmark-max-time=2 \
@@ -80,9 +80,18 @@ reports: $(STAMP)
 
 # The import contracts first (pyproject.toml, [tool.importlinter]), then the tests on every core (pytest-xdist;
 # each worker and the runs it starts get cores / workers threads); the latency benchmarks run once each, untimed.
+# `make test` leaves out the tests marked `slow` (a real SLURM time limit is a minute; the A/A re-runs, the tunings,
+# real Fashion-MNIST); `make test-slow` runs only those, `make test-all` both, as .ci/run does. Each ends with its
+# 15 slowest tests.
+PYTEST := $(PY) -m pytest -n auto --benchmark-disable --durations=15
 test: $(TEST_STAMP)
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -n auto --benchmark-disable --durations=15
+	$(PYTEST) -m "not slow"
+
+test-slow: $(TEST_STAMP)
+	$(PYTEST) -m slow
+
+test-all: test test-slow
 
 # Time every variant's forward pass and save the result as the new baseline under .benchmarks/.
 latency: $(TEST_STAMP)

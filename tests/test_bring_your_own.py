@@ -47,6 +47,7 @@ def test_show_round_trips_every_built_in_suite(name, tmp_path):
     assert all(f"\n{field} = " in shown.stdout or f"\n# {field} = " in shown.stdout for field in FIELDS)
 
 
+@pytest.mark.slow
 def test_a_depth_study_file_plans_its_recipe_and_runs_on_digits(tmp_path):
     path = tmp_path / "resnet-depth.toml"
     path.write_text(DEPTH_STUDY)
@@ -65,6 +66,7 @@ def test_a_depth_study_file_plans_its_recipe_and_runs_on_digits(tmp_path):
     assert row["status"] == "ok" and row["epochs_run"] == 2
 
 
+@pytest.mark.slow
 def test_set_reaches_the_rows_and_the_hash(tmp_path):
     common = ["run", "--suite", "shortcut", "--variants", "plain32", "--dataset", "fake", "--epochs", "1",
               "--batch-size", "32", "--device", "cpu", "--results", str(tmp_path)]
@@ -88,6 +90,7 @@ def outside_suite(tmp_path, dataset: str = "fake") -> str:
     return str(path)
 
 
+@pytest.mark.slow
 def test_outside_models_train_and_are_profiled_in_the_report(tmp_path):
     pytest.importorskip("timm")
     run = bench("run", "--suite", outside_suite(tmp_path), "--device", "cpu", "--results", str(tmp_path / "r"))
@@ -116,6 +119,7 @@ def test_outside_models_train_and_are_profiled_in_the_report(tmp_path):
     assert table.loc["tests.toy_models:tiny_cnn", "GMACs @32px"] == "0.001"
 
 
+@pytest.mark.slow
 def test_a_module_variant_reruns_when_its_source_file_changes(tmp_path):
     package = tmp_path / "mine"
     package.mkdir()
@@ -158,6 +162,7 @@ def test_torchvision_weights_bring_their_transforms_mean_and_std():
     assert "ResNet50_Weights.IMAGENET1K_V1" in where
 
 
+@pytest.mark.slow
 def test_a_checkpoint_brings_its_own_normalisation_and_a_plain_state_dict_keeps_the_data_sets(two_seed_run, tmp_path):
     results, _ = two_seed_run
     saved = torch.load(next((results / "shortcut" / "checkpoints").glob("plain32-s0-*.pt")), weights_only=True)

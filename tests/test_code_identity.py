@@ -53,6 +53,7 @@ def edited(copy: Path, path: str, old: str, new: str):
     ("models/resnet.py", 'mode="fan_out"', 'mode="fan_in"', "code: models/resnet.py init_weights"),
     ("bench/data/augment.py", "< 0.5", "< 0.25", "code: bench/data/augment.py"),
 ])
+@pytest.mark.slow
 def test_a_code_change_that_decides_results_is_a_new_result(project, path, old, new, said):
     restore = edited(project, path, old, new)
     try:
@@ -74,6 +75,7 @@ def test_a_report_or_comment_change_is_not(project):
     assert "skip (done at" in plan.stdout, plan.stdout + plan.stderr
 
 
+@pytest.mark.slow
 def test_the_new_row_of_edited_code_has_another_config_hash(project):
     results = project / "results"
     restore = edited(project, "models/resnet.py", "        out = self.relu(self.bn1(self.conv1(x)))\n        return self.merge(",
@@ -98,6 +100,7 @@ def write_bmp_folder(root: Path, colour_of: dict[str, tuple[int, int, int]], per
             Image.new("RGB", (12, 12), colour).save(root / "train" / name / f"{i}.bmp")
 
 
+@pytest.mark.slow
 def test_bytes_rewritten_with_the_same_size_and_time_are_a_new_result(tmp_path):
     data, results = tmp_path / "images", tmp_path / "results"
     write_bmp_folder(data, {"red": (250, 10, 10), "green": (10, 250, 10)})
@@ -123,6 +126,7 @@ def test_bytes_rewritten_with_the_same_size_and_time_are_a_new_result(tmp_path):
     assert pixel == [10, 10, 250]  # the image cache holds the new bytes' pixels
 
 
+@pytest.mark.slow
 def test_checkpoints_asked_of_finished_runs_that_have_none_says_so(tmp_path):
     args = ["run", "--suite", "shortcut", "--variants", "plain32", "--dataset", "fake", "--epochs", "1",
             "--batch-size", "32", "--device", "cpu", "--results", str(tmp_path)]

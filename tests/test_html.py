@@ -100,6 +100,7 @@ def test_every_picture_of_the_markdown_report_renders_in_the_page(page, written)
     assert len(images) + len(plots) == pictures_in_markdown + history_plots
 
 
+@pytest.mark.slow
 def test_the_run_tables_hold_the_parquet_rows(page, runs):
     shown = 0
     for nth in range(2):  # one Runs table per experiment (the two recipes)

@@ -20,6 +20,7 @@ MOMENTS = {"start": ("interrupted", 0), "data": ("interrupted", 0), "warm-up": (
            "epoch": ("interrupted", 1), "test": ("interrupted", 2), "writing": ("ok", 2)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("moment", list(MOMENTS))
 def test_an_interrupt_at_each_moment_leaves_exactly_one_row(tmp_path, moment):
     result = bench(*RUN, "--results", str(tmp_path), env={"BENCH_TEST_SIGNAL_AT": moment})

@@ -44,6 +44,7 @@ def serial_and_pooled(tmp_path_factory):
     return serial, pooled, one, two, serial_s
 
 
+@pytest.mark.slow
 def test_jobs_2_on_the_cpu_records_one_thread_each_and_the_sharing(serial_and_pooled, tmp_path):
     import os
 
@@ -85,6 +86,7 @@ def job_id(stderr: str) -> str:
     return stderr.split("submitted SLURM job array ")[1].split(":")[0]
 
 
+@pytest.mark.slow
 @pytest.mark.slurm
 def test_slurm_runs_equal_the_local_ones(slurm_cluster, serial_and_pooled, tmp_path):
     _, pooled, *_ = serial_and_pooled
@@ -100,6 +102,7 @@ def test_slurm_runs_equal_the_local_ones(slurm_cluster, serial_and_pooled, tmp_p
     assert list((tmp_path / "shortcut" / "slurm").glob("*/*_log.out"))  # submitit's logs where the README says
 
 
+@pytest.mark.slow
 @pytest.mark.slurm
 def test_ctrl_c_cancels_the_array_and_the_same_command_resumes(slurm_cluster, tmp_path):
     args = ["run", "--suite", "shortcut", "--variants", "plain32,resnet32,resnet47-bottleneck", *SMALL,
@@ -130,6 +133,7 @@ def test_ctrl_c_cancels_the_array_and_the_same_command_resumes(slurm_cluster, tm
     assert "skip (done at" in again.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.slurm
 def test_scancel_of_one_task_and_detach_then_status_and_report(slurm_cluster, tmp_path):
     result = bench("run", "--suite", "shortcut", "--variants", "plain32,resnet47-bottleneck", *SMALL,

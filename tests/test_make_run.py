@@ -55,6 +55,7 @@ def make_run(copy: Path, suite: str = "shortcut") -> subprocess.Popen:
                             text=True, env={**os.environ, "PYTHONPATH": ""})
 
 
+@pytest.mark.slow
 def test_make_run_to_its_end_changes_no_tracked_file(tmp_path):
     copy = repository_copy(tmp_path)
     proc = make_run(copy)
@@ -66,6 +67,7 @@ def test_make_run_to_its_end_changes_no_tracked_file(tmp_path):
     assert (load_runs(copy / "results", "shortcut")["status"] == "ok").sum() == 2
 
 
+@pytest.mark.slow
 def test_make_run_interrupted_mid_suite_changes_no_tracked_file_and_writes_no_report(tmp_path):
     copy = repository_copy(tmp_path)
     proc = make_run(copy)

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.store.shards import load_runs
 
 MODULE = '''from torch import nn
@@ -26,6 +28,7 @@ def installed_bench(folder: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_a_module_in_the_current_folder_imports_in_the_command_and_in_its_workers(tmp_path):
     (tmp_path / "mynets.py").write_text(MODULE)
     listed = installed_bench(tmp_path, "models", "mynets:small_cnn", "--format", "csv")

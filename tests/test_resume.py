@@ -52,6 +52,7 @@ def never_stopped(tmp_path_factory):
 STOPS = [("sigint", 1), ("sigint", EPOCHS // 2), ("sigint", EPOCHS), ("kill", EPOCHS // 2 + 1)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how,after", STOPS, ids=[f"{how}-after-epoch-{k}" for how, k in STOPS])
 def test_a_stopped_run_resumes_and_ends_as_if_never_stopped(never_stopped, tmp_path, how, after):
     signal_at = f"epoch:{after}" + (":kill" if how == "kill" else "")
@@ -94,6 +95,7 @@ def test_a_stopped_run_resumes_and_ends_as_if_never_stopped(never_stopped, tmp_p
     assert_same_tensors(final_state(tmp_path), final_state(never_stopped))
 
 
+@pytest.mark.slow
 def test_an_unfinished_checkpoint_is_removed_when_the_run_ends_without_checkpoints(tmp_path):
     """Without --checkpoints nothing of the resume state stays once the run's ok row is written."""
     run = [a for a in RUN if a != "--checkpoints"]

@@ -127,6 +127,7 @@ def test_tensorboard_hparams_hold_every_run_with_its_hyperparameters_and_results
             assert log.Scalars(tag)[-1].value == pytest.approx(float(row[column]), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_early_stopping_ends_a_run_that_stopped_improving(tmp_path):
     # With a learning rate of 0 the weights never change (only BatchNorm statistics settle), so validation
     # accuracy soon stops improving, and patience 1 ends the run one epoch after its best.
@@ -137,6 +138,7 @@ def test_early_stopping_ends_a_run_that_stopped_improving(tmp_path):
     assert row["epochs_run"] == row["best_epoch"] + 1 < 6
 
 
+@pytest.mark.slow
 def test_a_second_run_skips_everything_and_force_keeps_history(two_seed_results, tmp_path):
     results = tmp_path / "results"
     shutil.copytree(two_seed_results, results)
@@ -158,6 +160,7 @@ def test_a_second_run_skips_everything_and_force_keeps_history(two_seed_results,
     assert {p: p.stat().st_mtime_ns for p in shards} == before  # the older shards are untouched
 
 
+@pytest.mark.slow
 def test_missing_weights_fail_that_run_and_the_suite_goes_on(tmp_path):
     result = bench("run", "--device", "cpu", "--suite", "pretrained-vs-scratch", "--variants", "resnet18 (imagenet),resnet18",
                    "--dataset", "fake", "--epochs", "1", "--batch-size", "64", "--results", str(tmp_path),
@@ -337,6 +340,7 @@ def alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_a_killed_runner_leaves_no_worker_behind(tmp_path):
     args = ["run", "--suite", "shortcut", "--variants", "resnet47-bottleneck", *SMALL, "--epochs", "50",
             "--results", str(tmp_path)]
@@ -373,6 +377,7 @@ def test_sigterm_to_the_runner_reaches_the_worker(tmp_path):
     assert row["status"] == "interrupted" and row["epochs_run"] >= 1
 
 
+@pytest.mark.slow
 def test_a_run_past_its_timeout_is_stopped_and_the_suite_goes_on(tmp_path):
     result = bench("run", "--suite", "shortcut", "--variants", "resnet47-bottleneck,plain32", *SMALL,
                    "--epochs", "1000", "--run-timeout", "15", "--results", str(tmp_path), timeout=300)

@@ -54,6 +54,7 @@ def finish(proc, results, until: float) -> tuple[str, str]:
     return proc.communicate(timeout=max(1, until - time.time()))
 
 
+@pytest.mark.slow
 @pytest.mark.slurm
 def test_a_preempted_task_is_requeued_and_its_run_ends_as_if_never_stopped(slurm_cluster, tmp_path):
     never, requeued = tmp_path / "never", tmp_path / "requeued"
@@ -85,6 +86,7 @@ def test_a_preempted_task_is_requeued_and_its_run_ends_as_if_never_stopped(slurm
     assert_same_tensors(final_state(requeued), final_state(never))
 
 
+@pytest.mark.slow
 @pytest.mark.slurm
 def test_at_its_time_limit_a_task_is_requeued_once_then_its_run_is_a_timeout(slurm_cluster, tmp_path):
     """--slurm-time 1 --slurm-requeues 1: SLURM's warning (SIGUSR2) → submitit's checkpoint → requeue → the run

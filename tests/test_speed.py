@@ -63,6 +63,7 @@ def bf16_and_fp32(tmp_path_factory):
     return results, fast, plain
 
 
+@pytest.mark.slow
 def test_bf16_channels_last_trains_on_the_cpu_and_is_recorded(bf16_and_fp32):
     results, fast, plain = bf16_and_fp32
     assert fast.returncode == 0 and plain.returncode == 0, fast.stderr + plain.stderr
@@ -76,6 +77,7 @@ def test_bf16_channels_last_trains_on_the_cpu_and_is_recorded(bf16_and_fp32):
     assert (runs["status"] == "ok").all() and pd.isna(bf16["compile_s"])  # eager: nothing compiled
 
 
+@pytest.mark.slow
 def test_the_memory_format_is_chosen_by_measurement_unless_given(bf16_and_fp32):
     """--channels-last is obeyed and recorded as the user's; by default the faster of the two timed formats is
     chosen, measured once: the second seed reads the first one's choice back from the results folder."""

@@ -59,6 +59,7 @@ def chosen_by_hand(trials: pd.DataFrame) -> dict[str, float]:
     return {label: float(mine.loc[mine["best_val_acc"].idxmax(), "lr"]) for label, mine in means.groupby("label")}
 
 
+@pytest.mark.slow
 def test_a_tuning_on_digits(tmp_path, request):
     """One test, so that `pytest -n 2` trains the tunings once: the same tuning on the digits and on the digits with
     shuffled test labels (the same training images), then every check of what it wrote."""
@@ -134,6 +135,7 @@ def the_report_shows_the_trials_the_choice_and_tuned_beside_shared(tuned, tmp_pa
     assert "trial" not in text[:text.index("## stem-ablation — tuning of lr")].lower()
 
 
+@pytest.mark.slow
 def test_an_interrupted_tuning_resumes_without_losing_or_repeating_a_trial(tmp_path):
     """Ctrl-C while the second trial trains; the same command finishes the rest, running no finished trial again;
     a third grid value then runs only its own trial."""
