@@ -235,25 +235,36 @@ MOBILE = ["run", "--suite", "mobile-vs-resnet", "--variants", "mobilenet_v2", "-
           "--set", "train_limit=640", "--set", "latency_processes=1", "--set", "precise_bn_batches=0", "--device", "cpu"]
 
 
+AVX512 = torch.backends.cpu.get_cpu_capability().startswith("AVX512")  # what oneDNN's CPU kernels can use here
+
+
 @pytest.mark.slow
-def test_mobilenet_v2_trains_in_channels_last_by_measurement_at_twice_the_speed_of_nchw(tmp_path):
-    """On a CPU mobilenet_v2's depthwise convolutions are far faster in channels_last (make speed: about 2-3× on
-    this 2-core machine). The default run must find that by itself, and a forced NCHW run must be obeyed."""
+def test_mobilenet_v2_trains_in_the_format_measured_faster_twice_as_fast_in_channels_last_with_avx512(tmp_path):
+    """The default run times both memory formats and trains in the faster; a forced NCHW run is obeyed. With AVX-512
+    (the CPU these figures were measured on) mobilenet_v2's depthwise convolutions are about twice as fast in
+    channels_last, and the run must find that by itself; on an AVX2-only CPU the two formats were within 1% of
+    each other (369.9 vs 367.8 ms per step), so there only the rule is checked, not which format wins."""
     chosen = bench(*MOBILE, "--results", str(tmp_path))
     forced = bench(*MOBILE, "--no-channels-last", "--results", str(tmp_path))
     assert chosen.returncode == 0 and forced.returncode == 0, chosen.stderr + forced.stderr
     runs = load_runs(tmp_path, "mobile-vs-resnet").set_index("speed_chosen_by")
     auto, nchw = runs.loc["measurement"], runs.loc["user"]
-    assert auto["channels_last"] and not nchw["channels_last"] and nchw["precision"] == auto["precision"] == "fp32"
-    assert "memory format channels_last, chosen by measurement" in chosen.stderr
+    assert bool(auto["channels_last"]) == bool(auto["step_ms_channels_last"] < auto["step_ms_nchw"])  # the faster
+    assert not nchw["channels_last"] and nchw["precision"] == auto["precision"] == "fp32"
+    assert pd.isna(nchw["step_ms_nchw"]) and (pd.isna(nchw["speed_probe_s"]) or nchw["speed_probe_s"] == 0)  # not timed
+    chosen_format = "channels_last" if auto["channels_last"] else "contiguous (NCHW)"
+    assert f"memory format {chosen_format}, chosen by measurement" in chosen.stderr
+    assert auto["experiment_hash"] != nchw["experiment_hash"]  # a given format is another recipe
+    if not AVX512:
+        return
     # The probe timed both formats in turn in one process, and the chosen run trained far faster than the forced one.
-    # Measured on this 2-core machine: 1.9-2.4× per probe step (both formats in turn, one process), 1.8-2.3× in
+    # Measured on the AVX-512 machine: 1.9-2.4× per probe step (both formats in turn, one process), 1.8-2.3× in
     # images/s of the two runs alone; the issue's 2× holds in most draws, not all, so the bounds sit below what was
     # measured, not at 2. The two runs are separate moments: beside another pytest worker (CI) their images/s ratio
     # read 1.44, so that bound only catches a format that was chosen but not trained in (the ratio would be ~1).
+    assert auto["channels_last"]
     assert auto["step_ms_nchw"] >= 1.6 * auto["step_ms_channels_last"], auto[["step_ms_nchw", "step_ms_channels_last"]]
     assert auto["images_per_s"] >= 1.25 * nchw["images_per_s"], (auto["images_per_s"], nchw["images_per_s"])
-    assert auto["experiment_hash"] != nchw["experiment_hash"]  # a given format is another recipe
 
 
 def test_the_warm_up_restores_weights_in_place():
