@@ -6,7 +6,7 @@ BENCH := $(VENV)/bin/bench
 STAMP := $(VENV)/.installed-stamp
 TEST_STAMP := $(VENV)/.test-installed-stamp
 
-.PHONY: run test test-slow test-all reports study latency latency-check latency-224 latency-compare instructions instructions-check valgrind speed data-speed venv clean
+.PHONY: run test test-slow test-all reports study gpu-check gpu-payload latency latency-check latency-224 latency-compare instructions instructions-check valgrind speed data-speed venv clean
 
 # pytest-benchmark settings shared by the latency targets: medians over at least 10 rounds of at least 2 s.
 BENCHMARK_OPTS := tests/benchmarks --benchmark-only --benchmark-min-rounds=10 --benchmark-max-time=2 \
@@ -149,6 +149,27 @@ latency-compare: $(TEST_STAMP)
 # Also 224 px for the ImageNet-style variants (minutes on a CPU).
 latency-224: $(TEST_STAMP)
 	BENCH_LATENCY_224=1 $(PY) -m pytest $(BENCHMARK_OPTS) --benchmark-save=latency-224
+
+# What a lent GPU must show, in one command (tests/benchmarks/gpu_check.py): the gpu tests, make speed's grid beside
+# its targets, the automatic memory format, a short Fashion-MNIST run; one table, exit 1 naming each shortfall, 2
+# without a GPU. DEVICE=cpu rehearses the very same steps at toy size on the CPU (tests/test_gpu_check.py).
+DEVICE ?= cuda
+gpu-check: $(TEST_STAMP)
+	$(PY) -m tests.benchmarks.gpu_check --device $(DEVICE)
+
+# What the device machine (no network; torch and torchvision only) needs beside the working tree, in one ignored
+# folder: wheels of the pure-Python packages it lacked and of pytest, and Fashion-MNIST's IDX files (Debian's
+# dataset-fashion-mnist). There: `bash scripts/gpu-check-device.sh` (README, "A GPU check").
+GPU_PAYLOAD := .gpu
+GPU_WHEELS := fvcore iopath yacs termcolor portalocker tabulate pytest pytest-benchmark py-cpuinfo2 pluggy iniconfig
+FASHION_MNIST := /usr/share/datasets/fashion-mnist
+gpu-payload: $(TEST_STAMP)
+	@test -d $(FASHION_MNIST) || { echo "gpu-payload: $(FASHION_MNIST) missing: apt-get install dataset-fashion-mnist" >&2; exit 2; }
+	rm -rf $(GPU_PAYLOAD) && mkdir -p $(GPU_PAYLOAD)/whl $(GPU_PAYLOAD)/data/FashionMNIST/raw
+	$(PY) -m pip wheel --quiet --no-deps -w $(GPU_PAYLOAD)/whl \
+		$$($(PY) -m pip freeze | grep -iE "^($$(echo $(GPU_WHEELS) | tr ' ' '|'))==")
+	cp $(FASHION_MNIST)/*-ubyte.gz $(GPU_PAYLOAD)/data/FashionMNIST/raw/
+	@echo "gpu-payload: $$(ls $(GPU_PAYLOAD)/whl | wc -l) wheels and Fashion-MNIST in $(GPU_PAYLOAD)/ ($$(du -sh $(GPU_PAYLOAD) | cut -f1)); carry it to the device"
 
 # Images/s of the harness's training step against a hand-written loop, per precision and memory format (printed).
 speed: $(TEST_STAMP)
