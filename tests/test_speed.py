@@ -103,6 +103,7 @@ def test_the_memory_format_is_chosen_by_measurement_unless_given(bf16_and_fp32):
     assert len(cache) == 1 and next(iter(cache.values()))["channels_last"] == first["channels_last"]
 
 
+@pytest.mark.slow  # its fixture trains in bf16: minutes on a CPU without AVX-512 (emulated)
 def test_mfu_of_each_run_follows_its_own_columns_and_the_cached_peak(bf16_and_fp32):
     results, _, _ = bf16_and_fp32
     peaks = json.loads(peak_tflops_path(results).read_text())
@@ -120,6 +121,7 @@ def test_mfu_of_each_run_follows_its_own_columns_and_the_cached_peak(bf16_and_fp
         assert 0 < run["setup_s"] < (finished - started).total_seconds() + 10  # process start precedes started_at
 
 
+@pytest.mark.slow  # its fixture trains in bf16: minutes on a CPU without AVX-512 (emulated)
 def test_the_report_shows_the_settings_and_splits_experiments_by_them(bf16_and_fp32, tmp_path):
     results, _, _ = bf16_and_fp32
     done = bench("report", "--results", str(results), "--out", str(tmp_path))
