@@ -69,8 +69,8 @@ def memory_formats(rows: pd.DataFrame) -> str:
     """Per variant, the memory format measurement chose and the probe's step times it chose on:
     `mobilenet_v2: channels_last (77.2 ms per step; contiguous (NCHW) 158 ms)`; empty when the user chose."""
     parts = []
-    chosen = rows[rows.apply(measured, axis=1) & rows["channels_last"].notna()]  # not a run stopped before it chose
-    for label, mine in chosen.groupby("label", sort=False):
+    probed = rows[rows.apply(measured, axis=1) & rows["channels_last"].notna()]  # not a run stopped before it chose
+    for label, mine in probed.groupby("label", sort=False):
         choices = []
         for _, r in mine.drop_duplicates(["channels_last", *STEP_COLUMNS.values()]).iterrows():
             chosen = bool(r["channels_last"])
