@@ -20,6 +20,11 @@ COLORS = [(250, 10, 10), (10, 250, 10), (10, 10, 250)]
 
 ONE_LATENCY_PROCESS = ("--set", "latency_processes=1")
 
+# One memory format given, for runs in two folders that a test compares bit for bit: each folder would probe its own,
+# and when a model's two formats are within a few per cent two probes may choose differently; the formats compute in
+# another order, so the numbers differ (tests/test_speed.py tests the choice itself).
+ONE_FORMAT = ("--no-channels-last",)
+
 
 def quick(args: tuple[str, ...]) -> tuple[str, ...]:
     """A `bench run` of the tests times latency in one process (each fresh process costs seconds of imports), unless

@@ -12,9 +12,9 @@ import pytest
 
 from bench.measure.isolation import Marker, clash, overlapping, parse_ranges, ranges
 from bench.store.shards import load_runs
-from tests.helpers import bench, running
+from tests.helpers import ONE_FORMAT, bench, running
 
-SMALL = ["--dataset", "fake", "--epochs", "1", "--batch-size", "32", "--device", "cpu"]
+SMALL = ["--dataset", "fake", "--epochs", "1", "--batch-size", "32", "--device", "cpu", *ONE_FORMAT]  # runs compared
 PAIR = ["--suite", "shortcut", "--variants", "plain32,resnet32"]
 
 

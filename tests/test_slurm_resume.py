@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from bench.store.shards import load_epochs, load_predictions, load_runs
-from tests.helpers import bench, running
+from tests.helpers import ONE_FORMAT, bench, running
 from tests.test_resume import COMPARED, RUN, assert_same_tensors, final_state
 
 SLURM = ["--launcher", "slurm", "--slurm-cpus-per-task", "1"]
@@ -58,9 +58,7 @@ def finish(proc, results, until: float) -> tuple[str, str]:
 @pytest.mark.slurm
 def test_a_preempted_task_is_requeued_and_its_run_ends_as_if_never_stopped(slurm_cluster, tmp_path):
     never, requeued = tmp_path / "never", tmp_path / "requeued"
-    # one memory format given to both (they run side by side, so a shared probe cannot be): two probes may choose
-    # differently when the formats are close, and the formats compute in another order
-    args = [*RUN, "--epochs", "40", "--no-channels-last", *SLURM]
+    args = [*RUN, "--epochs", "40", *ONE_FORMAT, *SLURM]  # side by side, so a shared probe cannot be
     with running(*args, "--results", str(never)) as reference, running(*args, "--results", str(requeued)) as proc:
         deadline = time.time() + 300
         while epochs_done(requeued) < 2 and time.time() < deadline and proc.poll() is None:

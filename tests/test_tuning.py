@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers import bench, running, worker_children
+from tests.helpers import ONE_FORMAT, bench, running, worker_children
 from tests.test_idx import idx_bytes
 from tests.test_html import browser  # noqa: F401 (the headless chromium fixture)
 
@@ -42,9 +42,7 @@ def write_digits(folder: Path, shuffle_test_labels: bool = False) -> None:
 def tune(results: Path, data: Path, seeds: int, grid: str = GRID) -> "subprocess.CompletedProcess":  # noqa: F821
     return bench("run", "--suite", "stem-ablation", "--variants", VARIANTS, "--dataset", "mnist", "--data-root",
                  str(data), "--epochs", "2", "--set", "train_limit=240", "--seeds", str(seeds), "--tune", grid,
-                 # one memory format given: the folders compared here would each probe, and two probes may choose
-                 # differently when resnet18's formats are close (the formats compute in another order)
-                 "--no-channels-last", "--device", "cpu", "--results", str(results))
+                 *ONE_FORMAT, "--device", "cpu", "--results", str(results))
 
 
 def rows(results: Path) -> pd.DataFrame:
