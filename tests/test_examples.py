@@ -47,3 +47,54 @@ def test_a_committed_report_regenerates_byte_for_byte(tmp_path, folder, suite):
     assert regenerated == committed
     for picture in committed:  # pixels depend on matplotlib's version; what is drawn, and its size, do not
         assert Image.open(tmp_path / picture).size == Image.open(folder / picture).size
+
+
+STUDY_SECTION = "## A study on real data: Fashion-MNIST"
+
+
+def readme_study_table() -> list[list[str]]:
+    """The README's study table, cell by cell: its rows between the header and the first blank line after it."""
+    text = (ROOT / "README.md").read_text().split(STUDY_SECTION, 1)[1]
+    lines = text.split("| suite | variant |", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    return [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in lines]
+
+
+@pytest.mark.skipif(STUDY not in FOLDERS, reason="the study's rows are not committed (make study)")
+def test_the_readmes_study_table_is_the_committed_rows():
+    """Each cell of the README's study table worked out again from the committed parquet with pandas alone: the mean
+    and sample standard deviation over the seeds' runs of test accuracy, epoch time and images/s (as the report's
+    comparison table gives them), and the memory format each run trained in."""
+    import pandas as pd
+
+    expected = []
+    for suite in ("stem-ablation", "mobile-vs-resnet"):
+        runs = pd.read_parquet(STUDY / "results" / suite / "runs")
+        runs = runs[runs["status"] == "ok"]
+        for label in dict.fromkeys(runs.sort_values("started_at")["label"]):
+            mine = runs[runs["label"] == label]
+            acc = mine["test_acc"] * 100
+            formats = sorted({"channels_last" if c else "NCHW" for c in mine["channels_last"]})
+            time, rate = mine["epoch_time_s"], mine["images_per_s"]
+            expected.append([suite, label, str(len(mine)), f"{acc.mean():.2f} ± {acc.std(ddof=1):.2f}",
+                             f"{time.mean():.2f} ± {time.std(ddof=1):.2f}", f"{rate.mean():.0f} ± {rate.std(ddof=1):.0f}",
+                             " / ".join(formats)])
+    assert readme_study_table() == expected
+
+
+@pytest.mark.skipif(STUDY not in FOLDERS, reason="the study's rows are not committed (make study)")
+def test_the_readmes_study_verdicts_are_the_committed_reports():
+    """What the README says each study report decided, found in that report's comparison table (which
+    test_a_committed_report_regenerates_byte_for_byte regenerates from the rows)."""
+    readme = (ROOT / "README.md").read_text().split(STUDY_SECTION, 1)[1].split("\n## ", 1)[0]
+    tables = {suite: (STUDY / f"{suite}.md").read_text().split("### Comparison", 1)[1].split("\n### ", 1)[0]
+              for suite in ("stem-ablation", "mobile-vs-resnet")}
+    rows = {suite: {line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("| ")}
+            for suite, table in tables.items()}
+    stem3, mobile = rows["stem-ablation"]["resnet18-stem3"], rows["mobile-vs-resnet"]["mobilenet_v2"]
+    assert "+1.05 [+0.59, +1.51], 3 seeds; **better**" in stem3 and "×1.68" in stem3 and "**slower**" in stem3
+    assert "**better** by\n  +1.05 pp [+0.59, +1.51] and **slower**, ×1.68" in readme
+    for label in ("resnet18-stem3-nolayer4", "resnet18-stem1-nolayer4"):
+        cells = rows["stem-ablation"][label].split("|")
+        assert "inconclusive" in cells[4] and "inconclusive" in cells[6], label  # accuracy and epoch time
+    assert "×0.59" in mobile and "**faster**" in mobile and "inconclusive, about 4 seeds a side needed" in mobile
+    assert "**faster** (×0.59 the epoch time)" in readme and "(about 4 seeds a side would tell)" in readme

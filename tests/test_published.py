@@ -91,6 +91,28 @@ def test_the_same_data_set_is_named_as_such_and_one_seed_is_inconclusive(tmp_pat
     assert f"{BASE} vs {OTHER} (one seed a side, about " in part and "seeds a side needed" in part
 
 
+def test_runs_on_a_slice_show_the_values_side_by_side_and_no_verdict(tmp_path):
+    """A training slice: the published and measured values still sit side by side (as far as the setting allows),
+    and one line says why there is no verdict, in place of it."""
+    from tests.test_experiments import identity
+
+    results = tmp_path / "r"
+    ref = published(Published("Zalando", "Fashion-MNIST (test)", "test_acc", ((BASE, 94.9), (OTHER, 95.0)),
+                              "the full 60,000 training images", "digits"))
+    for seed in range(3):
+        for label, acc in ((BASE, 0.80 + seed / 100), (OTHER, 0.85 + seed / 100)):
+            sliced = identity(label, seed, "digits", 64)
+            sliced["recipe"]["train_limit"] = 1000
+            write_run(results, label, seed, acc, suite_published=ref, test_images=400, identity=json.dumps(sliced))
+    _, markdown = report(results, tmp_path)
+    part = published_part(markdown)
+    table = parse_table(part, "Zalando").set_index("variant")
+    assert table.loc[BASE].tolist() == ["94.9", "81.00 (n=3)"] and table.loc[OTHER].tolist() == ["95", "86.00 (n=3)"]
+    assert ("No verdict: 1,000-image, 16-epoch runs (trained on a slice of the training split): not judged against "
+            "full-scale published figures") in part
+    assert "published pair" not in part and "Measured (mean over runs)" not in part
+
+
 def test_rows_without_references_have_no_published_section(tmp_path):
     results = tmp_path / "r"
     write_run(results, BASE, 0, 0.97)

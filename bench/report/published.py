@@ -134,12 +134,13 @@ def cannot_speak(exp: Experiment) -> str | None:
     size = f"{int(limit):,}-image" if limit is not None else "full-data"
     length = "/".join(str(e) for e in epochs) + "-epoch" if epochs else "short"
     why = "trained on a slice of the training split" if limit is not None else "too short to judge convergence"
-    return (f"{size}, {length} runs ({why}): not compared with full-scale published figures; run the suite on its "
-            "whole data set and epochs for a verdict.")
+    return (f"{size}, {length} runs ({why}): not judged against full-scale published figures; run the suite on "
+            "its whole data set and epochs for a verdict.")
 
 
-def reference_section(ref: dict, exp: Experiment) -> str:
-    """One reference: where it is from, how it differs from this run, the values side by side, the verdict."""
+def reference_section(ref: dict, exp: Experiment, mute: str | None = None) -> str:
+    """One reference: where it is from, how it differs from this run, the values side by side, and the verdict, or
+    in its place `mute`, the one line saying why these runs cannot be judged against it (`cannot_speak`)."""
     metric = BY_COLUMN[ref["metric"]]
     name = header(metric, size=exp.facts.get("recipe.input_size", "?"))
     published = {label: float(value) for label, value in ref["values"]}
@@ -156,6 +157,8 @@ def reference_section(ref: dict, exp: Experiment) -> str:
         where = (f"Published on {ref['dataset']}, measured here on {kind}: other data and another recipe "
                  f"({ref['setting']}), so only the ordering can be compared, not the values.")
     table = markdown_table(["variant", f"published {name}", f"measured {name}"], rows)
+    if mute:
+        return f"**{ref['source']}** — {name} on {ref['dataset']}. {where}\n\n{table}\n\nNo verdict: {mute}"
     images = exp.ok["test_images"].dropna() if "test_images" in exp.ok else []
     judged = verdict_text(published, runs, metric, flagged(exp), int(min(images)) if len(images) else None)
     return f"**{ref['source']}** — {name} on {ref['dataset']}. {where}\n\n{table}\n\n{judged}"
@@ -166,8 +169,6 @@ def published_section(exp: Experiment) -> str | None:
     refs = references(exp)
     if not refs:
         return None
-    mute = cannot_speak(exp)
-    if mute:
-        return f"### Published\n\n{mute}"
-    return "### Published\n\n" + "\n\n".join(reference_section(ref, exp) for ref in refs)
+    mute = cannot_speak(exp)  # a slice or short runs: the values side by side as far as they go, no verdict
+    return "### Published\n\n" + "\n\n".join(reference_section(ref, exp, mute) for ref in refs)
 
