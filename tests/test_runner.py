@@ -289,8 +289,7 @@ def test_the_warm_up_leaves_training_bit_identical(tmp_path):
 
     outcomes = []
     for steps in (0, 3):
-        # one memory format given: each folder would probe its own, and plain32's two formats are within a few per
-        # cent here, so two probes may choose differently (and the formats compute in another order)
+        # one memory format given, as tests.helpers.ONE_FORMAT gives it to `bench run` (and why)
         spec = spec_for(tmp_path / f"warmup{steps}", epochs=2, channels_last=False)
         row, epochs = new_row(spec), []
         train_run(spec, row, epochs, warmup_steps=steps)

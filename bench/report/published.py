@@ -157,10 +157,9 @@ def reference_section(ref: dict, exp: Experiment, mute: str | None = None) -> st
         where = (f"Published on {ref['dataset']}, measured here on {kind}: other data and another recipe "
                  f"({ref['setting']}), so only the ordering can be compared, not the values.")
     table = markdown_table(["variant", f"published {name}", f"measured {name}"], rows)
-    if mute:
-        return f"**{ref['source']}** — {name} on {ref['dataset']}. {where}\n\n{table}\n\nNo verdict: {mute}"
     images = exp.ok["test_images"].dropna() if "test_images" in exp.ok else []
-    judged = verdict_text(published, runs, metric, flagged(exp), int(min(images)) if len(images) else None)
+    judged = f"No verdict: {mute}" if mute else \
+        verdict_text(published, runs, metric, flagged(exp), int(min(images)) if len(images) else None)
     return f"**{ref['source']}** — {name} on {ref['dataset']}. {where}\n\n{table}\n\n{judged}"
 
 
