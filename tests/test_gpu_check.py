@@ -50,9 +50,11 @@ def test_the_cpu_rehearsal_prints_the_table_and_a_planted_shortfall_exits_1_nami
     assert (tmp_path / "gpu-check.md").read_text().strip() == done.stdout.split("\n\n")[0].strip()
     assert "every target holds" in done.stderr
 
-    planted = check("--device", "cpu", "--target", "setup_s=0.001")  # no run starts in a millisecond
+    # no harness step is a hundred times a hand loop's; only the step that measures it runs (the speed grid)
+    planted = check("--device", "cpu", "--target", "harness / hand=100", "--steps", "speed-grid")
     assert planted.returncode == 1, planted.stdout + planted.stderr
     last = planted.stderr.strip().splitlines()[-1]
-    assert last.startswith("gpu-check: short of target: setup_s: ") and "target <= 0.001 s" in last
+    assert last.startswith("gpu-check: short of target: plain32 b8 fp32: harness / hand: ") and ">= 100" in last
     assert "Traceback" not in planted.stderr
-    assert dict(zip(*(table_of(planted.stdout)[c] for c in ("check", "verdict"))))["setup_s"] == "SHORT"
+    verdicts = dict(zip(*(table_of(planted.stdout)[c] for c in ("check", "verdict"))))
+    assert verdicts["plain32 b8 fp32: harness / hand"] == "SHORT" and "setup_s" not in verdicts  # the one step ran

@@ -63,6 +63,7 @@ GPU_TARGETS = {"gpu tests failed": ("<=", 0), "harness / hand": (">=", 0.95),
 CPU_TARGETS = {"gpu tests failed": ("<=", 0), "harness / hand": (">=", 0.5), "automatic / best format": (">=", 0.5),
                "setup_s": ("<=", 120.0)}
 COMPARE = {"<=": operator.le, ">=": operator.ge}
+STEPS = ("gpu-tests", "speed-grid", "automatic-format", "real-data-run")  # in the order they run
 
 
 @dataclass
@@ -183,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="replace one target's value, e.g. --target setup_s=1 (the comparison stays)")
     parser.add_argument("--data-root", help="where the Fashion-MNIST IDX files are (default: bench's own search)")
     parser.add_argument("--out", help="also write the table (markdown) and the shortfalls (JSON) into this folder")
+    parser.add_argument("--steps", default=",".join(STEPS), metavar="STEP,...",
+                        help=f"run only these steps, in their order (default: all of {', '.join(STEPS)})")
     args = parser.parse_args(argv)
 
     import torch
@@ -200,16 +203,21 @@ def main(argv: list[str] | None = None) -> int:
         if name not in targets:
             parser.error(f"--target {text}: no target named '{name}'; the targets: {', '.join(targets)}")
         targets[name] = (targets[name][0], float(limit))
+    steps = [step.strip() for step in args.steps.split(",") if step.strip()]
+    unknown = [step for step in steps if step not in STEPS]
+    if unknown or not steps:
+        parser.error(f"--steps {args.steps}: no step named '{(unknown or [''])[0]}'; the steps: {', '.join(STEPS)}")
     table = Table(targets)
     started = time.perf_counter()
     print(f"gpu-check on {device_name(device)} ({'the check' if device.type == 'cuda' else 'the CPU rehearsal'}, "
           f"torch {torch.__version__})", file=sys.stderr, flush=True)
-    for name, step in (("gpu tests", lambda: gpu_tests(table, device.type)),
-                       ("speed grid", lambda: speed_grid(table, size, device)),
-                       ("automatic format", lambda: automatic_format(table, size, device)),
-                       ("real-data run", lambda: real_data_run(table, size, args.device, args.data_root))):
+    run = {"gpu-tests": lambda: gpu_tests(table, device.type),
+           "speed-grid": lambda: speed_grid(table, size, device),
+           "automatic-format": lambda: automatic_format(table, size, device),
+           "real-data-run": lambda: real_data_run(table, size, args.device, args.data_root)}
+    for name in (step for step in STEPS if step in steps):
         print(f"gpu-check: {name} ({time.perf_counter() - started:.0f} s in)", file=sys.stderr, flush=True)
-        step()
+        run[name]()
     print(table.markdown())
     print(f"\n{len(table.rows)} rows in {time.perf_counter() - started:.0f} s on {device_name(device)}")
     if args.out:
