@@ -43,15 +43,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 SMALL_RUN = ["--dataset", "fake", "--epochs", "2", "--batch-size", "32", "--device", "cpu"]  # tests check CPU facts
+# The shared two-seed run's arguments (two_seed_run), which a test repeating it gives again: latency timed, in one
+# process (tests.helpers.quick would leave it out).
+TWO_SEED_SETTINGS = (*SMALL_RUN, "--set", "latency_processes=1")
+TWO_SEED_RUN = ("run", "--suite", "shortcut", "--variants", "plain32,resnet32", "--seeds", "2", *TWO_SEED_SETTINGS)
 
 
 @pytest.fixture(scope="session")
 def two_seed_run(tmp_path_factory):
-    """shortcut suite, plain32 + resnet32, two seeds, on fake data: four real runs in child processes."""
+    """shortcut suite, plain32 + resnet32, two seeds, on fake data: four real runs in child processes, whole (latency
+    timed, in one process: the report's and the runner's tests read it)."""
     from tests.helpers import bench
 
     results = tmp_path_factory.mktemp("results")
-    result = bench("run", "--suite", "shortcut", "--variants", "plain32,resnet32", "--seeds", "2", *SMALL_RUN,
+    result = bench(*TWO_SEED_RUN,
                    "--results", str(results), "--checkpoints", "--tensorboard", str(results / "tensorboard"))
     return results, result
 

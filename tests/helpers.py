@@ -19,19 +19,29 @@ COLORS = [(250, 10, 10), (10, 250, 10), (10, 10, 250)]
 
 
 ONE_LATENCY_PROCESS = ("--set", "latency_processes=1")
+NO_LATENCY = ("--set", "latency_processes=0")  # not timed by the run: `bench latency` could time it later
 
 # One memory format given, for runs in two folders that a test compares bit for bit: each folder would probe its own,
 # and when a model's two formats are within a few per cent two probes may choose differently; the formats compute in
 # another order, so the numbers differ (tests/test_speed.py tests the choice itself).
 ONE_FORMAT = ("--no-channels-last",)
+# A test that is about the automatic choice asks for it by name (the recipe's default, `none`: chosen by measurement).
+FORMAT_BY_MEASUREMENT = ("--set", "channels_last=none")
 
 
 def quick(args: tuple[str, ...]) -> tuple[str, ...]:
-    """A `bench run` of the tests times latency in one process (each fresh process costs seconds of imports), unless
-    the test sets `latency_processes` itself: the tests of latency across processes do (tests/test_aa.py)."""
-    if args and args[0] == "run" and not any("latency_processes" in a for a in args) and "--help" not in args:
-        return (*args, *ONE_LATENCY_PROCESS)
-    return args
+    """A `bench run` of the tests leaves out what the test does not ask for, each a few seconds of a child process
+    per run: latency (`NO_LATENCY`) unless the test sets `latency_processes` itself (tests/test_aa.py and the
+    latency tests do), and the memory-format probe (`ONE_FORMAT`) unless the test names a format or asks for the
+    probe (`FORMAT_BY_MEASUREMENT`: tests/test_speed.py)."""
+    if not args or args[0] != "run" or "--help" in args:
+        return args
+    extra: tuple[str, ...] = ()
+    if not any("latency_processes" in a for a in args):
+        extra += NO_LATENCY
+    if not any("channels-last" in a or "channels_last" in a for a in args):
+        extra += ONE_FORMAT
+    return (*args, *extra)
 
 
 def bench(*args: str, env: dict[str, str] | None = None, timeout: int = 600) -> subprocess.CompletedProcess:

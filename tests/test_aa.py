@@ -16,12 +16,13 @@ import pytest
 from bench.report.verdicts import INCONCLUSIVE, control, ratio_test, verdict
 from bench.store.shards import load_runs
 from bench.worker.latency import LatencyJob, time_jobs_in_processes
-from tests.helpers import bench
+from tests.helpers import FORMAT_BY_MEASUREMENT, bench
 
 VARIANTS = "plain32,resnet32"
 SEEDS = 3
 RUN = ["--suite", "shortcut", "--variants", VARIANTS, "--dataset", "fake", "--epochs", "1", "--batch-size", "32",
-       "--device", "cpu", "--set", "latency_processes=2", "--set", "latency_batch=8"]
+       "--device", "cpu", "--set", "latency_processes=2", "--set", "latency_batch=8", *FORMAT_BY_MEASUREMENT]  # as a
+# user's runs: each folder probes its own memory format
 
 
 @pytest.fixture(scope="module")

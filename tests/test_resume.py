@@ -11,11 +11,12 @@ import torch
 
 from bench.store.paths import speed_choices_path
 from bench.store.shards import load_epochs, load_predictions, load_runs
-from tests.helpers import bench
+from tests.helpers import FORMAT_BY_MEASUREMENT, bench
 
 EPOCHS = 4
-RUN = ["run", "--suite", "shortcut", "--variants", "tests.toy_models:tiny_dropout_cnn", "--dataset", "digits",
-       "--epochs", str(EPOCHS), "--batch-size", "32", "--device", "cpu", "--checkpoints"]
+TOY_RUN = ["run", "--suite", "shortcut", "--variants", "tests.toy_models:tiny_dropout_cnn", "--dataset", "digits",
+           "--epochs", str(EPOCHS), "--batch-size", "32", "--device", "cpu", "--checkpoints"]
+RUN = [*TOY_RUN, *FORMAT_BY_MEASUREMENT]  # the probed choice is part of what a resumed run must bring back
 COMPARED = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr"]  # not the times
 
 

@@ -24,6 +24,7 @@ from bench.store.schema import RunRow
 from bench.store.shards import load_epochs, load_runs, write_shard
 from bench.config.recipe import Recipe
 from bench.config.suite import Entry, Suite
+from tests.conftest import TWO_SEED_RUN, TWO_SEED_SETTINGS
 from tests.helpers import ROOT, bench, children_of, running, wait_for_shards, worker_children
 
 SMALL = ["--dataset", "fake", "--epochs", "2", "--batch-size", "32", "--device", "cpu"]  # CPU facts below
@@ -144,14 +145,13 @@ def test_a_second_run_skips_everything_and_force_keeps_history(two_seed_results,
     shutil.copytree(two_seed_results, results)
     shards = sorted((results / "shortcut" / "runs").glob("*.parquet"))
     before = {p: p.stat().st_mtime_ns for p in shards}
-    args = ["run", "--suite", "shortcut", "--variants", "plain32,resnet32", "--seeds", "2", *SMALL,
-            "--results", str(results)]
+    args = [*TWO_SEED_RUN, "--results", str(results)]
     again = bench(*args)
     assert again.returncode == 0
     assert again.stderr.count("skip (done at") == 4
     assert {p: p.stat().st_mtime_ns for p in shards} == before
-    forced = bench("run", "--suite", "shortcut", "--variants", "plain32", "--seeds", "1", *SMALL,
-                   "--results", str(results), "--force")
+    forced = bench("run", "--suite", "shortcut", "--variants", "plain32", "--seeds", "1", *TWO_SEED_SETTINGS,
+                   "--results", str(results), "--force")  # the shared run's settings, one variant and seed
     assert forced.returncode == 0 and "skip" not in forced.stderr
     runs = load_runs(results, "shortcut")
     assert len(runs) == 5  # every execution keeps its own row: the forced re-run added one
@@ -181,7 +181,9 @@ def run_worker(spec: RunSpec) -> subprocess.CompletedProcess:
 
 
 def spec_for(tmp_path, epochs: int = 2, variant: str = "plain32", device: str = "cpu", **recipe) -> RunSpec:
-    """The runner's own plan for one run of `variant` on fake data."""
+    """The runner's own plan for one run of `variant` on fake data; no latency and one memory format unless the test
+    asks (as tests.helpers.quick gives `bench run`, and why)."""
+    recipe = {"latency_processes": 0, "channels_last": False, **recipe}
     suite = Suite("unit", "a one-run suite", (Entry(variant),), dataset="fake",
                   recipe=Recipe(epochs=epochs, batch_size=32, **recipe))
     return plan(suite, RunOptions(results=str(tmp_path)), torch.device(device))[0]
@@ -289,8 +291,7 @@ def test_the_warm_up_leaves_training_bit_identical(tmp_path):
 
     outcomes = []
     for steps in (0, 3):
-        # one memory format given, as tests.helpers.ONE_FORMAT gives it to `bench run` (and why)
-        spec = spec_for(tmp_path / f"warmup{steps}", epochs=2, channels_last=False)
+        spec = spec_for(tmp_path / f"warmup{steps}", epochs=2)  # one memory format: tests.helpers.ONE_FORMAT says why
         row, epochs = new_row(spec), []
         train_run(spec, row, epochs, warmup_steps=steps)
         outcomes.append((row.test_acc, row.best_val_acc, row.confusion,

@@ -12,7 +12,7 @@ import pytest
 
 from bench.store.shards import load_epochs, load_predictions, load_runs
 from tests.helpers import ONE_FORMAT, bench, running
-from tests.test_resume import COMPARED, RUN, assert_same_tensors, final_state
+from tests.test_resume import COMPARED, TOY_RUN, assert_same_tensors, final_state
 
 SLURM = ["--launcher", "slurm", "--slurm-cpus-per-task", "1"]
 
@@ -58,7 +58,7 @@ def finish(proc, results, until: float) -> tuple[str, str]:
 @pytest.mark.slurm
 def test_a_preempted_task_is_requeued_and_its_run_ends_as_if_never_stopped(slurm_cluster, tmp_path):
     never, requeued = tmp_path / "never", tmp_path / "requeued"
-    args = [*RUN, "--epochs", "40", *ONE_FORMAT, *SLURM]  # side by side, so a shared probe cannot be
+    args = [*TOY_RUN, "--epochs", "40", *ONE_FORMAT, *SLURM]  # side by side, so a shared probe cannot be
     with running(*args, "--results", str(never)) as reference, running(*args, "--results", str(requeued)) as proc:
         deadline = time.time() + 300
         while epochs_done(requeued) < 2 and time.time() < deadline and proc.poll() is None:
@@ -89,7 +89,7 @@ def test_a_preempted_task_is_requeued_and_its_run_ends_as_if_never_stopped(slurm
 def test_at_its_time_limit_a_task_is_requeued_once_then_its_run_is_a_timeout(slurm_cluster, tmp_path):
     """--slurm-time 1 --slurm-requeues 1: SLURM's warning (SIGUSR2) → submitit's checkpoint → requeue → the run
     resumes → the warning again, with no requeue left: the run is `timeout`, having resumed once."""
-    args = [*RUN, "--epochs", "100000", *SLURM, "--slurm-time", "1", "--slurm-requeues", "1", "--results",
+    args = [*TOY_RUN, "--epochs", "100000", *SLURM, "--slurm-time", "1", "--slurm-requeues", "1", "--results",
             str(tmp_path)]
     with running(*args) as proc:
         out, err = finish(proc, tmp_path, time.time() + 420)

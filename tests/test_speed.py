@@ -27,7 +27,7 @@ from bench.train.loop import fit, warm_up
 from bench.train.probe import Choice, probe_memory_format
 from bench.train.schedule import make_optimizer
 from bench.measure.utilization import Sampler, mfu, peak_key, train_tflops
-from tests.helpers import bench
+from tests.helpers import FORMAT_BY_MEASUREMENT, ONE_LATENCY_PROCESS, bench
 from tests.test_experiments import report_of, write_run
 from tests.test_report import section
 
@@ -56,10 +56,10 @@ def test_each_setting_is_part_of_the_identity_and_hash(tmp_path, flag, value, ke
 @pytest.fixture(scope="module")
 def bf16_and_fp32(tmp_path_factory):
     """One bf16 + channels_last run and two default runs (seeds 0 and 1: memory format by measurement) of resnet32,
-    on the CPU, in one results folder."""
+    on the CPU, in one results folder; whole runs (latency timed, in one process)."""
     results = tmp_path_factory.mktemp("speed")
-    fast = bench(*RUN, "--precision", "bf16", "--channels-last", "--results", str(results))
-    plain = bench(*RUN, "--seeds", "2", "--results", str(results))
+    fast = bench(*RUN, "--precision", "bf16", "--channels-last", *ONE_LATENCY_PROCESS, "--results", str(results))
+    plain = bench(*RUN, "--seeds", "2", *FORMAT_BY_MEASUREMENT, *ONE_LATENCY_PROCESS, "--results", str(results))
     return results, fast, plain
 
 
@@ -246,7 +246,7 @@ def test_mobilenet_v2_trains_in_the_format_measured_faster_twice_as_fast_in_chan
     (the CPU these figures were measured on) mobilenet_v2's depthwise convolutions are about twice as fast in
     channels_last, and the run must find that by itself; on an AVX2-only CPU the two formats were within 1% of
     each other (369.9 vs 367.8 ms per step), so there only the rule is checked, not which format wins."""
-    chosen = bench(*MOBILE, "--results", str(tmp_path))
+    chosen = bench(*MOBILE, *FORMAT_BY_MEASUREMENT, "--results", str(tmp_path))
     forced = bench(*MOBILE, "--no-channels-last", "--results", str(tmp_path))
     assert chosen.returncode == 0 and forced.returncode == 0, chosen.stderr + forced.stderr
     runs = load_runs(tmp_path, "mobile-vs-resnet").set_index("speed_chosen_by")

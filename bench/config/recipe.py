@@ -62,7 +62,8 @@ class Recipe:
     latency_batch: int = knob(32, "the larger batch of the forward-latency measurement (batch 1 is always measured)",
                               low=1)
     latency_processes: int = knob(3, "fresh processes that each time the forward latency after training: one median "
-                                     "per process, so that a comparison has independent values (pyperf's idea)", low=1)
+                                     "per process, so that a comparison has independent values (pyperf's idea); 0 = "
+                                     "not timed by the run (`bench latency` times the folder later)", low=0)
     # Speed settings (bench.store.speed, applied by bench.train.speed): part of the identity like every other field.
     # fp32 means TF32 off, so a default run computes the same on every GPU generation as on the CPU; the memory format
     # is chosen by measurement unless given (its choice is in the row, not in the experiment: see bench.train.probe).

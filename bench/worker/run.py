@@ -79,7 +79,7 @@ def train_run(spec: RunSpec, row: RunRow, epochs: list[EpochRow], warmup_steps: 
     if saved is not None:
         for column in LATENCY_COLUMNS:  # timed by the first process, before its first epoch
             setattr(row, column, saved.past.get(column))
-    elif not trial:
+    elif not trial and recipe.latency_processes:  # 0: left to `bench latency`
         time_latency(spec, row, data.num_classes)
         row.latency_machine_tflops = max(row.machine_tflops, machine_tflops(speed))  # the faster, before or after
     reset_peak_memory(device)
