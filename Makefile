@@ -99,15 +99,16 @@ study: $(STAMP)
 # each worker and the runs it starts get cores / workers threads); the latency benchmarks run once each, untimed.
 # `make test` leaves out the tests marked `slow` (a real SLURM time limit is a minute; the A/A re-runs, the tunings,
 # real Fashion-MNIST); `make test-slow` runs only those, `make test-all` both, as .ci/run does. Each ends with its
-# 15 slowest tests. In test-slow, --dist loadscope keeps each module's tests on one worker, so that a module's fixture
-# (a set of real runs, minutes) is made once, not once per worker (test_speed's bf16 runs were made twice).
-PYTEST := $(PY) -m pytest -n auto --benchmark-disable --durations=15
+# 15 slowest tests. --dist loadgroup keeps the tests that share an expensive fixture on one worker (tests/conftest.py,
+# xdist_group: the shared two-seed runs, a module's real runs), so that it is made once, not once per worker;
+# the other tests are spread one by one.
+PYTEST := $(PY) -m pytest -n auto --dist loadgroup --benchmark-disable --durations=15
 test: $(TEST_STAMP)
 	$(VENV)/bin/lint-imports
 	$(PYTEST) -m "not slow"
 
 test-slow: $(TEST_STAMP)
-	$(PYTEST) --dist loadscope -m slow
+	$(PYTEST) -m slow
 
 test-all: test test-slow
 

@@ -32,13 +32,29 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def xdist_group(item: pytest.Item) -> str | None:
+    """The worker group of a test that shares an expensive fixture: under `pytest -n N --dist loadgroup` (make test,
+    make test-slow) each group runs on one worker, which builds the fixture once instead of once per worker. The
+    shared two-seed runs (a session fixture, ~40 s) are one group across modules; a module-scoped fixture (real
+    runs, a browser) makes its users one group per module. Everything else is spread test by test."""
+    if "two_seed_run" in item.fixturenames:  # the closure: two_seed_results and fixtures built on it too
+        return "two_seed_run"
+    info = getattr(item, "_fixtureinfo", None)
+    if info is not None and any(defs[-1].scope == "module" for defs in info.name2fixturedefs.values()):
+        return item.module.__name__
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip tests marked `gpu` on a machine without CUDA."""
-    if torch.cuda.is_available():
-        return
-    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    """Group the tests that share an expensive fixture (xdist_group), and skip tests marked `gpu` on a machine
+    without CUDA."""
+    skip = None if torch.cuda.is_available() else pytest.mark.skip(reason="needs a CUDA GPU")
     for item in items:
-        if "gpu" in item.keywords:
+        group = xdist_group(item)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+        if skip and "gpu" in item.keywords:
             item.add_marker(skip)
 
 
