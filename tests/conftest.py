@@ -6,6 +6,8 @@ import os
 import pytest
 import torch
 
+from tests.helpers import ONE_LATENCY_PROCESS
+
 
 CACHE: list[str] = []  # the tests' image cache folder, removed at the end
 
@@ -61,7 +63,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 SMALL_RUN = ["--dataset", "fake", "--epochs", "2", "--batch-size", "32", "--device", "cpu"]  # tests check CPU facts
 # The shared two-seed run's arguments (two_seed_run), which a test repeating it gives again: latency timed, in one
 # process (tests.helpers.quick would leave it out).
-TWO_SEED_SETTINGS = (*SMALL_RUN, "--set", "latency_processes=1")
+TWO_SEED_SETTINGS = (*SMALL_RUN, *ONE_LATENCY_PROCESS)
 TWO_SEED_RUN = ("run", "--suite", "shortcut", "--variants", "plain32,resnet32", "--seeds", "2", *TWO_SEED_SETTINGS)
 
 

@@ -36,8 +36,8 @@ def copy_with_a_new_column(tmp_path_factory):
     catalogue.write_text(text[:end] + ENTRY + text[end:])
 
     def bench(*args: str) -> subprocess.CompletedProcess:
-        done = subprocess.run([sys.executable, "-m", "bench.cli", *quick(args)], cwd=project, capture_output=True, text=True,
-                              timeout=600)
+        done = subprocess.run([sys.executable, "-m", "bench.cli", *quick(args)], cwd=project, capture_output=True,
+                              text=True, timeout=600)
         assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stderr
         return done
 

@@ -19,9 +19,10 @@ from bench.config.builtin import SUITES
 from bench.config.suite import Entry, Suite
 from tests.helpers import bench, write_image_folder
 
-# The options of the shared two-seed fixture (conftest.two_seed_run): plain32 + resnet32, fake, 2 epochs, batch 32.
+# The options of the shared two-seed fixture (conftest.TWO_SEED_RUN, plus the one memory format tests.helpers.quick
+# gives): plain32 + resnet32, fake, 2 epochs, batch 32, latency in one process.
 SAME = dict(variants=["plain32", "resnet32"], dataset="fake", epochs=2, seeds=2, batch_size=32, device="cpu",
-            settings=["latency_processes=1"], channels_last=False)  # as the tests' runs (tests.helpers.quick)
+            settings=["latency_processes=1"], channels_last=False)
 
 
 def plan_lines(results, **changes) -> list[str]:
