@@ -147,6 +147,24 @@ def test_the_report_shows_the_settings_and_splits_experiments_by_them(bf16_and_f
     assert "MFU (%)" in bf16 and "GPU util" not in bf16  # no GPU: the column is left out, not filled with dashes
 
 
+def test_the_peak_is_measured_once_per_machine_and_copied_into_each_results_folder(tmp_path):
+    """A first folder measures the peak and keeps it in the machine's file too; a second folder reads the machine's
+    (a value planted there, which no measurement gives) and copies it, measuring nothing."""
+    from bench.measure.utilization import peak_tflops
+
+    speed, name = Speed(torch.device("cpu")), "a CPU (1 threads)"
+    machine, first, second = tmp_path / "cache" / "peak_tflops.json", tmp_path / "a", tmp_path / "b"
+    measured = peak_tflops(first / "peak_tflops.json", speed, name, machine)
+    key = peak_key(name, speed.precision, torch.__version__)
+    kept = json.loads(machine.read_text())[key]
+    assert kept == json.loads((first / "peak_tflops.json").read_text())[key] and "matmul" in kept["method"]
+    assert kept["tflops"] == measured > 0
+    machine.write_text(json.dumps({key: {**kept, "tflops": 123.25}}))
+    assert peak_tflops(second / "peak_tflops.json", speed, name, machine) == 123.25
+    assert json.loads((second / "peak_tflops.json").read_text())[key]["tflops"] == 123.25
+    assert peak_tflops(first / "peak_tflops.json", speed, name, machine) == measured  # the folder's own comes first
+
+
 def test_the_machine_probe_reads_a_busy_machine_slower():
     """Real contention: one busy child process per core of the machine, which takes about half the CPU from the
     probe; the probe, taken in turns with and without them, reads that machine well under the

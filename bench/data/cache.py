@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from ..core.errors import UsageError
 from ..core.hashing import digest
-from .content import cache_dir
+from ..store.paths import cache_dir
 
 CACHE_VERSION = "v2"  # change it whenever decoding, resizing or the key change what a cache file holds
 TORCHVISION_JPEG = {"RGB", "L"}  # JPEG modes torchvision decodes exactly as the data set stores them

@@ -9,14 +9,9 @@ import os
 from pathlib import Path
 
 from ..core.hashing import file_digest
+from ..store.paths import cache_dir
 
 MEMO_NAME = "content-sha256.json"
-
-
-def cache_dir() -> Path:
-    """Where bench keeps what it can rebuild: this memo and the image cache (`$BENCH_CACHE_DIR`, default
-    ~/.cache/bench); deleting it loses nothing but time."""
-    return Path(os.environ.get("BENCH_CACHE_DIR") or Path.home() / ".cache" / "bench").expanduser()
 
 
 def memo_path() -> Path:

@@ -117,20 +117,23 @@ def machine_tflops(speed, seconds: float = PROBE_S) -> float:
     return max(statistics.median(rates) for rates in kernel_rates(speed, seconds).values())
 
 
-def peak_tflops(path: Path, speed, device_name: str) -> float:
-    """The peak for this device name, precision and torch version: read from the cache file at `path`, or
-    measured now and added to it (written atomically; a lost race only means one more measurement)."""
+def peak_tflops(path: Path, speed, device_name: str, machine_path: Path) -> float:
+    """The peak for this device name, precision and torch version: read from the results folder's file at `path`,
+    else from the machine's at `machine_path` (so a new folder does not measure again), else measured now; the entry
+    is added to each file that lacks it (written atomically; a lost race only means one more measurement)."""
     import torch
 
     key = peak_key(device_name, speed.precision, torch.__version__)
-    cache = read_cache(path)
-    if key not in cache:
+    entry = read_cache(path).get(key) or read_cache(machine_path).get(key)
+    if entry is None:
         tflops, method = measure_peak_tflops(speed)
-        cache = read_cache(path)
-        cache[key] = {"tflops": tflops, "method": method,
-                      "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        write_json(path, cache)
-    return float(cache[key]["tflops"])
+        entry = {"tflops": tflops, "method": method,
+                 "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    for where in (machine_path, path):
+        cache = read_cache(where)
+        if key not in cache:
+            write_json(where, {**cache, key: entry})
+    return float(entry["tflops"])
 
 
 read_cache = read_json  # the cache of peaks, as its callers name it

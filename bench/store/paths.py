@@ -9,10 +9,15 @@
                                                       unless --checkpoints; bench.store.resume)
     <results>/<suite>/slurm/<job>.json, <job>_<task>/ SLURM manifests and logs
     <results>/.markers/<run_id>.json                  timing-isolation markers (bench.measure.isolation)
-    <results>/peak_tflops.json                        measured matmul peaks (bench.measure.utilization)
+    <results>/peak_tflops.json                        the matmul peaks its runs used (bench.measure.utilization)
+
+and what bench keeps outside any results folder, in the cache folder (`cache_dir`):
+
+    <cache>/peak_tflops.json                          measured matmul peaks of this machine, read by every folder
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..core.errors import UsageError
@@ -84,8 +89,21 @@ def marker_path(results: Path, run_id: str) -> Path:
 
 
 def peak_tflops_path(results: Path) -> Path:
-    """Measured matmul peaks per device name, precision and torch version, shared by every suite."""
+    """The matmul peaks (per device name, precision and torch version) the folder's runs used, with how each was
+    measured: a copy of the machine's entry (`machine_peak_tflops_path`), shared by every suite of the folder."""
     return Path(results) / "peak_tflops.json"
+
+
+def cache_dir() -> Path:
+    """Where bench keeps what it can rebuild (`$BENCH_CACHE_DIR`, default ~/.cache/bench): the content digests'
+    memo, the image cache, the machine's measured peaks; deleting it loses nothing but time."""
+    return Path(os.environ.get("BENCH_CACHE_DIR") or Path.home() / ".cache" / "bench").expanduser()
+
+
+def machine_peak_tflops_path() -> Path:
+    """This machine's measured matmul peaks, measured once per device name, precision and torch version and read by
+    every results folder (a new folder does not measure again)."""
+    return cache_dir() / "peak_tflops.json"
 
 
 def speed_choices_path(results: Path) -> Path:

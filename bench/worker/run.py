@@ -189,12 +189,14 @@ def time_latency(spec: RunSpec, row: RunRow, num_classes: int) -> None:
 
 
 def record_utilization(row: RunRow, spec: RunSpec, speed) -> None:
-    """Achieved TFLOP/s, the device's peak at this precision (measured once, cached in the results folder), MFU."""
+    """Achieved TFLOP/s, the device's peak at this precision (measured once per machine: bench.measure.utilization),
+    MFU."""
     from ..measure.utilization import mfu, peak_tflops, train_tflops
-    from ..store.paths import peak_tflops_path
+    from ..store.paths import machine_peak_tflops_path, peak_tflops_path
 
     row.train_tflops = train_tflops(row.flops, row.images_per_s)
-    row.peak_tflops = peak_tflops(peak_tflops_path(Path(spec.results)), speed, row.device_name)
+    row.peak_tflops = peak_tflops(peak_tflops_path(Path(spec.results)), speed, row.device_name,
+                                  machine_peak_tflops_path())
     row.mfu = mfu(row.train_tflops, row.peak_tflops)
 
 
