@@ -162,7 +162,6 @@ def test_torchvision_weights_bring_their_transforms_mean_and_std():
     assert "ResNet50_Weights.IMAGENET1K_V1" in where
 
 
-@pytest.mark.slow
 def test_a_checkpoint_brings_its_own_normalisation_and_a_plain_state_dict_keeps_the_data_sets(two_seed_run, tmp_path):
     results, _ = two_seed_run
     saved = torch.load(next((results / "shortcut" / "checkpoints").glob("plain32-s0-*.pt")), weights_only=True)

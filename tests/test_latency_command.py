@@ -26,7 +26,6 @@ def timed(two_seed_results, tmp_path_factory):
     return folder, done
 
 
-@pytest.mark.slow
 def test_the_chosen_runs_get_a_shard_whose_figures_stand_in_on_reading(timed, two_seed_results):
     folder, done = timed
     before = load_runs(two_seed_results, SUITE).set_index("run_id")
@@ -47,7 +46,6 @@ def test_the_chosen_runs_get_a_shard_whose_figures_stand_in_on_reading(timed, tw
     assert (others["latency_ms_b1"] == before.loc[others.index, "latency_ms_b1"]).all()
 
 
-@pytest.mark.slow
 def test_report_marks_the_timed_again_cells_and_compare_says_so(timed, tmp_path):
     folder, _ = timed
     report = bench("report", "--results", str(folder), "--out", str(tmp_path / "out"))
@@ -63,7 +61,6 @@ def test_report_marks_the_timed_again_cells_and_compare_says_so(timed, tmp_path)
     assert "base and head timed again by `bench latency`" in b1["evidence"] and b1["runs"] == [6, 6]
 
 
-@pytest.mark.slow
 def test_a_second_call_resumes_and_a_bad_variant_is_one_line(timed):
     folder, _ = timed
     again = bench("latency", "--results", str(folder), "--variants", "plain32")

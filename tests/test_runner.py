@@ -139,7 +139,6 @@ def test_early_stopping_ends_a_run_that_stopped_improving(tmp_path):
     assert row["epochs_run"] == row["best_epoch"] + 1 < 6
 
 
-@pytest.mark.slow
 def test_a_second_run_skips_everything_and_force_keeps_history(two_seed_results, tmp_path):
     results = tmp_path / "results"
     shutil.copytree(two_seed_results, results)
