@@ -98,19 +98,23 @@ study: $(STAMP)
 # The import contracts first (pyproject.toml, [tool.importlinter]), then the tests on every core (pytest-xdist;
 # each worker and the runs it starts get cores / workers threads); the latency benchmarks run once each, untimed.
 # `make test` leaves out the tests marked `slow` (a real SLURM time limit is a minute; the A/A re-runs, the tunings,
-# real Fashion-MNIST); `make test-slow` runs only those, `make test-all` both, as .ci/run does. Each ends with its
-# 15 slowest tests. --dist loadgroup keeps the tests that share an expensive fixture on one worker (tests/conftest.py,
-# xdist_group: the shared two-seed runs, a module's real runs), so that it is made once, not once per worker;
-# the other tests are spread one by one.
-PYTEST := $(PY) -m pytest -n auto --dist loadgroup --benchmark-disable --durations=15
+# real Fashion-MNIST): MARKS is its pytest -m selection. `make test-slow` runs only those, `make test-all` every test
+# in one session, as .ci/run does (the shared fixtures built once, one tail). Each ends with its 15 slowest tests.
+# --dist loadgroup keeps the tests that share an expensive fixture on one worker (tests/conftest.py, xdist_group: the
+# shared two-seed runs, a module's real runs), so that it is made once, not once per worker; the other tests are
+# spread one by one, in the order tests/conftest.py gives (slow and grouped first, so that no long test starts last:
+# --no-loadscope-reorder keeps xdist from ordering them by their number of tests instead).
+MARKS ?= not slow
+PYTEST := $(PY) -m pytest -n auto --dist loadgroup --no-loadscope-reorder --benchmark-disable --durations=15
 test: $(TEST_STAMP)
 	$(VENV)/bin/lint-imports
-	$(PYTEST) -m "not slow"
+	$(PYTEST) -m "$(MARKS)"
 
-test-slow: $(TEST_STAMP)
-	$(PYTEST) -m slow
+test-slow:
+	@$(MAKE) --no-print-directory test MARKS=slow
 
-test-all: test test-slow
+test-all:
+	@$(MAKE) --no-print-directory test MARKS="slow or not slow"
 
 # Time every variant's forward pass and save the result as the new baseline under .benchmarks/.
 latency: $(TEST_STAMP)
