@@ -47,18 +47,18 @@ def xdist_group(item: pytest.Item) -> str | None:
     return None
 
 
-def long_ones_first(items: list[pytest.Item]) -> None:
-    """Order the tests so that the long ones start first: the work units of `--dist loadgroup` (a group, or a test
-    alone) that hold a `slow` test, then the other groups (an expensive shared fixture), then single tests, each kind
-    in collection order and each unit's tests together and in their own order. xdist hands units out in this order
-    (with --no-loadscope-reorder), so the short tests fill the gaps at the end, instead of a long test starting
-    last while the other workers have nothing left."""
-    unit_of = {item.nodeid: xdist_group(item) or item.nodeid for item in items}
+def long_ones_first(items: list[pytest.Item], groups: dict[str, str | None]) -> None:
+    """Order the tests so that the long ones start first: the work units of `--dist loadgroup` (a group of `groups`,
+    or a test alone) that hold a `slow` test, then the other groups (an expensive shared fixture), then single tests,
+    each kind in collection order and each unit's tests together and in their own order. xdist hands units out in
+    this order (with --no-loadscope-reorder), so the short tests fill the gaps at the end, instead of a long test
+    starting last while the other workers have nothing left."""
+    unit_of = {nodeid: group or nodeid for nodeid, group in groups.items()}
     kind: dict[str, int] = {}  # 0: holds a slow test; 1: a group; 2: a test alone
     start: dict[str, int] = {}  # where the unit's first test was collected
     for index, item in enumerate(items):
         unit = unit_of[item.nodeid]
-        mine = 0 if item.get_closest_marker("slow") else 1 if unit != item.nodeid else 2
+        mine = 0 if item.get_closest_marker("slow") else 1 if groups[item.nodeid] else 2
         kind[unit] = min(kind.get(unit, mine), mine)
         start.setdefault(unit, index)
     items.sort(key=lambda item: (kind[unit_of[item.nodeid]], start[unit_of[item.nodeid]]))
@@ -68,12 +68,12 @@ def long_ones_first(items: list[pytest.Item]) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Group the tests that share an expensive fixture (xdist_group), long ones first (long_ones_first), and skip
     tests marked `gpu` on a machine without CUDA."""
-    long_ones_first(items)
+    groups = {item.nodeid: xdist_group(item) for item in items}
+    long_ones_first(items, groups)
     skip = None if torch.cuda.is_available() else pytest.mark.skip(reason="needs a CUDA GPU")
     for item in items:
-        group = xdist_group(item)
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
+        if groups[item.nodeid]:
+            item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
         if skip and "gpu" in item.keywords:
             item.add_marker(skip)
 

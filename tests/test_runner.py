@@ -24,10 +24,9 @@ from bench.store.schema import RunRow
 from bench.store.shards import load_epochs, load_runs, write_shard
 from bench.config.recipe import Recipe
 from bench.config.suite import Entry, Suite
-from tests.conftest import TWO_SEED_RUN, TWO_SEED_SETTINGS
+from tests.conftest import SMALL_RUN, TWO_SEED_RUN, TWO_SEED_SETTINGS
 from tests.helpers import ROOT, bench, children_of, running, wait_for_shards, worker_children
 
-SMALL = ["--dataset", "fake", "--epochs", "2", "--batch-size", "32", "--device", "cpu"]  # CPU facts below
 
 
 def test_every_run_is_ok_and_recorded(two_seed_run):
@@ -343,7 +342,7 @@ def alive(pid: int) -> bool:
 
 @pytest.mark.slow
 def test_a_killed_runner_leaves_no_worker_behind(tmp_path):
-    args = ["run", "--suite", "shortcut", "--variants", "resnet47-bottleneck", *SMALL, "--epochs", "50",
+    args = ["run", "--suite", "shortcut", "--variants", "resnet47-bottleneck", *SMALL_RUN, "--epochs", "50",
             "--results", str(tmp_path)]
     workers: list[int] = []
     try:
@@ -366,7 +365,7 @@ def test_a_killed_runner_leaves_no_worker_behind(tmp_path):
 
 
 def test_sigterm_to_the_runner_reaches_the_worker(tmp_path):
-    args = ["run", "--suite", "shortcut", "--variants", "resnet47-bottleneck", *SMALL, "--epochs", "50",
+    args = ["run", "--suite", "shortcut", "--variants", "resnet47-bottleneck", *SMALL_RUN, "--epochs", "50",
             "--results", str(tmp_path)]
     with running(*args) as proc:
         wait_for_shards(tmp_path / "shortcut" / "epochs")
@@ -380,7 +379,7 @@ def test_sigterm_to_the_runner_reaches_the_worker(tmp_path):
 
 @pytest.mark.slow
 def test_a_run_past_its_timeout_is_stopped_and_the_suite_goes_on(tmp_path):
-    result = bench("run", "--suite", "shortcut", "--variants", "resnet47-bottleneck,plain32", *SMALL,
+    result = bench("run", "--suite", "shortcut", "--variants", "resnet47-bottleneck,plain32", *SMALL_RUN,
                    "--epochs", "1000", "--run-timeout", "15", "--results", str(tmp_path), timeout=300)
     assert result.returncode == 1, result.stderr  # not every run is ok
     runs = load_runs(tmp_path, "shortcut").set_index("variant")

@@ -124,13 +124,14 @@ def peak_tflops(path: Path, speed, device_name: str, machine_path: Path) -> floa
     import torch
 
     key = peak_key(device_name, speed.precision, torch.__version__)
-    entry = read_cache(path).get(key) or read_cache(machine_path).get(key)
+    caches = {where: read_cache(where) for where in (path, machine_path)}
+    entry = caches[path].get(key) or caches[machine_path].get(key)
     if entry is None:
         tflops, method = measure_peak_tflops(speed)
         entry = {"tflops": tflops, "method": method,
                  "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    for where in (machine_path, path):
-        cache = read_cache(where)
+        caches = {where: read_cache(where) for where in caches}  # again: another run may have written meanwhile
+    for where, cache in caches.items():
         if key not in cache:
             write_json(where, {**cache, key: entry})
     return float(entry["tflops"])
