@@ -129,7 +129,8 @@ def convergence_problems(exp: Experiment) -> dict[str, str]:
                                "(--epochs) or change the recipe.")
         elif rising:
             problems[label] = (f"did not plateau (its best validation accuracy still rose more than "
-                               f"{PLATEAU_GAIN * 100:g} percentage point over the last third of the epochs, seed(s) "
+                               f"{PLATEAU_GAIN * 100:g} percentage point, and more than its standard error, over the "
+                               "last third of the epochs, seed(s) "
                                f"{', '.join(map(str, rising))}): its ranking is not meaningful yet; train longer "
                                "(--epochs) or raise the learning rate.")
     return problems

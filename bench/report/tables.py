@@ -200,8 +200,9 @@ def comparison(exp: Experiment) -> str:
         with_ok = [label for label in exp.labels if label in set(ok["label"])]
         subject = ("every variant's best validation accuracy" if len(with_ok) == len(exp.labels) else
                    f"the best validation accuracy of every variant with an `ok` run ({', '.join(with_ok)})")
-        notes.append(f"converged: {subject} rose by at most {PLATEAU_GAIN * 100:g} percentage point over the last "
-                     "third of its epochs, and none stayed near chance.")
+        notes.append(f"converged: {subject} rose by at most {PLATEAU_GAIN * 100:g} percentage point (or its standard "
+                     "error on the validation images, when larger) over the last third of its epochs, and none stayed "
+                     "near chance.")
     base_seeds = seeds_of(ok, base)
     for label in exp.labels[1:]:
         mine = seeds_of(ok, label)

@@ -205,7 +205,7 @@ def summarize_epochs(row: RunRow, epochs: list[EpochRow]) -> None:
     from ..measure.convergence import plateaued, time_to_near_best
 
     val_acc, times = [e.val_acc for e in epochs], [e.epoch_time_s for e in epochs]
-    row.plateaued = plateaued(val_acc)
+    row.plateaued = plateaued(val_acc, row.val_images)
     row.epochs_to_95pct, row.time_to_95pct_s = time_to_near_best(val_acc, times)
     row.epochs_run = len(epochs)
     row.final_val_acc = epochs[-1].val_acc
