@@ -69,6 +69,8 @@ def test_published_values_sit_beside_the_measured_ones_and_the_ordering_is_judge
     assert p < 0.05
     table_1 = part.split("Someone 2020, Table 2")[0]
     assert "**Of 3 published pairs: 0 hold here, 1 fail, 2 inconclusive** (1 test(s) made" in table_1
+    # One reversed pair refutes the ordering, however many others cannot be told.
+    assert "**The published ordering does not hold here**: 1 pair of 3 reversed." in table_1
     assert f"Fail: {BASE} is above {OTHER} as published, below here (94 vs 96.67)." in table_1
     assert f"Inconclusive: {BASE} vs {THIRD} (one seed on a side, about " in table_1
     assert "The same data set as this run" not in table_1 and "only the ordering can be compared" in table_1
@@ -77,6 +79,7 @@ def test_published_values_sit_beside_the_measured_ones_and_the_ordering_is_judge
     second = parse_table(table_2, "Someone 2020, Table 2").set_index("variant")
     assert second.loc[OTHER].tolist() == ["186", "3.01 (n=3)"] and second.loc[BASE].tolist() == ["40", "1.01 (n=3)"]
     assert "**Of 1 published pair: 1 hold here, 0 fail, 0 inconclusive**" in table_2
+    assert "**The published ordering holds here**: every pair it publishes apart." in table_2
 
 
 def test_the_same_data_set_is_named_as_such_and_one_seed_is_inconclusive(tmp_path):
@@ -88,6 +91,7 @@ def test_the_same_data_set_is_named_as_such_and_one_seed_is_inconclusive(tmp_pat
     part = published_part(markdown)
     assert "The same data set as this run (digits); the recipe differs: 100 epochs." in part
     assert "**Of 1 published pair: 0 hold here, 0 fail, 1 inconclusive** (no test could be made" in part
+    assert "**The published ordering cannot be told here yet**: 1 of 1 pairs inconclusive, none reversed." in part
     assert f"{BASE} vs {OTHER} (one seed a side, about " in part and "seeds a side needed" in part
 
 

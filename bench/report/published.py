@@ -99,6 +99,7 @@ def verdict_text(published: dict[str, float], runs: dict[str, dict[int, float]],
         return text + "**No pair to check**: the source publishes every pair of these variants as equal."
     tied = sum(published[a] == published[b] for a, b in itertools.combinations(list(runs), 2))
     counts = {w: [p for p in pairs if p.word == w] for w in (HOLDS, FAILS, INCONCLUSIVE)}
+    text += ordering_verdict(counts, len(pairs)) + " "
     text += (f"**Of {plural(len(pairs), 'published pair')}: {len(counts[HOLDS])} hold here, {len(counts[FAILS])} "
              f"fail, {len(counts[INCONCLUSIVE])} inconclusive** ({family_statement(family)})"
              + (f"; {plural(tied, 'pair')} published as equal, not tested." if tied else "."))
@@ -113,6 +114,18 @@ def verdict_text(published: dict[str, float], runs: dict[str, dict[int, float]],
         more = len(counts[INCONCLUSIVE]) - MAX_NAMED_FLIPS
         text += f" Inconclusive: {named}" + (f"; and {more} more" if more > 0 else "") + "."
     return text
+
+
+def ordering_verdict(counts: dict[str, list[PairVerdict]], pairs: int) -> str:
+    """The source's ordering as one claim: one pair shown reversed refutes it, it holds when every pair it publishes
+    apart holds, and it cannot be told while a pair is inconclusive and none is reversed."""
+    if counts[FAILS]:
+        return (f"**The published ordering does not hold here**: {plural(len(counts[FAILS]), 'pair')} of "
+                f"{pairs} reversed.")
+    if len(counts[HOLDS]) == pairs:
+        return "**The published ordering holds here**: every pair it publishes apart."
+    return (f"**The published ordering cannot be told here yet**: {len(counts[INCONCLUSIVE])} of {pairs} "
+            "pairs inconclusive, none reversed.")
 
 
 def inconclusive_why(test: Test) -> str:
