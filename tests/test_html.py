@@ -1,5 +1,6 @@
 """`bench report --format html`, opened in a real headless browser (Debian's chromium and chromium-driver, driven by
-selenium): the page of the committed stem-ablation rows (two recipes, made at two git shas) loads with no console
+selenium): the page of the committed stem-ablation rows (two recipes; in a copy, the second recipe's rows carry a
+later git sha, as when a recipe changes in a later commit, so that the history view has two) loads with no console
 error and no request beyond itself, every picture renders, sorting and filtering act on the rows, and the numbers
 in its tables are the parquet rows'. Skipped, saying what to install, where no browser is."""
 from __future__ import annotations
@@ -20,11 +21,32 @@ webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not in
 from selenium.webdriver.common.by import By  # noqa: E402
 
 
+LATER_SHA = "f00dcafe0123"  # the second recipe's rows, as if made at a later commit
+
+
 @pytest.fixture(scope="module")
-def written(tmp_path_factory):
+def folder(tmp_path_factory):
+    """A copy of the committed stem-ablation rows whose batch-64 runs carry LATER_SHA (pyarrow: the shard's own
+    schema, one column replaced)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    results = tmp_path_factory.mktemp("rows")
+    shutil.copytree(EXAMPLES / SUITE, results / SUITE)
+    for shard in (results / SUITE / "runs").glob("*.parquet"):
+        table = pq.read_table(shard)
+        if json.loads(table.column("identity")[0].as_py())["recipe"]["batch_size"] == 64:
+            at = table.schema.get_field_index("git_sha")
+            table = table.set_column(at, table.schema.field(at), pa.array([LATER_SHA] * len(table), pa.string()))
+            pq.write_table(table, shard)
+    return results
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory, folder):
     """The suite's markdown report and HTML page, written by the command a user runs."""
     out = tmp_path_factory.mktemp("report")
-    result = bench("report", "--suite", SUITE, "--results", str(EXAMPLES), "--out", str(out), "--format", "both")
+    result = bench("report", "--suite", SUITE, "--results", str(folder), "--out", str(out), "--format", "both")
     assert result.returncode == 0, result.stderr
     assert f"wrote {out / SUITE}.html (one self-contained page)" in result.stdout
     return out
@@ -54,8 +76,8 @@ def page(browser, written):
 
 
 @pytest.fixture(scope="module")
-def runs():
-    rows = load_runs(EXAMPLES, SUITE)
+def runs(folder):
+    rows = load_runs(folder, SUITE)
     return rows[rows["status"] == "ok"]
 
 
@@ -261,7 +283,7 @@ def test_the_page_fits_the_window_with_legible_plots_and_the_default_experiment_
 
 
 TWO_RECIPES = ("compare", str(EXAMPLES), "--suite", SUITE, "--base-set", "batch_size=32", "--base-set", "lr=0.05",
-               "--head-set", "batch_size=64", "--head-set", "lr=0.1")
+               "--head-set", "batch_size=64", "--head-set", "lr=0.1", "--head-set", "epochs=32")
 
 
 def test_compare_as_a_page_holds_every_change_with_its_mark_and_evidence(browser, tmp_path):

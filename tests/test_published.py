@@ -253,6 +253,11 @@ def test_flagged_variants_are_left_out_of_the_verdict_with_one_line(tmp_path):
     assert "Fewer than two of its variants have a measured value here" in part  # only BASE is left
 
 
+def test_a_source_that_gives_one_variant_has_no_ordering_to_judge():
+    text = verdict_text({"a": 92.49}, {"a": seeds(98.0, 98.3, 97.9)}, BY_COLUMN["test_acc"])
+    assert text == "The source gives one of these variants: its value beside the measured one, no ordering to judge."
+
+
 def test_pairs_published_as_equal_are_not_tested():
     runs = {"a": seeds(95.0, 95.5, 94.5), "b": seeds(96.0, 96.2, 95.8), "c": seeds(90.0, 90.5, 89.5)}
     text = verdict_text({"a": 90.0, "b": 90.0, "c": 80.0}, runs, BY_COLUMN["test_acc"])

@@ -132,9 +132,11 @@ def test_the_dtypes_the_readme_promises_are_what_pandas_reads(tmp_path):
 def test_the_two_recipe_comparison_the_readme_pastes_is_the_commands_output_on_the_committed_rows():
     from tests.helpers import bench
 
-    command = "bench compare reports/results --base-set batch_size=32 --head-set batch_size=64 --head-set lr=0.1"
+    command = ("bench compare reports/results --base-set batch_size=32 --head-set batch_size=64 --head-set lr=0.1 "
+               "--head-set epochs=32")
     assert command in README
-    start = README.index("# bench compare: reports/results (batch_size=32) → reports/results (batch_size=64, lr=0.1)")
+    start = README.index("# bench compare: reports/results (batch_size=32) → "
+                         "reports/results (batch_size=64, lr=0.1, epochs=32)")
     pasted = README[start:README.index("```", start)].strip().splitlines()
     done = bench(*command.split()[1:])
     assert done.returncode == 0, done.stderr

@@ -89,6 +89,8 @@ def verdict_text(published: dict[str, float], runs: dict[str, dict[int, float]],
     text = ("Left out of the verdict: " + "; ".join(f"{label} ({why})" for label, why in left_out.items())
             + ". ") if left_out else ""
     runs = {k: v for k, v in runs.items() if k in published and k not in left_out and v}
+    if len(published) < 2:
+        return text + "The source gives one of these variants: its value beside the measured one, no ordering to judge."
     if len(runs) < 2:
         return text + "Fewer than two of its variants have a measured value here: no ordering to check."
     means = {k: round(sum(v.values()) / len(v), metric.digits) for k, v in runs.items()}
