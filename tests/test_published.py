@@ -68,7 +68,7 @@ def test_published_values_sit_beside_the_measured_ones_and_the_ordering_is_judge
     p = stats.ttest_rel(base_acc, other_acc).pvalue
     assert p < 0.05
     table_1 = part.split("Someone 2020, Table 2")[0]
-    assert "**Of 3 published pairs: 0 hold here, 1 fail, 2 inconclusive** (1 test(s) made" in table_1
+    assert "**Of 3 published pairs: 0 hold here, 1 fail, 0 the same here, 2 inconclusive** (1 test(s) made" in table_1
     # One reversed pair refutes the ordering, however many others cannot be told.
     assert "**The published ordering does not hold here**: 1 pair of 3 reversed." in table_1
     assert f"Fail: {BASE} is above {OTHER} as published, below here (94 vs 96.67)." in table_1
@@ -78,7 +78,7 @@ def test_published_values_sit_beside_the_measured_ones_and_the_ordering_is_judge
     table_2 = "Someone 2020, Table 2" + part.split("Someone 2020, Table 2")[1]
     second = parse_table(table_2, "Someone 2020, Table 2").set_index("variant")
     assert second.loc[OTHER].tolist() == ["186", "3.01 (n=3)"] and second.loc[BASE].tolist() == ["40", "1.01 (n=3)"]
-    assert "**Of 1 published pair: 1 hold here, 0 fail, 0 inconclusive**" in table_2
+    assert "**Of 1 published pair: 1 hold here, 0 fail, 0 the same here, 0 inconclusive**" in table_2
     assert "**The published ordering holds here**: every pair it publishes apart." in table_2
 
 
@@ -90,7 +90,7 @@ def test_the_same_data_set_is_named_as_such_and_one_seed_is_inconclusive(tmp_pat
     _, markdown = report(results, tmp_path)
     part = published_part(markdown)
     assert "The same data set as this run (digits); the recipe differs: 100 epochs." in part
-    assert "**Of 1 published pair: 0 hold here, 0 fail, 1 inconclusive** (no test could be made" in part
+    assert "**Of 1 published pair: 0 hold here, 0 fail, 0 the same here, 1 inconclusive** (no test could be made" in part
     assert "**The published ordering cannot be told here yet**: 1 of 1 pairs inconclusive, none reversed." in part
     assert f"{BASE} vs {OTHER} (one seed a side, about " in part and "seeds a side needed" in part
 
@@ -199,12 +199,12 @@ def test_a_reversed_ordering_names_three_pairs_and_counts_the_rest():
     jitter = (0.0, 0.1, -0.1)
     runs = {k: seeds(*(6 - v + j for j in jitter)) for k, v in published.items()}  # every one of 10 pairs reversed
     text = verdict_text(published, runs, BY_COLUMN["test_acc"])
-    assert "**Of 10 published pairs: 0 hold here, 10 fail, 0 inconclusive** (10 test(s) made" in text
+    assert "**Of 10 published pairs: 0 hold here, 10 fail, 0 the same here, 0 inconclusive** (10 test(s) made" in text
     assert "Fail: a is above b as published, below here (1 vs 2); a is above c" in text
     assert text.count(" as published, below here") == 3 and text.endswith("; and 7 more.")
     same = verdict_text(published, {k: seeds(*(v + j for j in jitter)) for k, v in published.items()},
                         BY_COLUMN["test_acc"])
-    assert "**Of 10 published pairs: 10 hold here, 0 fail, 0 inconclusive**" in same
+    assert "**Of 10 published pairs: 10 hold here, 0 fail, 0 the same here, 0 inconclusive**" in same
 
 
 def test_a_pair_verdict_is_scipys_paired_t_adjusted_with_its_family():
@@ -236,7 +236,7 @@ def test_published_reads_the_rows_the_table_reads_contended_timings_left_out(tmp
     shown = parse_table(published_part(markdown), "W").set_index("variant")
     assert table.loc[BASE, "epoch time (s)"].startswith("4.82") and shown.loc[BASE, "measured epoch time (s)"] == "4.82"
     # one BASE run left (4.82 s, not the contended 6.80 s): a time needs three runs a side to be tested
-    assert "**Of 1 published pair: 0 hold here, 0 fail, 1 inconclusive**" in published_part(markdown)
+    assert "**Of 1 published pair: 0 hold here, 0 fail, 0 the same here, 1 inconclusive**" in published_part(markdown)
     assert re.search(f"{OTHER} vs {BASE} \\(1 run a side \\(a test needs 3\\), about \\d+ runs a side needed\\)",
                      published_part(markdown))
 
@@ -261,7 +261,7 @@ def test_a_source_that_gives_one_variant_has_no_ordering_to_judge():
 def test_pairs_published_as_equal_are_not_tested():
     runs = {"a": seeds(95.0, 95.5, 94.5), "b": seeds(96.0, 96.2, 95.8), "c": seeds(90.0, 90.5, 89.5)}
     text = verdict_text({"a": 90.0, "b": 90.0, "c": 80.0}, runs, BY_COLUMN["test_acc"])
-    assert "**Of 2 published pairs: 2 hold here, 0 fail, 0 inconclusive**" in text
+    assert "**Of 2 published pairs: 2 hold here, 0 fail, 0 the same here, 0 inconclusive**" in text
     assert "1 pair published as equal, not tested." in text
     flat = verdict_text({"a": 90.0, "b": 90.0}, runs, BY_COLUMN["test_acc"])
     assert "**No pair to check**" in flat
@@ -270,3 +270,33 @@ def test_pairs_published_as_equal_are_not_tested():
 def test_a_measured_tie_at_the_shown_precision_reads_as_equal():
     text = verdict_text({"a": 90.0, "b": 80.0}, {"a": seeds(95.001), "b": seeds(94.999)}, BY_COLUMN["test_acc"])
     assert "Measured (mean over runs): a (95) = b (95)." in text
+
+
+def test_pairs_shown_within_the_margin_are_the_same_and_the_ordering_does_not_show():
+    """Three variants equal to within a few tenths of a point over five seeds, published far apart: no difference can
+    be shown, and two one-sided t-tests (statsmodels) show each pair within ±1 point, adjusted as a family of their
+    own (Benjamini–Hochberg): the source's gaps do not show here. A fourth variant far below holds its pairs."""
+    from statsmodels.stats.weightstats import ttost_paired
+
+    from bench.report.published import SAME_HERE, pair_verdicts
+
+    runs = {"a": seeds(98.9, 99.4, 100.0, 98.9, 98.3), "b": seeds(98.3, 98.9, 100.0, 98.9, 98.9),
+            "c": seeds(98.9, 99.4, 100.0, 99.4, 98.9)}
+    published = {"c": 85.9, "b": 84.6, "a": 76.1}
+    pairs, _ = pair_verdicts(published, runs, BY_COLUMN["test_acc"])
+    raw = {(p.high, p.low): ttost_paired(np.array(list(runs[p.high].values())),
+                                         np.array(list(runs[p.low].values())), -1.0, 1.0)[0] for p in pairs}
+    adjusted = dict(zip(raw, stats.false_discovery_control(list(raw.values()), method="bh")))
+    assert all(v < 0.05 for v in adjusted.values()) and all(p.word == SAME_HERE for p in pairs)
+    text = verdict_text(published, runs, BY_COLUMN["test_acc"])
+    assert "**The published ordering does not show here**: 3 of 3 pairs the same within ±1 pp, none reversed." in text
+    assert "**Of 3 published pairs: 0 hold here, 0 fail, 3 the same here, 0 inconclusive**" in text
+    assert "(two one-sided t-tests), adjusted as a family of their own" in text
+    assert f"The same within ±1 pp: c vs b (adjusted p={adjusted[('c', 'b')]:.2g});" in text
+    runs["d"] = seeds(90.1, 90.9, 91.3, 90.2, 90.8)
+    mixed = verdict_text({**published, "d": 70.0}, runs, BY_COLUMN["test_acc"])
+    assert ("**The published ordering does not show here**: 3 of 6 pairs the same within ±1 pp, the other 3 hold, "
+            "none reversed.") in mixed
+    steady = {"x": seeds(1.00, 1.02, 0.99, 1.01), "y": seeds(1.01, 1.00, 1.02, 0.99)}
+    times = verdict_text({"x": 40.0, "y": 39.0}, steady, BY_COLUMN["epoch_time_s"])
+    assert "pairs the same within ×0.909 to ×1.1" in times

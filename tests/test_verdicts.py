@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from scipy import stats
 from statsmodels.stats.power import TTestIndPower, TTestPower
+from statsmodels.stats.weightstats import ttost_ind, ttost_paired
 
-from bench.report.verdicts import (ALPHA, FACTOR, INCONCLUSIVE, MIN_RUNS, WORSE, accuracy_test, control,
+from bench.report.verdicts import (ALPHA, EQUAL_PP, FACTOR, INCONCLUSIVE, MIN_RUNS, WORSE, accuracy_test, control,
                                    family_statement, ratio_test, runs_needed, verdict)
 
 
@@ -93,6 +94,65 @@ def test_the_family_is_adjusted_by_benjamini_hochberg():
     assert control(tests + [untested]) == len(raw) and untested.p_adjusted is None
     assert [t.p_adjusted for t in tests] == pytest.approx(bh_by_hand(raw))
     assert "6 test(s) made" in family_statement(6) and "no test could be made" in family_statement(0)
+
+
+def test_the_same_within_a_margin_is_statsmodels_two_one_sided_tests():
+    base = {0: 98.88, 1: 99.44, 2: 100.0, 3: 98.88, 4: 98.32}
+    head = {0: 98.32, 1: 98.88, 2: 100.0, 3: 98.88, 4: 98.88}
+    paired = accuracy_test(base, head)
+    h, b = np.array(list(head.values())), np.array(list(base.values()))
+    assert paired.p_within == pytest.approx(ttost_paired(h, b, -EQUAL_PP, EQUAL_PP)[0])
+    welch = accuracy_test({0: 90.0, 1: 90.4, 2: 89.8}, {5: 90.1, 6: 90.5, 7: 90.3, 8: 89.9})
+    assert welch.p_within == pytest.approx(ttost_ind([90.1, 90.5, 90.3, 89.9], [90.0, 90.4, 89.8], -EQUAL_PP,
+                                                     EQUAL_PP, usevar="unequal")[0])
+    runs_b, runs_h = [1.00, 1.03, 0.98, 1.01], [1.02, 1.00, 1.04]
+    ratio = ratio_test(runs_b, runs_h)
+    assert ratio.p_within == pytest.approx(ttost_ind(runs_h, runs_b, 1 / FACTOR, FACTOR, usevar="unequal",
+                                                     transform=np.log)[0])
+    far = accuracy_test({0: 90.0, 1: 91.0, 2: 92.0}, {0: 93.0, 1: 94.1, 2: 94.9})  # 3 points apart: not the same
+    assert far.p_within > 0.5
+    assert accuracy_test({0: 90.0}, {0: 90.1}).p_within is None  # one seed a side: no spread, no test
+    control([paired, welch, ratio, far])  # adjusted by Benjamini–Hochberg as a family of their own
+    raw = [paired.p_within, welch.p_within, ratio.p_within, far.p_within]
+    assert [t.p_within_adjusted for t in (paired, welch, ratio, far)] == pytest.approx(bh_by_hand(raw))
+
+
+SAME_SEEDS, SAME_SD = 5, 0.5  # seeds a side, and the sd of one seed's paired difference, in points
+
+
+def same_marks(rng: np.random.Generator, deltas: list[float]) -> list[tuple[bool, bool]]:
+    """One family of paired accuracy comparisons with these true differences: (marked different, marked the same)."""
+    tests = []
+    for delta in deltas:
+        base = {s: 95.0 + rng.normal(0, 0.6) for s in range(SAME_SEEDS)}
+        tests.append(accuracy_test(base, {s: v + delta + rng.normal(0, SAME_SD) for s, v in base.items()}))
+    control(tests)
+    return [(verdict(t, lower_is_better=False) != INCONCLUSIVE, t.within_margin) for t in tests]
+
+
+def test_the_same_is_marked_at_or_below_the_stated_rate_where_the_difference_is_the_margin():
+    """At a true difference of exactly the margin (the equivalence test's null, at its hardest), families of six
+    pairs are marked "the same" on any pair at or below ALPHA; at no true difference the same test finds it."""
+    rng = np.random.default_rng(20261205)
+    at_margin = [any(same for _, same in same_marks(rng, [EQUAL_PP, -EQUAL_PP] * 3)) for _ in range(SIMULATED)]
+    low = stats.binomtest(sum(at_margin), SIMULATED).proportion_ci(0.95).low
+    assert low <= ALPHA, f"{sum(at_margin)} of {SIMULATED} families marked the same at the margin"
+    at_zero = [same for _ in range(100) for _, same in same_marks(rng, [0.0] * 6)]
+    assert sum(at_zero) / len(at_zero) > 0.5  # five seeds with a 0.5-point spread mostly show it
+
+
+def test_both_families_together_keep_the_false_discovery_rate():
+    """Per pair at most one of \"no difference\" and \"a difference past the margin\" is true; pairs of both kinds in
+    one family: the mean share of false marks (a difference marked where there is none, the same marked at the
+    margin) among all marks stays at ALPHA."""
+    rng = np.random.default_rng(5)
+    deltas = [0.0, 0.0, 0.0, EQUAL_PP, -EQUAL_PP, 3 * EQUAL_PP]
+    shares = []
+    for _ in range(SIMULATED):
+        found = same_marks(rng, deltas)
+        false = sum(found[i][0] for i in range(3)) + sum(found[i][1] for i in (3, 4))
+        shares.append(false / max(1, sum(d + s for d, s in found)))
+    assert np.mean(shares) <= ALPHA + 2 * np.std(shares) / math.sqrt(SIMULATED)
 
 
 # --- calibration on simulated no-change data ---------------------------------------------------------------------

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from .experiments import Experiment
 from .judge import ACCURACY_COLUMNS, flagged, seed_values, too_short_to_judge
-from .verdicts import (BETTER, INCONCLUSIVE, WORSE, Test, accuracy_test, control, family_statement, needed_text,
-                       ratio_test, verdict)
+from .verdicts import (BETTER, INCONCLUSIVE, WORSE, Test, accuracy_test, control, family_statement, margin_text,
+                       needed_text, p_text, ratio_test, verdict)
 from .markdown import markdown_table
 from ..store.metrics import BY_COLUMN, Metric, header
 from ..store.shards import PARSED
@@ -45,7 +45,7 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' * (n != 1)}"
 
 
-HOLDS, FAILS = "holds", "fails"  # a published pair's verdict here; else verdicts.INCONCLUSIVE
+HOLDS, FAILS, SAME_HERE = "holds", "fails", "the same"  # a published pair's verdict here; else INCONCLUSIVE
 
 
 @dataclass
@@ -62,7 +62,8 @@ def pair_verdicts(published: dict[str, float], runs: dict[str, dict[int, float]]
                   test_images: int | None = None) -> tuple[list[PairVerdict], int]:
     """Every pair the source publishes apart, tested here (bench.report.verdicts: accuracy over seeds, a time as a
     ratio over runs) as one family: it holds when the runs show the published order significantly, fails when they
-    show the opposite, and is inconclusive otherwise. Returns the pairs and the family's size."""
+    show the opposite, is the same here when they show the difference within the margin (TOST, its own family), and
+    is inconclusive otherwise. Returns the pairs and the family's size."""
     pairs = []
     for a, b in itertools.combinations([k for k in published if k in runs], 2):
         if published[a] == published[b]:
@@ -76,7 +77,8 @@ def pair_verdicts(published: dict[str, float], runs: dict[str, dict[int, float]]
     family = control([p.test for p in pairs])
     for p in pairs:
         word = verdict(p.test, lower_is_better=False)  # "better": high measured above low, as published
-        p.word = HOLDS if word == BETTER else FAILS if word == WORSE else INCONCLUSIVE
+        p.word = (HOLDS if word == BETTER else FAILS if word == WORSE else SAME_HERE if p.test.within_margin
+                  else INCONCLUSIVE)
     return pairs, family
 
 
@@ -100,16 +102,26 @@ def verdict_text(published: dict[str, float], runs: dict[str, dict[int, float]],
     if not pairs:
         return text + "**No pair to check**: the source publishes every pair of these variants as equal."
     tied = sum(published[a] == published[b] for a, b in itertools.combinations(list(runs), 2))
-    counts = {w: [p for p in pairs if p.word == w] for w in (HOLDS, FAILS, INCONCLUSIVE)}
-    text += ordering_verdict(counts, len(pairs)) + " "
+    counts = {w: [p for p in pairs if p.word == w] for w in (HOLDS, FAILS, SAME_HERE, INCONCLUSIVE)}
+    margin = margin_text(pairs[0].test.kind)
+    text += ordering_verdict(counts, len(pairs), margin) + " "
+    within = sum(p.test.p_within is not None for p in pairs)
     text += (f"**Of {plural(len(pairs), 'published pair')}: {len(counts[HOLDS])} hold here, {len(counts[FAILS])} "
-             f"fail, {len(counts[INCONCLUSIVE])} inconclusive** ({family_statement(family)})"
+             f"fail, {len(counts[SAME_HERE])} the same here, {len(counts[INCONCLUSIVE])} inconclusive** "
+             f"({family_statement(family)}"
+             + (f"; the same pairs also tested for a difference within {margin} (two one-sided t-tests), "
+                "adjusted as a family of their own" if within else "") + ")"
              + (f"; {plural(tied, 'pair')} published as equal, not tested." if tied else "."))
     if counts[FAILS]:
         named = "; ".join(f"{p.high} is above {p.low} as published, below here ({means[p.high]:g} vs "
                           f"{means[p.low]:g})" for p in counts[FAILS][:MAX_NAMED_FLIPS])
         more = len(counts[FAILS]) - MAX_NAMED_FLIPS
         text += f" Fail: {named}" + (f"; and {more} more" if more > 0 else "") + "."
+    if counts[SAME_HERE]:
+        named = "; ".join(f"{p.high} vs {p.low} (adjusted p={p_text(p.test.p_within_adjusted)})"
+                          for p in counts[SAME_HERE][:MAX_NAMED_FLIPS])
+        more = len(counts[SAME_HERE]) - MAX_NAMED_FLIPS
+        text += f" The same within {margin}: {named}" + (f"; and {more} more" if more > 0 else "") + "."
     if counts[INCONCLUSIVE]:
         named = "; ".join(f"{p.high} vs {p.low} ({inconclusive_why(p.test)})"
                           for p in counts[INCONCLUSIVE][:MAX_NAMED_FLIPS])
@@ -118,14 +130,19 @@ def verdict_text(published: dict[str, float], runs: dict[str, dict[int, float]],
     return text
 
 
-def ordering_verdict(counts: dict[str, list[PairVerdict]], pairs: int) -> str:
+def ordering_verdict(counts: dict[str, list[PairVerdict]], pairs: int, margin: str) -> str:
     """The source's ordering as one claim: one pair shown reversed refutes it, it holds when every pair it publishes
-    apart holds, and it cannot be told while a pair is inconclusive and none is reversed."""
+    apart holds, it does not show when every pair holds or is shown the same (within the margin) and some are the
+    same, and it cannot be told while a pair is inconclusive and none is reversed."""
     if counts[FAILS]:
         return (f"**The published ordering does not hold here**: {plural(len(counts[FAILS]), 'pair')} of "
                 f"{pairs} reversed.")
     if len(counts[HOLDS]) == pairs:
         return "**The published ordering holds here**: every pair it publishes apart."
+    if not counts[INCONCLUSIVE]:
+        rest = f", the other {len(counts[HOLDS])} hold" if counts[HOLDS] else ""
+        return (f"**The published ordering does not show here**: {len(counts[SAME_HERE])} of {pairs} pairs the "
+                f"same within {margin}{rest}, none reversed.")
     return (f"**The published ordering cannot be told here yet**: {len(counts[INCONCLUSIVE])} of {pairs} "
             "pairs inconclusive, none reversed.")
 

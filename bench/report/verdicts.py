@@ -18,6 +18,11 @@ that `bench compare`, the report's comparison and Published sections and the his
   dense-kernel probe, bench.measure.utilization.machine_tflops). When the two sides' median probes differ past
   MACHINE_DRIFT, their times and latencies are inconclusive (a shared host drifts by ×1.2 and more from one half
   hour to the next, with nothing a run can see), and say to time both sides in one session.
+- **The same**, where a test of no difference cannot tell: the two one-sided t-tests (TOST) on the same per-run
+  values show the difference within a stated margin (EQUAL_PP points of accuracy; a ratio within FACTOR either way).
+  Those p-values are adjusted by Benjamini–Hochberg as a family of their own: for one pair, "no difference" and "a
+  difference past the margin" cannot both be true, so at most one null per pair is, and the two families together
+  keep the false discovery rate at ALPHA (the partitioning principle, Finner & Strassburger 2002).
 - **Inconclusive** says how many runs a side would detect the observed difference (80% power at ALPHA, by the
   noncentral t), from the runs' own spread; with one seed a side, from the test set's sampling spread.
 """
@@ -30,6 +35,7 @@ import numpy as np
 
 FACTOR = 1.1  # a ratio (time, throughput, memory, latency) counts as a change only past this factor (asv's)
 ALPHA = 0.05  # false discovery rate of a family (Benjamini–Hochberg); under no change at all, its family-wise rate
+EQUAL_PP = 1.0  # accuracy: two sides are the same when their difference is shown within ±1 point (TOST)
 POWER = 0.8  # the power the "runs needed" figure aims at
 MIN_RUNS = 3  # runs (or processes) a side below which a ratio is not tested
 MAX_NEEDED = 1000  # "runs needed" beyond this is written as more than it
@@ -64,12 +70,19 @@ class Test:
     p_better_low: float | None = None
     p_better_high: float | None = None
     p_adjusted: float | None = None  # set by control()
+    p_within: float | None = None  # TOST: the larger one-sided p against a difference past the margin
+    p_within_adjusted: float | None = None  # set by control(), the equivalence tests as a family of their own
     unit: str = "runs"  # what one value is: seeds, runs, processes
     extra: dict = field(default_factory=dict)
 
     @property
     def significant(self) -> bool:
         return self.p_adjusted is not None and self.p_adjusted < ALPHA
+
+    @property
+    def within_margin(self) -> bool:
+        """The difference is shown within the margin (TOST, adjusted with its family)."""
+        return self.p_within_adjusted is not None and self.p_within_adjusted < ALPHA
 
 
 def quiet():
@@ -104,6 +117,18 @@ def runs_needed(effect: float, sd: float, paired: bool) -> int | None:
             return n
         n = n + 1 if n < 50 else int(n * 1.1)
     return MAX_NEEDED + 1
+
+
+def tost(one_sided, margin: float) -> float:
+    """The p-value of two one-sided tests that a difference lies within ±margin: `one_sided(delta, alternative)` is
+    the p of "the difference is greater (less) than delta"; the larger of the two decides."""
+    with quiet():
+        return float(max(one_sided(-margin, "greater"), one_sided(margin, "less")))
+
+
+def margin_text(kind: str) -> str:
+    """The equivalence margin of a kind of test, in the unit it is shown in."""
+    return f"±{EQUAL_PP:g} pp" if kind == "accuracy" else f"×{1 / FACTOR:.3g} to ×{FACTOR:g}"
 
 
 def needed_text(n: int | None) -> str:
@@ -156,12 +181,14 @@ def accuracy_test(base: dict[int, float], head: dict[int, float], test_images: i
         if np.all(d == d[0]):  # no spread: a t-test has nothing to divide by
             test.p = 1.0 if d[0] == 0 else 0.0
             test.low = test.high = float(d[0])
+            test.p_within = 0.0 if abs(d[0]) < EQUAL_PP else 1.0
         else:
             with quiet():
                 result = stats.ttest_rel(d, np.zeros_like(d))
             test.p = float(result.pvalue)
             ci = result.confidence_interval(0.95)
             test.low, test.high = float(ci.low), float(ci.high)
+            test.p_within = tost(lambda delta, alt: stats.ttest_1samp(d, delta, alternative=alt).pvalue, EQUAL_PP)
         sd = float(d.std(ddof=1))
         test.p_better, test.p_better_low, test.p_better_high = _p_better(d, True)
         test.needed = runs_needed(estimate, sd, paired=True)
@@ -173,6 +200,8 @@ def accuracy_test(base: dict[int, float], head: dict[int, float], test_images: i
         test.p = float(result.pvalue)
         ci = result.confidence_interval(0.95)
         test.low, test.high = float(ci.low), float(ci.high)
+        test.p_within = tost(lambda delta, alt: stats.ttest_ind(h - delta, b, equal_var=False,
+                                                                alternative=alt).pvalue, EQUAL_PP)
         sd = math.sqrt((b.var(ddof=1) + h.var(ddof=1)) / 2)
         test.p_better, test.p_better_low, test.p_better_high = _p_better(None, False, h, b)
         test.needed = runs_needed(estimate, sd, paired=False)
@@ -213,27 +242,32 @@ def ratio_test(base: list[float], head: list[float], unit: tuple[str, str] = ("r
     if lb.std() == 0 and lh.std() == 0:
         test.p = 1.0 if ratio == 1 else 0.0
         test.low = test.high = ratio
+        test.p_within = 0.0 if 1 / FACTOR < ratio < FACTOR else 1.0
         return test
     with quiet():
         result = stats.ttest_ind(lh, lb, equal_var=False)
     test.p = float(result.pvalue)
     ci = result.confidence_interval(0.95)
     test.low, test.high = float(math.exp(ci.low)), float(math.exp(ci.high))
+    test.p_within = tost(lambda delta, alt: stats.ttest_ind(lh - delta, lb, equal_var=False, alternative=alt).pvalue,
+                         math.log(FACTOR))
     sd = math.sqrt((lb.var(ddof=1) + lh.var(ddof=1)) / 2)
     test.needed = runs_needed(math.log(ratio), sd, paired=False) if ratio != 1 else None
     return test
 
 
 def control(tests: list[Test]) -> int:
-    """Adjust every tested p-value of one family together (Benjamini–Hochberg, scipy); returns the family's size."""
+    """Adjust every tested p-value of one family together (Benjamini–Hochberg, scipy), and the equivalence p-values
+    as a family of their own (module docstring); returns the family's size (tests of a difference)."""
     from scipy.stats import false_discovery_control
 
-    tested = [t for t in tests if t.p is not None]
-    if tested:
-        adjusted = false_discovery_control([min(max(t.p, 0.0), 1.0) for t in tested], method="bh")
-        for t, p in zip(tested, np.atleast_1d(adjusted)):
-            t.p_adjusted = float(p)
-    return len(tested)
+    for raw, adjusted_name in (("p", "p_adjusted"), ("p_within", "p_within_adjusted")):
+        tested = [t for t in tests if getattr(t, raw) is not None]
+        if tested:
+            adjusted = false_discovery_control([min(max(getattr(t, raw), 0.0), 1.0) for t in tested], method="bh")
+            for t, p in zip(tested, np.atleast_1d(adjusted)):
+                setattr(t, adjusted_name, float(p))
+    return sum(t.p is not None for t in tests)
 
 
 def moved(test: Test, factor: float = FACTOR) -> bool:
