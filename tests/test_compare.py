@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 from scipy import stats
+from statsmodels.stats.weightstats import ttost_ind
 
 from bench.store.paths import epochs_dir
 from bench.store.schema import EpochRow
@@ -121,8 +122,13 @@ def test_the_planted_slower_variant_is_worse_by_ratio_and_welch_test_on_per_run_
     assert (slow["low"], slow["high"]) == (pytest.approx(np.exp(ci.low)), pytest.approx(np.exp(ci.high)))
     assert slow["mark"] == "worse"
     assert one(found, OTHER, "throughput")["mark"] == "worse"  # fewer images/s: the same test, the same mark
-    same = one(found, BASE, "time")  # the same 1.0 s, other noise: under the factor
-    assert same["mark"] == "inconclusive" and abs(same["change"] - 1) < 0.1 and "within ×1.1" in same["evidence"]
+    same = one(found, BASE, "time")  # the same 1.0 s, other noise: shown within the factor (statsmodels' TOST)
+    base_s = [np.median(epoch_times(BASE_TIME[BASE], s, 1)) for s in SEEDS]  # BASE: the side's salt as is
+    head_s = [np.median(epoch_times(HEAD_TIME[BASE], s, 3)) for s in SEEDS]
+    tost = ttost_ind(head_s, base_s, 1 / 1.1, 1.1, usevar="unequal", transform=np.log)[0]
+    assert same["p_within"] == pytest.approx(tost) and same["p_within_adjusted"] < 0.05 and same["mark"] == "same"
+    assert abs(same["change"] - 1) < 0.1 and "the same: within ×1.1 either way by two one-sided t-tests" in \
+        same["evidence"]
     assert one(found, BASE, "macs")["mark"] == "same"
 
 
@@ -178,10 +184,10 @@ def test_one_seed_a_side_is_inconclusive_and_says_how_many_seeds_would_tell(fold
     assert "McNemar p=" in acc["evidence"]  # still shown, as evidence about the two trained models
 
 
-def test_a_ratio_within_the_factor_is_not_marked_however_significant(folders):
+def test_a_ratio_within_the_factor_is_not_marked_however_significant_and_reads_the_same(folders):
     found, _ = changes(folders / "base", folders / "head", "--factor", "1.6")  # 1.5× is under a 1.6 factor
     slow = one(found, OTHER, "time")
-    assert slow["mark"] == "inconclusive" and slow["p_adjusted"] < 0.05 and "within ×1.6" in slow["evidence"]
+    assert slow["mark"] == "same" and slow["p_adjusted"] < 0.05 and "within ×1.6 either way" in slow["evidence"]
 
 
 def test_another_data_set_is_not_comparable_and_says_why(folders):
@@ -286,7 +292,7 @@ def test_two_recipes_of_one_folder_compare_across_the_fields_set_apart(folders):
     together = json.loads(bench("compare", str(folders / "recipes"), str(folders / "recipes"), "--format",
                                 "json").stdout)["changes"]  # not set apart: each recipe paired with itself
     same = [c for c in together if c["metric"] == "accuracy"]
-    assert len(same) == 4 and {(c["change"], c["mark"]) for c in same} == {(0, "inconclusive")}
+    assert len(same) == 4 and {(c["change"], c["mark"]) for c in same} == {(0, "same")}  # every seed's Δ is 0
     bad = bench("compare", str(folders / "recipes"), "--base-set", "batch=32")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "batch=32" in bad.stderr
     none = bench("compare", str(folders / "recipes"), "--base-set", "batch_size=128")

@@ -107,4 +107,4 @@ def test_the_csv_holds_the_same_figures_unrounded(written):
         acc = runs.loc[(runs["batch"] == batch) & (runs["label"] == row["variant"]), "test_acc"].to_numpy() * 100
         assert row["test acc (%) mean"] == pytest.approx(acc.mean()) and row["test acc (%) n"] == len(acc)
         assert row["test acc (%) sd"] == pytest.approx(np.std(acc, ddof=1))
-        assert row["test acc (%) verdict"] in ("baseline", "better", "worse", "inconclusive")
+        assert row["test acc (%) verdict"] in ("baseline", "better", "worse", "same", "inconclusive")

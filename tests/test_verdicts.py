@@ -13,8 +13,8 @@ from scipy import stats
 from statsmodels.stats.power import TTestIndPower, TTestPower
 from statsmodels.stats.weightstats import ttost_ind, ttost_paired
 
-from bench.report.verdicts import (ALPHA, EQUAL_PP, FACTOR, INCONCLUSIVE, MIN_RUNS, WORSE, accuracy_test, control,
-                                   family_statement, ratio_test, runs_needed, verdict)
+from bench.report.verdicts import (ALPHA, BETTER, EQUAL_PP, FACTOR, INCONCLUSIVE, MIN_RUNS, SAME, WORSE,
+                                   accuracy_test, control, family_statement, ratio_test, runs_needed, verdict)
 
 
 def test_paired_accuracy_is_scipys_paired_t_with_its_interval_and_probability_of_improvement():
@@ -100,21 +100,26 @@ def test_the_same_within_a_margin_is_statsmodels_two_one_sided_tests():
     base = {0: 98.88, 1: 99.44, 2: 100.0, 3: 98.88, 4: 98.32}
     head = {0: 98.32, 1: 98.88, 2: 100.0, 3: 98.88, 4: 98.88}
     paired = accuracy_test(base, head)
-    h, b = np.array(list(head.values())), np.array(list(base.values()))
-    assert paired.p_within == pytest.approx(ttost_paired(h, b, -EQUAL_PP, EQUAL_PP)[0])
     welch = accuracy_test({0: 90.0, 1: 90.4, 2: 89.8}, {5: 90.1, 6: 90.5, 7: 90.3, 8: 89.9})
-    assert welch.p_within == pytest.approx(ttost_ind([90.1, 90.5, 90.3, 89.9], [90.0, 90.4, 89.8], -EQUAL_PP,
-                                                     EQUAL_PP, usevar="unequal")[0])
     runs_b, runs_h = [1.00, 1.03, 0.98, 1.01], [1.02, 1.00, 1.04]
     ratio = ratio_test(runs_b, runs_h)
+    far = accuracy_test({0: 90.0, 1: 91.0, 2: 92.0}, {0: 93.0, 1: 94.1, 2: 94.9})  # 3 points apart: not the same
+    one = accuracy_test({0: 90.0}, {0: 90.1})
+    control([paired, welch, ratio, far, one])  # the equivalence p-values are set here, with their family
+    h, b = np.array(list(head.values())), np.array(list(base.values()))
+    assert paired.p_within == pytest.approx(ttost_paired(h, b, -EQUAL_PP, EQUAL_PP)[0])
+    assert welch.p_within == pytest.approx(ttost_ind([90.1, 90.5, 90.3, 89.9], [90.0, 90.4, 89.8], -EQUAL_PP,
+                                                     EQUAL_PP, usevar="unequal")[0])
     assert ratio.p_within == pytest.approx(ttost_ind(runs_h, runs_b, 1 / FACTOR, FACTOR, usevar="unequal",
                                                      transform=np.log)[0])
-    far = accuracy_test({0: 90.0, 1: 91.0, 2: 92.0}, {0: 93.0, 1: 94.1, 2: 94.9})  # 3 points apart: not the same
-    assert far.p_within > 0.5
-    assert accuracy_test({0: 90.0}, {0: 90.1}).p_within is None  # one seed a side: no spread, no test
-    control([paired, welch, ratio, far])  # adjusted by Benjamini–Hochberg as a family of their own
+    assert far.p_within > 0.5 and verdict(far, lower_is_better=False) == BETTER
+    assert one.p_within is None and verdict(one, lower_is_better=False) == INCONCLUSIVE  # one seed: no spread
     raw = [paired.p_within, welch.p_within, ratio.p_within, far.p_within]
     assert [t.p_within_adjusted for t in (paired, welch, ratio, far)] == pytest.approx(bh_by_hand(raw))
+    assert [verdict(t, lower_is_better=False) for t in (paired, welch)] == [SAME, SAME]
+    control([ratio], factor=1.02)  # `bench compare --factor`: the ratio's margin is the factor given
+    assert ratio.p_within == pytest.approx(ttost_ind(runs_h, runs_b, 1 / 1.02, 1.02, usevar="unequal",
+                                                     transform=np.log)[0])
 
 
 SAME_SEEDS, SAME_SD = 5, 0.5  # seeds a side, and the sd of one seed's paired difference, in points
@@ -127,7 +132,8 @@ def same_marks(rng: np.random.Generator, deltas: list[float]) -> list[tuple[bool
         base = {s: 95.0 + rng.normal(0, 0.6) for s in range(SAME_SEEDS)}
         tests.append(accuracy_test(base, {s: v + delta + rng.normal(0, SAME_SD) for s, v in base.items()}))
     control(tests)
-    return [(verdict(t, lower_is_better=False) != INCONCLUSIVE, t.within_margin) for t in tests]
+    return [(verdict(t, lower_is_better=False) in (BETTER, WORSE), verdict(t, lower_is_better=False) == SAME)
+            for t in tests]
 
 
 def test_the_same_is_marked_at_or_below_the_stated_rate_where_the_difference_is_the_margin():
@@ -196,7 +202,7 @@ SIMULATED = 400
 
 def test_simulated_aa_comparisons_mark_at_or_below_the_stated_rate():
     rng = np.random.default_rng(20261202)
-    false = sum(any(m != INCONCLUSIVE for m in marks(one_side(rng), one_side(rng))) for _ in range(SIMULATED))
+    false = sum(any(m in (BETTER, WORSE) for m in marks(one_side(rng), one_side(rng))) for _ in range(SIMULATED))
     # every mark here is false; the binomial interval of the rate must reach down to ALPHA or below it
     low = stats.binomtest(false, SIMULATED).proportion_ci(0.95).low
     assert low <= ALPHA, f"{false} of {SIMULATED} A/A comparisons marked something"
@@ -220,4 +226,4 @@ def test_planted_changes_with_three_runs_a_side_are_caught():
     worse = [marks(one_side(rng), one_side(rng, accuracy=91.0))[0] for _ in range(50)]  # 4 points lost
     assert worse.count(WORSE) >= 45
     drift = [marks(one_side(rng), one_side(rng, drift=math.log(FACTOR) / 4))[2] for _ in range(50)]
-    assert drift.count(INCONCLUSIVE) >= 45  # a drift well under the factor is never a mark
+    assert sum(m in (BETTER, WORSE) for m in drift) <= 5  # a drift well under the factor is never a mark

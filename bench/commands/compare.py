@@ -16,7 +16,7 @@ from ..core.errors import UsageError
 from ..report.compare import FACTOR, SYMBOLS, WORSE, Change, compare_pairing, decide, pair
 from ..store.metrics import ACCURACY, BY_KEY, COMPARED, PROCESSES, Metric
 from ..store.shards import PARSED
-from ..report.verdicts import ALPHA, FAMILY, MIN_RUNS, family_statement
+from ..report.verdicts import ALPHA, EQUAL_PP, FAMILY, MIN_RUNS, family_statement
 
 FORMATS = ("markdown", "json", "html")
 LATENCY_KEY = "latency"  # --fail-if's key for every latency measure at once
@@ -45,7 +45,7 @@ class CompareOptions:
                                  metavar="VARIANT")
     suite: str | None = option(None, "only this suite (default: every suite both sides hold)")
     factor: float = option(FACTOR, "a time, throughput, latency or memory ratio counts as a change only past this "
-                           "factor (default %(default)s)", type=float)
+                           "factor, and as the same when shown within it (default %(default)s)", type=float)
     format: str = option("markdown", "markdown (default), json, or html: one self-contained page in the report's style "
                          "(sortable, filterable tables; each mark beside its evidence), e.g. `> compare.html`",
                          choices=FORMATS)
@@ -236,7 +236,9 @@ def markdown(title: str, factor: float, described: dict[str, list[str]], changes
     lines = [f"# bench compare: {title}", "",
              f"base: {'; '.join(dict.fromkeys(described['base']))}  ",
              f"head: {'; '.join(dict.fromkeys(described['head']))}", "",
-             "Marks: `+` worse, `-` better, `~` inconclusive, `x` not comparable, `=` same. Every verdict reads one "
+             "Marks: `+` worse, `-` better, `~` inconclusive, `x` not comparable, `=` same (an exact count that "
+             f"did not move, or a difference that two one-sided t-tests show within ±{EQUAL_PP:g} pp or ×{factor:g}). "
+             "Every verdict reads one "
              "number per independent run (a seed; for latency with fewer than three runs a side, a measuring "
              "process), never epochs or calls pooled. "
              "Test accuracy: the difference over seeds (paired t where both sides ran the same seeds, else Welch), "
@@ -245,8 +247,9 @@ def markdown(title: str, factor: float, described: dict[str, list[str]], changes
              "a side). Images/s is read from the epoch-time test. McNemar's per-image test describes the two sets of "
              "trained models and decides nothing.",
              "",
-             f"**Family:** {family_statement(tests)}; a mark needs an adjusted p under {ALPHA:g}. Each test is "
-             "counted once."]
+             f"**Family:** {family_statement(tests)}; a mark needs an adjusted p under {ALPHA:g}. The equivalence "
+             "tests behind `=` are adjusted as a family of their own (for one measure, no change and a change past "
+             "the margin cannot both be true). Each test is counted once."]
     for experiment in dict.fromkeys(c.experiment for c in changes):
         mine = [c for c in changes if c.experiment == experiment]
         rows = [[c.symbol, c.variant, c.name, shown(c.base, BY_KEY.get(c.metric)), shown(c.head, BY_KEY.get(c.metric)),

@@ -32,7 +32,8 @@ from .experiments import DEFINING, Experiment, experiments
 from .judge import contended, loaded, remeasured
 from .stats import LabelsDisagree, per_image
 from .verdicts import (BETTER, FACTOR, INCONCLUSIVE, MIN_RUNS, NOT_COMPARABLE, SAME, SYMBOLS, WORSE, Test,
-                       accuracy_test, control, describe, drift_text, machine_drift, moved, ratio_test, verdict)
+                       accuracy_test, control, describe, drift_text, machine_drift, moved, ratio_test, same_text,
+                       verdict)
 
 
 MEASURES = COMPARED  # the catalogue's compared columns (bench.store.metrics), each with its rule and --fail-if key
@@ -55,6 +56,8 @@ class Change:
     high: float | None = None
     p: float | None = None  # the test's own p-value
     p_adjusted: float | None = None  # adjusted with the rest of the comparison's family (Benjamini–Hochberg)
+    p_within: float | None = None  # two one-sided t-tests: the change lies within the margin (±1 pp, the factor) ...
+    p_within_adjusted: float | None = None  # ... adjusted with the other equivalence tests, a family of their own
     runs: tuple[int, int] | None = None  # values a side that the test read (runs; processes for latency)
     needed: int | None = None  # runs a side that would detect the change, when this many do not
     p_better: float | None = None  # accuracy: P(head > base) over seeds, with its bootstrap interval
@@ -256,19 +259,22 @@ def decide(changes: list[Change], factor: float = FACTOR) -> int:
     """Mark every tested change once its family is known: the tests of all `changes` adjusted together
     (bench.report.verdicts.control); returns the number of tests made. A ratio counts only past `factor`."""
     tests = list({id(c.test): c.test for c in changes if c.test is not None}.values())
-    made = control(tests)
+    made = control(tests, factor)
     for c in changes:
         t = c.test
         if t is None:
             continue
         c.p, c.p_adjusted, c.needed, c.runs = t.p, t.p_adjusted, t.needed, t.runs
+        c.p_within, c.p_within_adjusted = t.p_within, t.p_within_adjusted
         inverse = bool(BY_KEY[c.metric].same_test_as)  # images/s, read from the epoch-time test
         c.low, c.high = ((1 / t.high, 1 / t.low) if inverse and t.low else (t.low, t.high))
         c.p_better, c.p_better_low, c.p_better_high = t.p_better, t.p_better_low, t.p_better_high
         tested = BY_KEY[BY_KEY[c.metric].same_test_as] if inverse else BY_KEY[c.metric]
         c.mark = verdict(t, tested.lower_is_better, factor)
         text = describe(t)
-        if t.kind == "ratio" and not moved(t, factor):  # how many runs would detect it does not matter here
+        if c.mark == SAME:
+            text = f"{describe(t, needed=False)}; {same_text(t, factor)}"
+        elif t.kind == "ratio" and not moved(t, factor):  # how many runs would detect it does not matter here
             text = (f"within ×{factor:g}: no change past the factor (untested: {t.why_untested})" if t.p is None
                     else f"{describe(t, needed=False)}; within ×{factor:g}: no change past the factor")
         if inverse:

@@ -1,7 +1,7 @@
 """Tables for a paper: each experiment's comparison as LaTeX (booktabs rules, by pandas' Styler) or CSV — the mean ±
 sd over seeds of the catalogue's paper columns (bench.store.metrics, `paper=True`), units in the headers, and the
 verdicts against the baseline (bench.report.verdicts, one Benjamini–Hochberg family per experiment, as the report's
-comparison table decides them) as marks: * better, † worse, none inconclusive.
+comparison table decides them) as marks: * better, † worse, none inconclusive or the same.
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from .experiments import Experiment
 from .judge import ACCURACY_COLUMNS, flagged, seed_values, too_short_to_judge
-from .verdicts import (BETTER, INCONCLUSIVE, WORSE, Test, accuracy_test, control, family_statement, margin_text,
+from .verdicts import (BETTER, INCONCLUSIVE, SAME, WORSE, Test, accuracy_test, control, family_statement, margin_text,
                        needed_text, p_text, ratio_test, verdict)
 from .markdown import markdown_table
 from ..store.metrics import BY_COLUMN, Metric, header
@@ -77,8 +77,7 @@ def pair_verdicts(published: dict[str, float], runs: dict[str, dict[int, float]]
     family = control([p.test for p in pairs])
     for p in pairs:
         word = verdict(p.test, lower_is_better=False)  # "better": high measured above low, as published
-        p.word = (HOLDS if word == BETTER else FAILS if word == WORSE else SAME_HERE if p.test.within_margin
-                  else INCONCLUSIVE)
+        p.word = {BETTER: HOLDS, WORSE: FAILS, SAME: SAME_HERE}.get(word, INCONCLUSIVE)
     return pairs, family
 
 

@@ -16,6 +16,7 @@ from .experiments import Experiment
 from .markdown import facts_table
 from .published import published_section
 from .stats import mean_sd
+from .verdicts import ALPHA, EQUAL_PP, FACTOR, FAMILY, MIN_RUNS
 from .tables import comparison, failures_section, per_image_section, runs_table, when
 
 
@@ -161,7 +162,7 @@ def experiment_section(suite: str, title: str, exp: Experiment, epochs: pd.DataF
     return "\n\n".join(parts)
 
 
-UNITS = """## Units and statistics
+UNITS = f"""## Units and statistics
 
 - `macs`: multiply-adds of convolutions, linear layers and matrix products per image, at the input size shown
   (torchvision's `_ops` convention); 1 MAC = 2 FLOPs. What fvcore counts beyond that (batch norm, pooling) is
@@ -190,9 +191,11 @@ UNITS = """## Units and statistics
   Verdicts take one value per independent run (seed), never epochs or calls pooled. Δ test is the difference in
   test accuracy to the baseline in percentage points, paired over the seeds both ran (paired t; Welch's t when
   fewer match), with its 95% interval; epoch time vs the baseline is the ratio of medians over runs (Welch's t on
-  the log per-run times, at least 3 runs a side, marked only past ×1.1). The tests of a section are one
-  Benjamini–Hochberg family; a mark needs an adjusted p under 0.05, otherwise the cell says inconclusive and how
-  many seeds or runs a side would tell (80% power, from the runs' own spread; with one seed, from the test set's
-  sampling spread). One seed a side is never marked.
+  the log per-run times, at least {MIN_RUNS} runs a side, marked only past ×{FACTOR:g}). The tests of a section are
+  one {FAMILY} family; a mark needs an adjusted p under {ALPHA:g}. Where none is made, the cell says "the same"
+  when two one-sided t-tests show the difference within ±{EQUAL_PP:g} pp (a time: within ×{FACTOR:g} either way;
+  these tests are a family of their own), otherwise inconclusive and how many seeds or runs a side would tell (80%
+  power, from the runs' own spread; with one seed, from the test set's sampling spread). One seed a side is never
+  marked.
 - Each section is one experiment: rows equal in data (content included), recipe, device and library versions,
   differing only in variant and seed. Rows of different experiments are never averaged together."""

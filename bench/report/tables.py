@@ -14,7 +14,8 @@ from .judge import (CONTENDED_MARK, LATENCY_CELLS, NOISE_MARK, REMEASURED_MARK, 
                     too_short_to_judge)
 from .markdown import markdown_table
 from .stats import LabelsDisagree, PerImage, mean_sd, per_image
-from .verdicts import ALPHA, FACTOR, INCONCLUSIVE, WORSE, Test, family_statement, moved, needed_text, verdict
+from .verdicts import (ALPHA, EQUAL_PP, FACTOR, INCONCLUSIVE, SAME, WORSE, Test, family_statement, margin_text, moved,
+                       needed_text, verdict)
 
 
 def format_cell(values: pd.Series, metric: Metric, n: int) -> str:
@@ -70,6 +71,8 @@ def accuracy_cell(test: Test | None) -> str:
     if test.p is None:
         return f"{test.estimate:+.2f}; inconclusive: {sides(test, 'seed', 'seeds')}{need}"
     text = f"{test.estimate:+.2f} [{test.low:+.2f}, {test.high:+.2f}], {test.method.removeprefix('paired t over ')}"
+    if word == SAME:
+        return f"{text}; the same (within {margin_text(test.kind)})"
     return f"{text}; inconclusive{need}" if word == INCONCLUSIVE else f"{text}; **{word}**"
 
 
@@ -83,6 +86,8 @@ def time_cell(test: Test | None) -> str:
     if test.p is None:
         return text + (f"; inconclusive: {sides(test, 'run', 'runs')}{need}" if moved(test) else f"; within ×{FACTOR:g}")
     text += f" [{test.low:.2f}, {test.high:.2f}]"
+    if word == SAME:
+        return text + f"; the same (within {margin_text(test.kind)})"
     if word == INCONCLUSIVE:
         return text + (f"; inconclusive{need}" if moved(test) else f"; within ×{FACTOR:g}")
     return text + f"; **{'slower' if word == WORSE else 'faster'}**"
@@ -159,7 +164,8 @@ def comparison(exp: Experiment) -> str:
                      "one seed a side is inconclusive), epoch time as the ratio of medians over runs (Welch's t on "
                      f"log per-run times, at least 3 runs a side, and past ×{FACTOR:g}); "
                      f"{family_statement(family)}: **better**, **worse**, **slower** or **faster** needs an adjusted "
-                     f"p under {ALPHA:g}.")
+                     f"p under {ALPHA:g}; **the same** needs two one-sided t-tests to show the difference within "
+                     f"±{EQUAL_PP:g} pp or ×{FACTOR:g} (adjusted as a family of their own).")
     if spread_noise:
         notes.append(f"{NOISE_MARK} a time whose spread over seeds exceeds {NOISY_SPREAD:.0%} of its mean: "
                      "differences in it are noise, not architecture.")

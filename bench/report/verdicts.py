@@ -29,6 +29,7 @@ that `bench compare`, the report's comparison and Published sections and the his
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,7 +49,8 @@ MACHINE_DRIFT = 1.05  # sides whose machine-speed probes differ past this ratio 
 # moved 24%, so a detector, never a correction)
 
 
-# The verdict vocabulary, and asv's marks (plus = for an exact count that did not move).
+# The verdict vocabulary, and asv's marks (plus = for the same: an exact count that did not move, or a difference
+# shown within the margin).
 BETTER, WORSE, INCONCLUSIVE, NOT_COMPARABLE, SAME = "better", "worse", "inconclusive", "not comparable", "same"
 SYMBOLS = {WORSE: "+", BETTER: "-", INCONCLUSIVE: "~", NOT_COMPARABLE: "x", SAME: "="}
 
@@ -70,8 +72,9 @@ class Test:
     p_better_low: float | None = None
     p_better_high: float | None = None
     p_adjusted: float | None = None  # set by control()
-    p_within: float | None = None  # TOST: the larger one-sided p against a difference past the margin
-    p_within_adjusted: float | None = None  # set by control(), the equivalence tests as a family of their own
+    within: Callable[[float], float] | None = field(default=None, repr=False)  # margin (points; log ratio) → TOST p
+    p_within: float | None = None  # set by control(): TOST's p against a difference past the margin ...
+    p_within_adjusted: float | None = None  # ... and adjusted, the equivalence tests as a family of their own
     unit: str = "runs"  # what one value is: seeds, runs, processes
     extra: dict = field(default_factory=dict)
 
@@ -119,16 +122,29 @@ def runs_needed(effect: float, sd: float, paired: bool) -> int | None:
     return MAX_NEEDED + 1
 
 
-def tost(one_sided, margin: float) -> float:
-    """The p-value of two one-sided tests that a difference lies within ±margin: `one_sided(delta, alternative)` is
-    the p of "the difference is greater (less) than delta"; the larger of the two decides."""
-    with quiet():
-        return float(max(one_sided(-margin, "greater"), one_sided(margin, "less")))
+def tost(one_sided: Callable[[float, str], float]) -> Callable[[float], float]:
+    """Two one-sided tests that a difference lies within ±margin, as a function of the margin: `one_sided(delta,
+    alternative)` is the p of "the difference is greater (less) than delta"; the larger of the two decides."""
+    def p(margin: float) -> float:
+        with quiet():
+            return float(max(one_sided(-margin, "greater"), one_sided(margin, "less")))
+
+    return p
 
 
-def margin_text(kind: str) -> str:
+def exactly(difference: float) -> Callable[[float], float]:
+    """TOST where every run gives one difference (no spread): within the margin for certain, or not at all."""
+    return lambda margin: 0.0 if abs(difference) < margin else 1.0
+
+
+def margin(kind: str, factor: float = FACTOR) -> float:
+    """The equivalence margin of a kind of test, in the scale its TOST reads: points, or the log of the factor."""
+    return EQUAL_PP if kind == "accuracy" else math.log(factor)
+
+
+def margin_text(kind: str, factor: float = FACTOR) -> str:
     """The equivalence margin of a kind of test, in the unit it is shown in."""
-    return f"±{EQUAL_PP:g} pp" if kind == "accuracy" else f"×{1 / FACTOR:.3g} to ×{FACTOR:g}"
+    return f"±{EQUAL_PP:g} pp" if kind == "accuracy" else f"×{factor:g} either way"
 
 
 def needed_text(n: int | None) -> str:
@@ -181,14 +197,14 @@ def accuracy_test(base: dict[int, float], head: dict[int, float], test_images: i
         if np.all(d == d[0]):  # no spread: a t-test has nothing to divide by
             test.p = 1.0 if d[0] == 0 else 0.0
             test.low = test.high = float(d[0])
-            test.p_within = 0.0 if abs(d[0]) < EQUAL_PP else 1.0
+            test.within = exactly(float(d[0]))
         else:
             with quiet():
                 result = stats.ttest_rel(d, np.zeros_like(d))
             test.p = float(result.pvalue)
             ci = result.confidence_interval(0.95)
             test.low, test.high = float(ci.low), float(ci.high)
-            test.p_within = tost(lambda delta, alt: stats.ttest_1samp(d, delta, alternative=alt).pvalue, EQUAL_PP)
+            test.within = tost(lambda delta, alt: stats.ttest_1samp(d, delta, alternative=alt).pvalue)
         sd = float(d.std(ddof=1))
         test.p_better, test.p_better_low, test.p_better_high = _p_better(d, True)
         test.needed = runs_needed(estimate, sd, paired=True)
@@ -200,8 +216,7 @@ def accuracy_test(base: dict[int, float], head: dict[int, float], test_images: i
         test.p = float(result.pvalue)
         ci = result.confidence_interval(0.95)
         test.low, test.high = float(ci.low), float(ci.high)
-        test.p_within = tost(lambda delta, alt: stats.ttest_ind(h - delta, b, equal_var=False,
-                                                                alternative=alt).pvalue, EQUAL_PP)
+        test.within = tost(lambda delta, alt: stats.ttest_ind(h - delta, b, equal_var=False, alternative=alt).pvalue)
         sd = math.sqrt((b.var(ddof=1) + h.var(ddof=1)) / 2)
         test.p_better, test.p_better_low, test.p_better_high = _p_better(None, False, h, b)
         test.needed = runs_needed(estimate, sd, paired=False)
@@ -242,25 +257,27 @@ def ratio_test(base: list[float], head: list[float], unit: tuple[str, str] = ("r
     if lb.std() == 0 and lh.std() == 0:
         test.p = 1.0 if ratio == 1 else 0.0
         test.low = test.high = ratio
-        test.p_within = 0.0 if 1 / FACTOR < ratio < FACTOR else 1.0
+        test.within = exactly(math.log(ratio))
         return test
     with quiet():
         result = stats.ttest_ind(lh, lb, equal_var=False)
     test.p = float(result.pvalue)
     ci = result.confidence_interval(0.95)
     test.low, test.high = float(math.exp(ci.low)), float(math.exp(ci.high))
-    test.p_within = tost(lambda delta, alt: stats.ttest_ind(lh - delta, lb, equal_var=False, alternative=alt).pvalue,
-                         math.log(FACTOR))
+    test.within = tost(lambda delta, alt: stats.ttest_ind(lh - delta, lb, equal_var=False, alternative=alt).pvalue)
     sd = math.sqrt((lb.var(ddof=1) + lh.var(ddof=1)) / 2)
     test.needed = runs_needed(math.log(ratio), sd, paired=False) if ratio != 1 else None
     return test
 
 
-def control(tests: list[Test]) -> int:
+def control(tests: list[Test], factor: float = FACTOR) -> int:
     """Adjust every tested p-value of one family together (Benjamini–Hochberg, scipy), and the equivalence p-values
-    as a family of their own (module docstring); returns the family's size (tests of a difference)."""
+    (the margin: EQUAL_PP, or `factor` for a ratio) as a family of their own (module docstring); returns the family's
+    size (tests of a difference)."""
     from scipy.stats import false_discovery_control
 
+    for t in tests:
+        t.p_within = t.within(margin(t.kind, factor)) if t.within is not None else None
     for raw, adjusted_name in (("p", "p_adjusted"), ("p_within", "p_within_adjusted")):
         tested = [t for t in tests if getattr(t, raw) is not None]
         if tested:
@@ -278,9 +295,10 @@ def moved(test: Test, factor: float = FACTOR) -> bool:
 
 
 def verdict(test: Test, lower_is_better: bool, factor: float = FACTOR) -> str:
-    """better, worse or inconclusive: a mark needs the change past the factor and the adjusted p under ALPHA."""
+    """better or worse: the change past the factor and the adjusted p under ALPHA; else the same, when the difference
+    is shown within the margin (TOST, adjusted with its family: `control` with the same factor); else inconclusive."""
     if not (moved(test, factor) and test.significant):
-        return INCONCLUSIVE
+        return SAME if test.within_margin else INCONCLUSIVE
     up = test.estimate > (0 if test.kind == "accuracy" else 1)
     return WORSE if up == lower_is_better else BETTER
 
@@ -290,6 +308,17 @@ def family_statement(n: int) -> str:
         return "no test could be made (too few runs a side), so nothing is marked"
     return (f"{n} test(s) made; their p-values adjusted together by {FAMILY} (false discovery rate "
             f"{ALPHA:.0%}, which under no change at all bounds the chance of any false mark)")
+
+
+def same_text(test: Test, factor: float = FACTOR) -> str:
+    """Why a test reads as the same: its two one-sided tests, raw and adjusted; or, where every run gave one
+    difference, that difference (a t-test has no spread to divide by)."""
+    if test.p_within == 0.0:
+        one = {"seeds": "seed", "processes": "process"}.get(test.unit, "run")
+        shown = f"{test.estimate:+.2f} pp" if test.kind == "accuracy" else f"×{test.estimate:.3f}"
+        return f"the same: {shown} on every {one}, within {margin_text(test.kind, factor)}"
+    return (f"the same: within {margin_text(test.kind, factor)} by two one-sided t-tests, p={p_text(test.p_within)}, "
+            f"adjusted {p_text(test.p_within_adjusted)}")
 
 
 def p_text(p: float) -> str:
