@@ -104,12 +104,11 @@ def verdict_text(published: dict[str, float], runs: dict[str, dict[int, float]],
     counts = {w: [p for p in pairs if p.word == w] for w in (HOLDS, FAILS, SAME_HERE, INCONCLUSIVE)}
     margin = margin_text(pairs[0].test.kind)
     text += ordering_verdict(counts, len(pairs), margin) + " "
-    within = sum(p.test.p_within is not None for p in pairs)
     text += (f"**Of {plural(len(pairs), 'published pair')}: {len(counts[HOLDS])} hold here, {len(counts[FAILS])} "
              f"fail, {len(counts[SAME_HERE])} the same here, {len(counts[INCONCLUSIVE])} inconclusive** "
              f"({family_statement(family)}"
              + (f"; the same pairs also tested for a difference within {margin} (two one-sided t-tests), "
-                "adjusted as a family of their own" if within else "") + ")"
+                "adjusted as a family of their own" if family else "") + ")"
              + (f"; {plural(tied, 'pair')} published as equal, not tested." if tied else "."))
     if counts[FAILS]:
         named = "; ".join(f"{p.high} is above {p.low} as published, below here ({means[p.high]:g} vs "

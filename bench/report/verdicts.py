@@ -313,7 +313,7 @@ def family_statement(n: int) -> str:
 def same_text(test: Test, factor: float = FACTOR) -> str:
     """Why a test reads as the same: its two one-sided tests, raw and adjusted; or, where every run gave one
     difference, that difference (a t-test has no spread to divide by)."""
-    if test.p_within == 0.0:
+    if test.low == test.high:  # no spread (set so where every run gave one difference)
         one = {"seeds": "seed", "processes": "process"}.get(test.unit, "run")
         shown = f"{test.estimate:+.2f} pp" if test.kind == "accuracy" else f"×{test.estimate:.3f}"
         return f"the same: {shown} on every {one}, within {margin_text(test.kind, factor)}"
