@@ -153,10 +153,16 @@ def test_no_results_is_one_sentence_and_nonzero(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_unreadable_results_are_one_sentence_and_nonzero(tmp_path):
+def test_an_unreadable_shard_is_set_aside_and_named_in_one_line(tmp_path):
     runs = tmp_path / "results" / "shortcut" / "runs"
     runs.mkdir(parents=True)
     (runs / "broken.parquet").write_bytes(b"not parquet at all")
     result = bench("report", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "out"))
-    assert result.returncode != 0 and "cannot read the results of suite 'shortcut'" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert lines[0].startswith(f"bench: {runs / 'broken.parquet'}: unreadable") and "moved to" in lines[0]
+    assert "set aside 1 damaged file" in lines[1] and "no runs recorded for suite 'shortcut'" in lines[2]
+    assert len(lines) == 3
+    assert not (runs / "broken.parquet").exists()
+    assert (tmp_path / "results" / ".quarantine" / "shortcut" / "runs" / "broken.parquet").read_bytes() == \
+        b"not parquet at all"

@@ -235,16 +235,19 @@ def test_shards_are_atomic(tmp_path, monkeypatch):
     good = RunRow("r1", "s", "v", "v", "none", "fake", True, 0, "ok", params=1)
     write_shard([good], tmp_path, "r1")
 
-    def crash(table, path, **kwargs):
-        with open(path, "wb") as f:
+    import bench.store.atomic as atomic
+
+    def crash(path, mode="r", *args, **kwargs):
+        with open(path, "wb") as f:  # the builtin: half a file on the disk, then the disk dies
             f.write(b"PAR1 half a file")
         raise OSError("disk died mid-write")
 
-    monkeypatch.setattr(pq, "write_table", crash)
+    monkeypatch.setattr(atomic, "open", crash, raising=False)
     with pytest.raises(OSError):
         write_shard([RunRow("r1", "s", "v", "v", "none", "fake", True, 0, "failed")], tmp_path, "r1")
     monkeypatch.undo()
-    table = pd.read_parquet(tmp_path)  # the half-written temporary file is hidden; the old shard is intact
+    assert [p.name for p in tmp_path.iterdir()] == ["r1.parquet"]  # the half-written temporary file is removed
+    table = pd.read_parquet(tmp_path)  # and the old shard is intact
     assert table["status"].tolist() == ["ok"] and table["params"].tolist() == [1]
 
 

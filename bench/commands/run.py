@@ -56,15 +56,26 @@ def launch(specs: list[RunSpec], options: RunOptions, launcher, outcome: Outcome
     interrupt or a detached submission is noted on `outcome`."""
     from ..launch.endings import settle
     from ..plan.decide import decision, finished_runs, resumed
+    import os
 
+    from ..store.lock import FORCE_VARIABLE, held_by
+    from ..store.paths import lock_path
+
+    os.environ[FORCE_VARIABLE] = "1" if options.force else "0"  # the workers' own check, under the run's lock
     finished = finished_runs(options.results, specs[0].suite) if specs else None
     todo = []
     for i, spec in enumerate(specs, 1):
         what_now = decision(spec, finished, options.force)
+        holder = None if what_now.startswith("skip") else held_by(
+            lock_path(Path(spec.results), spec.suite, spec.config_hash))
         if what_now.startswith("skip"):
             outcome.skipped.append(spec)
             print(f"[{i}/{len(specs)}] {spec.title}: {what_now}; --force re-runs it",
                   file=sys.stderr)
+        elif holder is not None:  # another live process trains it: its resume point and row are that process's
+            outcome.skipped.append(spec)
+            print(f"[{i}/{len(specs)}] {spec.title}: skip (being run by {holder}); the same command runs it "
+                  "again if that one does not finish it", file=sys.stderr)
         else:
             specs[i - 1] = spec = resumed(spec)  # in place: the summary finds the resumed run's row by its id
             todo.append((i, spec))

@@ -26,6 +26,7 @@ def status(options: StatusOptions) -> int:
     import pandas as pd
 
     from ..launch import slurm_states
+    from ..store import quarantine
     from ..store.paths import slurm_manifests, submitted_suites
     from ..store.shards import load_runs, suites_in
 
@@ -35,6 +36,7 @@ def status(options: StatusOptions) -> int:
     if not suites or (options.suite and not (results / options.suite).is_dir()):
         raise UsageError(f"no results in {results}/" + (f" for suite {options.suite}" if options.suite else "")
                          + ": run `bench run --suite NAME` first")
+    set_aside_before = quarantine.count()  # damaged shards are set aside as they are read: counted at the end
     for suite in suites:
         manifests = slurm_manifests(results, suite)
         for path in manifests:  # tasks SLURM ended since: their rows say so before they are counted
@@ -51,4 +53,5 @@ def status(options: StatusOptions) -> int:
             for array_id, live in slurm_states.pending_jobs(results, suite):
                 states = pd.Series(list(live.values())).value_counts().to_dict()
                 print(f"  SLURM job {array_id}: " + ", ".join(f"{n} {s.lower()}" for s, n in states.items()))
+    quarantine.say_summary(set_aside_before, then="the counts above are of the rest")
     return 0

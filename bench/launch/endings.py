@@ -45,9 +45,14 @@ def without_row(code: int, interrupted: bool) -> tuple[str, str]:
 
 
 def settle(spec: RunSpec, ended: Ended, number: int, total: int, timeout_s: float | None) -> bool:
-    """Make sure an ended run has its row (timeout, or written here if the child left none). True: stop the suite."""
+    """Make sure an ended run has its row (timeout, or written here if the child left none). True: stop the suite.
+    A worker that found its run held by another live process (EXIT_BUSY) wrote nothing and gets nothing: the run
+    and its row are the holder's."""
+    from ..store.lock import EXIT_BUSY
     from ..store.shards import has_row
 
+    if ended.code == EXIT_BUSY and not ended.timed_out:
+        return ended.interrupted
     if ended.timed_out:
         stopped(spec, Status.TIMEOUT.value, f"ran past --run-timeout {timeout_s:g} s")
         print(f"[{number}/{total}] {spec.title}: stopped after --run-timeout {timeout_s:g} s; "

@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import os
 import socket
-from dataclasses import asdict, dataclass
+import sys
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from ..store.paths import marker_path, markers_dir
+from ..store.paths import is_safe_name, marker_path, markers_dir
 
 
 @dataclass
@@ -53,11 +54,17 @@ def ranges(cores: list[int]) -> str:
     return ",".join(parts)
 
 
+MAX_CORES = 1 << 16  # a core list read from a marker past it is not a machine's (and would fill the memory)
+
+
 def parse_ranges(text: str) -> set[int]:
     cores: set[int] = set()
     for part in filter(None, text.split(",")):
         low, _, high = part.partition("-")
-        cores.update(range(int(low), int(high or low) + 1))
+        first, last = int(low), int(high or low)
+        if not 0 <= first <= last < MAX_CORES:
+            raise ValueError(f"core range {part!r}")
+        cores.update(range(first, last + 1))
     return cores
 
 
@@ -87,13 +94,41 @@ def write_marker(results: Path, marker: Marker) -> None:
 
 
 def read_markers(results: Path) -> list[Marker]:
+    """The markers of the folder; one that is not a marker (damaged, or hostile: a run id that is not a file name,
+    a pid that is not one, a time or slot that does not parse) is named in one line and left out."""
     markers = []
-    for path in markers_dir(results).glob("*.json"):
+    for path in sorted(markers_dir(results).glob("*.json")):
         try:
-            markers.append(Marker(**json.loads(path.read_text())))
-        except (OSError, ValueError, TypeError):
-            continue  # being replaced, or not ours
+            raw = json.loads(path.read_text())
+        except FileNotFoundError:
+            continue  # removed meanwhile
+        except (OSError, ValueError):
+            raw = None
+        marker = checked_marker(raw)
+        if marker is None:
+            print(f"bench: {path} is not a timing-isolation marker; ignored (delete it)", file=sys.stderr)
+        else:
+            markers.append(marker)
     return markers
+
+
+def checked_marker(raw: object) -> Marker | None:
+    """The marker `raw` (JSON as read) holds when every field is what write_marker writes, else None."""
+    if not isinstance(raw, dict) or not set(raw) <= {f.name for f in fields(Marker)}:
+        return None
+    try:
+        marker = Marker(**raw)
+        texts = (marker.host, marker.slot, marker.started_at)
+        if not (is_safe_name(marker.run_id) and all(isinstance(t, str) for t in texts)
+                and type(marker.pid) is int and 0 < marker.pid < 2**31):
+            return None
+        for when in (marker.started_at, marker.finished_at):
+            if when is not None and datetime.fromisoformat(when).tzinfo is None:
+                return None  # write_marker writes UTC times; a naive one could not be compared
+        clash(marker.slot, marker.slot)  # its core list parses
+    except (TypeError, ValueError):
+        return None
+    return marker
 
 
 def alive(pid: int) -> bool:

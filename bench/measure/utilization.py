@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from ..store.jsonfile import read_json, write_json
+from ..store.jsonfile import finite_number, read_json, write_json
 
 TRAIN_FLOPS_PER_FORWARD = 3
 
@@ -137,7 +137,15 @@ def peak_tflops(path: Path, speed, device_name: str, machine_path: Path) -> floa
     return float(entry["tflops"])
 
 
-read_cache = read_json  # the cache of peaks, as its callers name it
+def peak_entry_ok(entry: object) -> bool:
+    """An entry as `peak_tflops` writes it: a finite peak above zero under `tflops`."""
+    return isinstance(entry, dict) and finite_number(entry.get("tflops"))
+
+
+def read_cache(path: Path) -> dict:
+    """The cache of peaks at `path`; a damaged one is set aside and read as empty (bench.store.jsonfile), so the
+    peak is measured again."""
+    return read_json(path, peak_entry_ok)
 
 
 # ---------------------------------------------------------------- GPU utilisation while training

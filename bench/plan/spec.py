@@ -80,5 +80,6 @@ class RunSpec:
 
 
 def new_run_id(label: str, seed: int, config: str) -> str:
-    """A readable, unique shard name: label, seed, the start of the config hash, and a token for this execution."""
-    return f"{slug(label)}-s{seed}-{config[:8]}-{secrets.token_hex(3)}"
+    """A readable, unique shard name: label, seed, the start of the config hash, and a token for this execution;
+    always one plain file name (bench.store.paths.safe_name): the label's slug loses leading dots and is cut short."""
+    return f"{slug(label).lstrip('.-')[:80] or 'run'}-s{seed}-{config[:8]}-{secrets.token_hex(3)}"

@@ -5,10 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core.hashing import digest
-from ..store.jsonfile import read_json as read_choices
+from ..store.jsonfile import finite_number, read_json
 from ..store.paths import speed_choices_path
 from ..store.speed import STEP_COLUMNS
 from .spec import RunSpec
+
+
+def choice_ok(entry: object) -> bool:
+    """An entry as bench.worker.speed_choice writes it: a step time in ms per memory format, and the format chosen."""
+    return (isinstance(entry, dict) and all(finite_number(entry.get(column)) for column in STEP_COLUMNS.values())
+            and isinstance(entry.get("channels_last"), bool))
+
+
+def read_choices(path: Path) -> dict:
+    """The memory formats chosen so far (`speed_choices.json`); a damaged file is set aside and read as empty
+    (bench.store.jsonfile): each format is measured again."""
+    return read_json(path, choice_ok)
 
 
 def choice_key(spec: RunSpec) -> str:

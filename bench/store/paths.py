@@ -1,4 +1,6 @@
-"""Every path under a results folder, built here and nowhere else.
+"""Every path under a results folder, built here and nowhere else. Each name that goes into one (a suite, a run id,
+a config hash, a job id: typed by the user or read back from a file) must be one plain component (`safe_name`), and
+the path must lie inside the results folder (`inside`): nothing is written outside it.
 
     <results>/<suite>/runs/<run_id>.parquet           one row per run
     <results>/<suite>/epochs/<run_id>.parquet         one row per epoch
@@ -8,7 +10,9 @@
     <results>/<suite>/resume/<config_hash>/           a run's rolling checkpoint (removed as it ends ok,
                                                       unless --checkpoints; bench.store.resume)
     <results>/<suite>/slurm/<job>.json, <job>_<task>/ SLURM manifests and logs
+    <results>/<suite>/locks/<config_hash>.lock        held by the worker training that identity (bench.store.lock)
     <results>/.markers/<run_id>.json                  timing-isolation markers (bench.measure.isolation)
+    <results>/.quarantine/<path inside the folder>    damaged files, set aside (bench.store.quarantine)
     <results>/peak_tflops.json                        the matmul peaks its runs used (bench.measure.utilization)
 
 and what bench keeps outside any results folder, in the cache folder (`cache_dir`):
@@ -18,6 +22,7 @@ and what bench keeps outside any results folder, in the cache folder (`cache_dir
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from ..core.errors import UsageError
@@ -25,9 +30,44 @@ from ..core.errors import UsageError
 DEFAULT_RESULTS = "results"  # where `bench run` writes and the other commands read, unless --results says
 DEFAULT_REPORTS = "reports"  # where `bench report` writes, unless --out says
 
+# A name that becomes one component of a results path (a suite, a run id, a config hash, a job id): letters, digits,
+# '.', '_', '-', not starting with '.' or '-' (so never '.', '..' or hidden), never empty; short enough that
+# `.<name>.<pid>.tmp` fits a file name (255 bytes).
+SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
+SAFE_NAME_MAX = 160
+SAFE_NAME_RULE = (f"letters, digits, '.', '_' or '-', not starting with '.' or '-', at most {SAFE_NAME_MAX} "
+                  "characters")
+
+
+class UnsafeName(UsageError):
+    """A name that would not stay one plain component of a path inside the results folder."""
+
+
+def is_safe_name(name: object) -> bool:
+    return isinstance(name, str) and len(name) <= SAFE_NAME_MAX and SAFE_NAME.fullmatch(name) is not None
+
+
+def safe_name(name: object, what: str) -> str:
+    """`name` when it can be one path component inside a results folder, else UnsafeName, in one line (repr shows
+    a newline or NUL as an escape)."""
+    if not is_safe_name(name):
+        shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:77] + "..."
+        raise UnsafeName(f"{what} {shown} cannot name a file or folder of the results: use {SAFE_NAME_RULE}")
+    return name  # type: ignore[return-value]
+
+
+def inside(results: Path, path: Path) -> Path:
+    """`path`, checked to lie inside `results` (lexically, after `..` is folded: a folder the user linked elsewhere
+    on purpose, e.g. a suite on another disk, keeps working); else UnsafeName."""
+    root = os.path.normpath(os.path.abspath(results))
+    full = os.path.normpath(os.path.abspath(path))
+    if os.path.commonpath([root, full]) != root:
+        raise UnsafeName(f"'{path}' lies outside the results folder '{results}'; bench writes only inside it")
+    return path
+
 
 def suite_dir(results: Path, suite: str) -> Path:
-    return Path(results) / suite
+    return inside(results, Path(results) / safe_name(suite, "suite name"))
 
 
 def runs_dir(results: Path, suite: str) -> Path:
@@ -47,12 +87,12 @@ def latency_dir(results: Path, suite: str) -> Path:
 
 
 def checkpoint_path(results: Path, suite: str, run_id: str) -> Path:
-    return suite_dir(results, suite) / "checkpoints" / f"{run_id}.pt"
+    return suite_dir(results, suite) / "checkpoints" / f"{safe_name(run_id, 'run id')}.pt"
 
 
 def resume_dir(results: Path, suite: str, config_hash: str) -> Path:
     """The rolling checkpoint of the run of one identity (bench.store.resume): found again by the same command."""
-    return suite_dir(results, suite) / "resume" / config_hash
+    return suite_dir(results, suite) / "resume" / safe_name(config_hash, "config hash")
 
 
 def slurm_folder(results: Path, suite: str) -> Path:
@@ -62,7 +102,7 @@ def slurm_folder(results: Path, suite: str) -> Path:
 
 def slurm_manifest(results: Path, suite: str, job_id: str) -> Path:
     """What one submission holds: its array id, task → spec, whether the user cancelled it."""
-    return slurm_folder(results, suite) / f"{job_id}.json"
+    return slurm_folder(results, suite) / f"{safe_name(job_id, 'SLURM job id')}.json"
 
 
 def slurm_manifests(results: Path, suite: str) -> list[Path]:
@@ -77,7 +117,8 @@ def slurm_logs(results: Path, suite: str) -> Path:
 def submitted_suites(results: Path) -> list[str]:
     """Suites with a SLURM folder (submissions) under `results`, sorted."""
     results = Path(results)
-    return sorted(p.parent.name for p in results.glob("*/slurm")) if results.is_dir() else []
+    return sorted(p.parent.name for p in results.glob("*/slurm") if is_safe_name(p.parent.name)) \
+        if results.is_dir() else []
 
 
 def markers_dir(results: Path) -> Path:
@@ -85,7 +126,17 @@ def markers_dir(results: Path) -> Path:
 
 
 def marker_path(results: Path, run_id: str) -> Path:
-    return markers_dir(results) / f"{run_id}.json"
+    return markers_dir(results) / f"{safe_name(run_id, 'run id')}.json"
+
+
+def shard_path(directory: Path, run_id: str) -> Path:
+    """A run's shard in one of its suite's table folders (`runs_dir`, `epochs_dir`, ...)."""
+    return Path(directory) / f"{safe_name(run_id, 'run id')}.parquet"
+
+
+def lock_path(results: Path, suite: str, config_hash: str) -> Path:
+    """The lock of the run of one identity, held by the worker training it (bench.store.lock)."""
+    return suite_dir(results, suite) / "locks" / f"{safe_name(config_hash, 'config hash')}.lock"
 
 
 def peak_tflops_path(results: Path) -> Path:
@@ -127,3 +178,14 @@ def results_folder(path: str) -> Path:
         raise UsageError(f"--results '{folder}' cannot be written ({exc.strerror or exc}); choose a writable folder") \
             from None
     return folder
+
+
+def quarantine_dir(results: Path) -> Path:
+    """Where damaged files of a results folder (or of the cache folder) are set aside, never deleted
+    (bench.store.quarantine): `<results>/.quarantine/<the file's path inside the folder>`."""
+    return Path(results) / ".quarantine"
+
+
+def table_results(directory: Path) -> Path:
+    """The results folder of one of a suite's table folders (`runs_dir`, `epochs_dir`, ...): two levels up."""
+    return Path(directory).parent.parent

@@ -8,7 +8,7 @@ class Status(str, Enum):
     """How a run ended. The value is what the parquet `status` column holds."""
 
     OK = "ok"
-    FAILED = "failed"  # an error: missing weights, an unreadable image, a bug
+    FAILED = "failed"  # an error: missing weights, an unreadable image, a full disk, a bug
     OOM = "oom"  # the CUDA or CPU allocator ran out of memory
     DIVERGED = "diverged"  # the training loss became NaN or infinite
     INTERRUPTED = "interrupted"  # Ctrl-C or SIGTERM

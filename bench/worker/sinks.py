@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 
 import torch
 
 from ..plan.spec import RunSpec
+from ..store.atomic import atomically
 from ..store.metrics import HPARAMS
 from ..store.paths import checkpoint_path
 from ..store.schema import EpochRow, PredictionRow
@@ -35,11 +35,23 @@ def save_checkpoint(state: dict[str, torch.Tensor], spec: RunSpec, data) -> None
 
 
 def atomic_save(obj: object, path: Path) -> None:
-    """torch.save into a temporary file beside `path`, then rename: a reader (or a kill) never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    """torch.save into a temporary file beside `path`, then rename: a reader (or a kill) never sees half a file. A
+    full disk or a folder that cannot be written is one line (bench.store.atomic.WriteFault, with the bytes of the
+    tensors it was writing), and the temporary file is removed."""
+    with atomically(path, tensor_bytes(obj)) as tmp:
+        with open(tmp, "wb") as f:  # through Python's file: a full disk raises its OSError (torch's own writer, a
+            torch.save(obj, f)  # C++ stream, says only "iostream error")
+
+
+def tensor_bytes(obj: object) -> int:
+    """The bytes of the tensors in `obj` (nested dicts, lists, tuples): about what torch.save writes of it."""
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(tensor_bytes(v) for v in obj)
+    return 0
 
 
 # What TensorBoard's HParams view shows of each run: its hyper-parameters (the variant and the recipe) and, under
