@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import typing
 from dataclasses import dataclass, field
 from typing import Any
@@ -154,6 +155,9 @@ def checked(name: str, value: Any, where: str) -> Any:
         raise bad
     if meta["choices"] and value not in meta["choices"]:
         raise bad
+    if kind is float and not math.isfinite(value):  # nan passes every comparison, inf every lower bound
+        raise UsageError(f"{where}: '{shown}' is not allowed for {name}, which takes {allowed(name)}, never nan or "
+                         f"infinite ({meta['help']})")
     if kind in (int, float):
         low, high = meta["low"], meta["high"]
         if low is not None and (value <= low if meta["above"] else value < low):

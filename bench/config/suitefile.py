@@ -36,7 +36,8 @@ from typing import Any
 from ..core.errors import UsageError
 from .recipe import FIELDS, Recipe, checked
 from ..core.hashing import slug
-from .suite import Entry, Published, Suite
+from ..store.paths import SAFE_NAME_MAX, SAFE_NAME_RULE, is_safe_name
+from .suite import MAX_SEEDS, Entry, Published, Suite
 
 TOP_KEYS = ("name", "description", "dataset", "seeds", "recipe", "tune", "entries", "published")
 ENTRY_KEYS = ("variant", "weights", "min_test_acc")
@@ -77,17 +78,15 @@ def load_suite(path: str | Path) -> Suite:
         raise UsageError(f"{where} cannot be read: {exc}") from None
     refuse_unknown(raw, TOP_KEYS, where)
     name = typed(raw.get("name", path.stem), str, "name", where)
-    if not name or slug(name) != name:
-        raise UsageError(f"{where}: name = {name!r} must be letters, digits, '.', '_' or '-' (it names the results "
-                         f"folder), e.g. {slug(name) or 'my-suite'!r}")
+    if not is_safe_name(name):  # it names the results folder: one plain folder name (bench.store.paths)
+        raise UsageError(f"{where}: name = {name!r} must be {SAFE_NAME_RULE} (it names the results folder), e.g. "
+                         f"{slug(name).lstrip('.-')[:SAFE_NAME_MAX] or 'my-suite'!r}")
     recipe_table = typed(raw.get("recipe", {}), dict, "[recipe]", where)
     recipe = Recipe(**{k: checked(k, v, f"{where}, [recipe]") for k, v in recipe_table.items()})
     entries = typed(raw.get("entries", []), list, "[[entries]]", where)
     if not entries:
         raise UsageError(f"{where} has no [[entries]]; add one per variant, e.g. [[entries]] variant = \"resnet18\"")
-    seeds = typed(raw.get("seeds", 1), int, "seeds", where)
-    if seeds < 1:
-        raise UsageError(f"{where}: seeds = {seeds} must be at least 1")
+    seeds = seed_count(raw.get("seeds", 1), where)
     tune, tune_seeds = tune_table(typed(raw.get("tune", {}), dict, "[tune]", where), f"{where}, [tune]")
     return Suite(name, typed(raw.get("description", ""), str, "description", where),
                  tuple(entry(e, f"{where}, entry {i}") for i, e in enumerate(entries, 1)),
@@ -98,11 +97,17 @@ def load_suite(path: str | Path) -> Suite:
                  tune=tune, tune_seeds=tune_seeds)
 
 
+def seed_count(value: object, where: str) -> int:
+    """A `seeds = N` of a suite file: a whole number from 1 to MAX_SEEDS."""
+    seeds = typed(value, int, "seeds", where)
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise UsageError(f"{where}: seeds = {seeds} must be from 1 to {MAX_SEEDS:,}")
+    return seeds
+
+
 def tune_table(table: dict, where: str) -> tuple[tuple[tuple[str, tuple], ...], int]:
     """The `[tune]` table: each recipe field with its list of values (each checked like the field), and `seeds`."""
-    seeds = typed(table.get("seeds", 1), int, "seeds", where)
-    if seeds < 1:
-        raise UsageError(f"{where}: seeds = {seeds} must be at least 1")
+    seeds = seed_count(table.get("seeds", 1), where)
     grid = []
     for key, values in table.items():
         if key == "seeds":

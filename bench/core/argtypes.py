@@ -24,8 +24,8 @@ def default_of(f) -> Any:
     return f.default_factory() if f.default is MISSING else f.default
 
 
-def at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an integer no smaller than `minimum`."""
+def at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer no smaller than `minimum` (and no larger than `maximum`, when given)."""
 
     def parse(text: str) -> int:
         try:
@@ -34,6 +34,8 @@ def at_least(minimum: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{value} is too small: it must be at least {minimum}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"{value} is too large: it must be at most {maximum:,}")
         return value
 
     return parse

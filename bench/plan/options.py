@@ -7,6 +7,7 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
+from ..config.suite import MAX_SEEDS
 from ..core.argtypes import StoreOnce, at_least, gpu_list, name_list, option, positive_seconds
 from ..data.registry import kind_specs
 from ..store.paths import DEFAULT_RESULTS
@@ -24,7 +25,8 @@ class RunOptions:
     data_root: str | None = option(None, "folder holding (or receiving) cifar10/cifar100, and holding mnist / "
                                    "fashion-mnist IDX files (default ./data for CIFAR)")
     epochs: int | None = option(None, "override the recipe's epochs", type=at_least(1))
-    seeds: int | None = option(None, "number of seeds, 0..N-1 (default: the suite's)", type=at_least(1))
+    seeds: int | None = option(None, "number of seeds, 0..N-1 (default: the suite's)",
+                                type=at_least(1, MAX_SEEDS))
     batch_size: int | None = option(None, "override the recipe's batch size", type=at_least(1))
     settings: list[str] = option([], "override any recipe field, e.g. --set lr=0.1 --set schedule=step (repeatable; "
                                  "`bench suites --show NAME` lists the fields)", flag="--set", action="append",
@@ -34,7 +36,8 @@ class RunOptions:
                              "runs its chosen values with the suite's seeds", action="append",
                              metavar="KEY=V1,V2,...")  # checked against the recipe's fields (bench.plan.tune)
     tune_seeds: int | None = option(None, "trials per grid point and variant, seeds 0..N-1 (default: the suite's "
-                                    "[tune] seeds, else 1)", type=at_least(1), metavar="N")
+                                    "[tune] seeds, else 1)", type=at_least(1, MAX_SEEDS),
+                                    metavar="N")
     device: str = option("auto", "auto (cuda when available), cpu, cuda or cuda:N (GPU N)")
     precision: str | None = option(None, "override the recipe's precision: fp32 (TF32 off; the default), tf32, bf16 "
                                    "or fp16 (autocast)", choices=PRECISIONS)

@@ -14,6 +14,7 @@ from ..config.suite import Suite
 from ..core.hashing import normalized
 from ..store.paths import results_folder
 from .code import harness_code
+from .model_check import check_models
 from .identity import architecture_identity, device_identity, software_identity, weights_identity
 from .options import RunOptions
 from .select import check_input_size, run_recipe, select_entries
@@ -75,20 +76,28 @@ def plan(suite: Suite, options: RunOptions, device: object, threads: int | None 
     ]
 
 
-def check_data(dataset: str, data_root: str | None, recipe) -> None:
+def check_data(dataset: str, data_root: str | None, recipe) -> int:
     """Load the data set once here and refuse it, in one line, when its results would mean nothing: before any
-    child starts, not once per run."""
+    child starts, not once per run. Returns its class count."""
     import torch
 
     from ..data.check import check
-    from ..data.registry import is_image_files, load_dataset
+    from ..data.registry import load_dataset
 
     # Tiny images and no pixels decoded: only labels and files matter to the checks.
     data = load_dataset(dataset, data_root, 1, 0, recipe.val_fraction, torch.device("cpu"), decode=False,
                         train_limit=recipe.train_limit, test_limit=recipe.test_limit)
     check(data.summary(), recipe.batch_size)
+    return data.num_classes
+
+
+def fill_image_cache(dataset: str, data_root: str | None, recipe) -> None:
+    """Image files: decoded into the image cache here, once, at the runs' input size; every run then reads it."""
+    import torch
+
+    from ..data.registry import is_image_files, load_dataset
+
     if is_image_files(dataset):
-        # Image files: decoded into the image cache here, once, at the runs' input size; every run then reads it.
         load_dataset(dataset, data_root, recipe.input_size, 0, recipe.val_fraction, torch.device("cpu"))
 
 
@@ -128,7 +137,9 @@ def prepared(suite_name: str, options: RunOptions, threads: Callable[[object], i
     from ..core.device import resolve_device  # torch: after the checks that need none, so a typo is told at once
 
     device = resolve_device(options.device)
-    check_data(dataset, options.data_root, recipe)
+    num_classes = check_data(dataset, options.data_root, recipe)
+    check_models([e.variant for e in entries], num_classes, dataset, recipe.input_size, device.type == "cpu")
+    fill_image_cache(dataset, options.data_root, recipe)
     ready = Prepared(suite, options, device, threads(device), recipe, entries)
     ready.specs = trial_specs(ready, grid) if grid else ready.plan()
     return ready
