@@ -15,6 +15,8 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples" / "results"  # the committed example rows (make reports); their reports in reports/
+STUDY_RESULTS = ROOT / "examples" / "fashion-mnist" / "results"  # the study's rows (make study)
 COLORS = [(250, 10, 10), (10, 250, 10), (10, 10, 250)]
 
 
@@ -143,3 +145,28 @@ def write_image_folder(root: Path, per_class: int = 5, test: bool = True) -> lis
             for i in range(2):
                 write_image(root / "test" / name / f"t{i}.jpg", color)
     return classes
+
+
+@contextlib.contextmanager
+def headless_chromium():
+    """Debian's chromium driven by its chromedriver (selenium), headless, logging the console and the network; the
+    calling test is skipped, saying what to install, where either is missing."""
+    import shutil
+
+    import pytest
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    missing = [tool for tool in ("chromium", "chromedriver") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"no headless browser ({', '.join(missing)} missing): apt-get install -y chromium chromium-driver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()

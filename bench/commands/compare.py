@@ -99,9 +99,11 @@ class Side:
         return self.spec + (f" ({', '.join(f'{k}={v}' for k, v in self.where.items())})" if self.where else "")
 
     def describe(self, runs: pd.DataFrame) -> str:
-        facts = self.facts(runs)
-        return (f"`{self.name}` (git {', '.join(facts['git_shas']) or '–'}; host {', '.join(facts['hosts']) or '–'}; "
-                f"{facts['runs']} run(s))")
+        from ..report.markdown import plain
+
+        facts = self.facts(runs)  # as markdown: the folder's name and the rows' cells shown as text
+        return (f"{plain(self.name)} (git {plain(', '.join(facts['git_shas'])) or '–'}; host "
+                f"{plain(', '.join(facts['hosts'])) or '–'}; {facts['runs']} run(s))")
 
     def facts(self, runs: pd.DataFrame) -> dict:
         """What one suite of this side is made of: its shas, hosts and runs (`--format json` carries them)."""
@@ -124,7 +126,10 @@ def side_of(spec: str, assignments: list[str] = (), flag: str = "--base-set") ->
 
 
 def compare(options: CompareOptions) -> int:
+    from ..store import quarantine
     from ..store.shards import load_predictions_of
+
+    set_aside_before = quarantine.count()  # damaged shards are set aside as they are read (one line each): counted
 
     if options.factor <= 1:
         raise UsageError(f"--factor {options.factor:g}: give a ratio above 1, e.g. 1.1")
@@ -186,6 +191,7 @@ def compare(options: CompareOptions) -> int:
                 change.experiment = f"{suite} — {change.experiment}"
                 changes.append(change)
     tests = decide(changes, options.factor)
+    quarantine.say_summary(set_aside_before, then="the comparison is of the rest")
     if options.format == "json":
         print(json.dumps({"base": {"name": base.name, "suites": sides["base"]},
                           "head": {"name": head.name, "suites": sides["head"]},
@@ -196,8 +202,8 @@ def compare(options: CompareOptions) -> int:
         from ..report.html import page
 
         title = f"{base.name} → {head.name}"
-        print(page(f"bench compare: {title}", markdown(title, options.factor, described, changes, tests), Path("."),
-                   {}, kind="bench compare"), end="")
+        print(page(f"bench compare: {title}", markdown(title, options.factor, described, changes, tests), None, {},
+                   kind="bench compare"), end="")  # no pictures
     else:
         print(markdown(f"{base.name} → {head.name}", options.factor, described, changes, tests))
     worse = failures(changes, limits)
@@ -218,12 +224,15 @@ def print_history(side: Side, label: str, suite: str | None, fmt: str) -> int:
     if fmt == "json":
         print(json.dumps({s: [dataclasses.asdict(v) for v in versions] for s, versions in found.items()}, indent=2))
         return 0
-    text = "\n".join(f"## {s} — {label}, every identity it was run under, oldest first\n\n{history_table(versions)}\n"
+    from ..report.markdown import plain
+
+    text = "\n".join(f"## {plain(s)} — {plain(label)}, every identity it was run under, oldest first\n\n"
+                     f"{history_table(versions)}\n"
                      for s, versions in found.items())
     if fmt == "html":
         from ..report.html import page
 
-        print(page(f"bench compare --history {label}", f"# {label} across commits\n\n{text}", Path("."), {},
+        print(page(f"bench compare --history {label}", f"# {plain(label)} across commits\n\n{text}", None, {},
                    kind="bench compare"), end="")
     else:
         print(text)
@@ -231,9 +240,9 @@ def print_history(side: Side, label: str, suite: str | None, fmt: str) -> int:
 
 
 def markdown(title: str, factor: float, described: dict[str, list[str]], changes: list[Change], tests: int) -> str:
-    from ..report.markdown import markdown_table
+    from ..report.markdown import markdown_table, plain
 
-    lines = [f"# bench compare: {title}", "",
+    lines = [f"# bench compare: {plain(title)}", "",  # folder names, revisions, variants, facts: shown as text
              f"base: {'; '.join(dict.fromkeys(described['base']))}  ",
              f"head: {'; '.join(dict.fromkeys(described['head']))}", "",
              "Marks: `+` worse, `-` better, `~` inconclusive, `x` not comparable, `=` same (an exact count that "
@@ -252,9 +261,9 @@ def markdown(title: str, factor: float, described: dict[str, list[str]], changes
              "the margin cannot both be true). Each test is counted once."]
     for experiment in dict.fromkeys(c.experiment for c in changes):
         mine = [c for c in changes if c.experiment == experiment]
-        rows = [[c.symbol, c.variant, c.name, shown(c.base, BY_KEY.get(c.metric)), shown(c.head, BY_KEY.get(c.metric)),
-                 change_text(c), c.evidence] for c in mine]
-        lines += ["", f"## {experiment}", "",
+        rows = [[c.symbol, plain(c.variant), c.name, shown(c.base, BY_KEY.get(c.metric)),
+                 shown(c.head, BY_KEY.get(c.metric)), change_text(c), plain(c.evidence, code=True)] for c in mine]
+        lines += ["", f"## {plain(experiment)}", "",
                   markdown_table(["", "variant", "measure", "base", "head", "change", "evidence"], rows, 3)]
         lines += ["", summary(mine)]
     return "\n".join(lines)

@@ -13,7 +13,7 @@ from ..store.shards import PARSED
 from ..store.status import Status
 from ..store.tuning import is_trial
 from .experiments import DEFINING
-from .markdown import markdown_table
+from .markdown import markdown_table, plain
 from .stats import mean_sd
 
 
@@ -40,7 +40,8 @@ HEADERS = ["#", "series", "made (UTC)", "git sha", "code digest", "runs", "test 
 
 def history_table(versions: list[Version]) -> str:
     """The versions as a markdown table, oldest first (bench compare --history and the HTML report's history)."""
-    rows = [[str(i), f"{v.series}: {v.series_name}", v.made, v.git_sha, v.code, str(v.runs), v.test_acc, v.epoch_time_s, "; ".join(v.changed)]
+    rows = [[str(i), f"{v.series}: {plain(v.series_name)}", plain(v.made), plain(v.git_sha), plain(v.code), str(v.runs),
+             v.test_acc, v.epoch_time_s, plain("; ".join(v.changed))]  # the rows' cells and identities: as text
             for i, v in enumerate(versions, 1)]
     return markdown_table(HEADERS, rows, 4)
 
@@ -121,13 +122,13 @@ def history_section(runs: pd.DataFrame, labels: list[str], folder, link: str, ve
     found = {label: versions for label, versions in found.items() if versions}
     plots.history(found, folder / "history.png", vectors)
     parts = ["## History across commits",
-             f"These results were made at {len(shas)} git shas ({', '.join(shas)}). Each point is one identity a variant "
-             "was run under (its code, the harness's, the data's bytes, the recipe, the libraries), oldest first; hover "
-             "a point for its sha and what changed since the one before. A line joins only the points of one series "
-             "(one data set, recipe and device): a recipe change starts another series (another marker), so a step "
+             f"These results were made at {len(shas)} git shas ({plain(', '.join(shas))}). Each point is one "
+             "identity a variant was run under (its code, the harness's, the data's bytes, the recipe, the libraries), "
+             "oldest first; hover a point for its sha and what changed since the one before. A line joins only the "
+             "points of one series (one data set, recipe and device): a recipe change starts another series (another marker), so a step "
              "between series is not a regression over commits. Series 1 is the suite's own defaults where the rows "
              "say so.",
              f"![Test accuracy and epoch time of each variant per identity, in time order]({link}/history.png)"]
     for label, versions in found.items():
-        parts += [f"### {label}", history_table(versions)]
+        parts += [f"### {plain(label)}", history_table(versions)]
     return "\n\n".join(parts)

@@ -11,7 +11,7 @@ from .experiments import Experiment
 from .judge import ACCURACY_COLUMNS, flagged, seed_values, too_short_to_judge
 from .verdicts import (BETTER, INCONCLUSIVE, SAME, WORSE, Test, accuracy_test, control, family_statement, margin_text,
                        needed_text, p_text, ratio_test, verdict)
-from .markdown import markdown_table
+from .markdown import markdown_table, plain
 from ..store.metrics import BY_COLUMN, Metric, header
 from ..store.shards import PARSED
 
@@ -37,7 +37,7 @@ def ordering(values: dict[str, float]) -> str:
     for i, (label, value) in enumerate(ranked):
         if i:
             text += " = " if value == ranked[i - 1][1] else " > "
-        text += f"{label} ({value:g})"
+        text += f"{plain(label)} ({value:g})"
     return text
 
 
@@ -87,7 +87,7 @@ def verdict_text(published: dict[str, float], runs: dict[str, dict[int, float]],
     it holds here, fails or cannot be told from these runs (with the runs a side that would tell), over the variants
     not left out (`left_out`: label → why, e.g. did not plateau)."""
     left_out = {k: v for k, v in (left_out or {}).items() if k in published}
-    text = ("Left out of the verdict: " + "; ".join(f"{label} ({why})" for label, why in left_out.items())
+    text = ("Left out of the verdict: " + "; ".join(f"{plain(label)} ({why})" for label, why in left_out.items())
             + ". ") if left_out else ""
     runs = {k: v for k, v in runs.items() if k in published and k not in left_out and v}
     if len(published) < 2:
@@ -111,17 +111,17 @@ def verdict_text(published: dict[str, float], runs: dict[str, dict[int, float]],
                 "adjusted as a family of their own" if family else "") + ")"
              + (f"; {plural(tied, 'pair')} published as equal, not tested." if tied else "."))
     if counts[FAILS]:
-        named = "; ".join(f"{p.high} is above {p.low} as published, below here ({means[p.high]:g} vs "
+        named = "; ".join(f"{plain(p.high)} is above {plain(p.low)} as published, below here ({means[p.high]:g} vs "
                           f"{means[p.low]:g})" for p in counts[FAILS][:MAX_NAMED_FLIPS])
         more = len(counts[FAILS]) - MAX_NAMED_FLIPS
         text += f" Fail: {named}" + (f"; and {more} more" if more > 0 else "") + "."
     if counts[SAME_HERE]:
-        named = "; ".join(f"{p.high} vs {p.low} (adjusted p={p_text(p.test.p_within_adjusted)})"
+        named = "; ".join(f"{plain(p.high)} vs {plain(p.low)} (adjusted p={p_text(p.test.p_within_adjusted)})"
                           for p in counts[SAME_HERE][:MAX_NAMED_FLIPS])
         more = len(counts[SAME_HERE]) - MAX_NAMED_FLIPS
         text += f" The same within {margin}: {named}" + (f"; and {more} more" if more > 0 else "") + "."
     if counts[INCONCLUSIVE]:
-        named = "; ".join(f"{p.high} vs {p.low} ({inconclusive_why(p.test)})"
+        named = "; ".join(f"{plain(p.high)} vs {plain(p.low)} ({inconclusive_why(p.test)})"
                           for p in counts[INCONCLUSIVE][:MAX_NAMED_FLIPS])
         more = len(counts[INCONCLUSIVE]) - MAX_NAMED_FLIPS
         text += f" Inconclusive: {named}" + (f"; and {more} more" if more > 0 else "") + "."
@@ -179,18 +179,19 @@ def reference_section(ref: dict, exp: Experiment, mute: str | None = None) -> st
         mean, n = measured(exp, label, metric)
         runs[label] = seed_values(exp, label, metric.column, metric.scale, metric.timing)
         cell = "–" if mean is None else f"{mean:.{metric.digits}f}" + (f" (n={n})" if n > 1 else "")
-        rows.append([label, f"{value:g}", cell])
+        rows.append([plain(label), f"{value:g}", cell])
     kind = exp.facts.get("data.kind", "?")
+    source, dataset, setting = (plain(ref.get(key, ""), code=True) for key in ("source", "dataset", "setting"))
     if ref.get("dataset_spec") and ref["dataset_spec"] == kind:
-        where = f"The same data set as this run ({kind}); the recipe differs: {ref['setting']}."
+        where = f"The same data set as this run ({plain(kind)}); the recipe differs: {setting}."
     else:
-        where = (f"Published on {ref['dataset']}, measured here on {kind}: other data and another recipe "
-                 f"({ref['setting']}), so only the ordering can be compared, not the values.")
+        where = (f"Published on {dataset}, measured here on {plain(kind)}: other data and another recipe "
+                 f"({setting}), so only the ordering can be compared, not the values.")
     table = markdown_table(["variant", f"published {name}", f"measured {name}"], rows)
     images = exp.ok["test_images"].dropna() if "test_images" in exp.ok else []
     judged = f"No verdict: {mute}" if mute else \
         verdict_text(published, runs, metric, flagged(exp), int(min(images)) if len(images) else None)
-    return f"**{ref['source']}** — {name} on {ref['dataset']}. {where}\n\n{table}\n\n{judged}"
+    return f"**{source}** — {name} on {dataset}. {where}\n\n{table}\n\n{judged}"
 
 
 def published_section(exp: Experiment) -> str | None:

@@ -13,7 +13,7 @@ from ..store.shards import PARSED
 from ..store.speed import BY_MEASUREMENT, MEMORY_FORMATS, STEP_COLUMNS
 from ..store.speed import describe as describe_speed
 from .experiments import Experiment
-from .markdown import facts_table
+from .markdown import facts_table, plain
 from .published import published_section
 from .stats import mean_sd
 from .verdicts import ALPHA, EQUAL_PP, FACTOR, FAMILY, MIN_RUNS
@@ -46,7 +46,7 @@ def header_facts(exp: Experiment) -> list[tuple[str, str]]:
         dataset += f"; content fingerprint {exp.facts['data.content']}"
     started, finished = (when(pd.to_datetime(rows[column]).agg(how))
                          for column, how in (("started_at", "min"), ("finished_at", "max")))
-    return [
+    facts = [  # made of the rows' cells (a data set's path, a device's name), each shown as text
         ("data set", dataset),
         ("recipe", recipe),
         ("speed settings", speeds or "–"),
@@ -57,8 +57,9 @@ def header_facts(exp: Experiment) -> list[tuple[str, str]]:
                                         for _, r in rows.iterrows() if r["torch_version"]}))),
         ("git sha", ", ".join(sorted(set(rows["git_sha"].dropna())))),
         ("runs made", f"{started} – {finished} UTC"),
-        ("experiment", f"`{exp.key}` (rows equal in everything but variant and seed)"),
     ]
+    return [(name, plain(value)) for name, value in facts] + [
+        ("experiment", f"`{slug(exp.key)}` (rows equal in everything but variant and seed)")]  # a hash: a slug
 
 
 def measured(row: pd.Series) -> bool:
@@ -125,7 +126,7 @@ def pictures(exp: Experiment, epochs: pd.DataFrame, folder: Path, link: str, vec
         name = f"confusion-{short_name(label)}.png"
         plots.confusion_matrix(np.asarray(best["confusion"]).reshape(k, k), list(best["classes"]),
                                f"{label}, seed {best['seed']}: test acc {BY_COLUMN['test_acc'].display(best['test_acc'])}%", folder / name)
-        confusion_links.append(f"![Row-normalised test confusion matrix of {label}]({link}/{name})")
+        confusion_links.append(f"![Row-normalised test confusion matrix of {plain(label)}]({link}/{name})")
     return [
         "### Learning curves\n\nAccuracy and loss per epoch, mean over seeds: solid validation, dashed train.\n\n"
         f"![Accuracy and loss per epoch]({link}/curves.png)",
@@ -141,7 +142,7 @@ def experiment_section(suite: str, title: str, exp: Experiment, epochs: pd.DataF
                        out: Path, vectors: dict | None = None) -> str:
     """One experiment: its header, comparison, per-image test, runs, pictures and failures."""
     default = " (default)" if exp.shown_as_default and exp.on_suite_defaults else ""
-    parts = [f"## {title}{default}", facts_table(header_facts(exp))]
+    parts = [f"## {plain(title)}{default}", facts_table(header_facts(exp))]
     if exp.shown_as_default:
         parts.append("This is the suite's own data set and recipe (its defaults), shown first; the experiments after "
                      "it changed something." if exp.on_suite_defaults else
@@ -151,12 +152,12 @@ def experiment_section(suite: str, title: str, exp: Experiment, epochs: pd.DataF
     else:
         where = "the suite's first variant" if exp.baseline_from_suite else \
             "the first variant found: these rows carry no suite order"
-        parts.append(f"### Comparison\n\nBaseline: **{exp.baseline}** ({where}).\n\n{comparison(exp)}")
+        parts.append(f"### Comparison\n\nBaseline: **{plain(exp.baseline)}** ({where}).\n\n{comparison(exp)}")
         published = published_section(exp)
         parts += [published] if published else []
         parts += [f"### Per-image comparison with {exp.baseline}\n\n{per_image_section(exp, predictions)}",
                   f"### Runs\n\n{runs_table(exp)}"]
-        link = f"{suite}/{short_name(title.split(' — ', 1)[-1])}-{exp.key[:6]}"
+        link = f"{suite}/{short_name(title.split(' — ', 1)[-1])}-{slug(exp.key)[:6]}"
         parts += pictures(exp, epochs, out / link, link, vectors)
     parts.append(f"### Runs that did not finish\n\n{failures_section(exp)}")
     return "\n\n".join(parts)

@@ -12,7 +12,7 @@ from .experiments import Experiment
 from .judge import (CONTENDED_MARK, LATENCY_CELLS, NOISE_MARK, REMEASURED_MARK, UNCONVERGED_MARK, against_baseline,
                     contended, convergence_problems, counted, loaded, overhead_warning, remeasured, too_short_note,
                     too_short_to_judge)
-from .markdown import markdown_table
+from .markdown import markdown_table, plain
 from .stats import LabelsDisagree, PerImage, mean_sd, per_image
 from .verdicts import (ALPHA, EQUAL_PP, FACTOR, INCONCLUSIVE, SAME, WORSE, Test, family_statement, margin_text, moved,
                        needed_text, verdict)
@@ -118,13 +118,13 @@ def seeds_of(rows: pd.DataFrame, label: str) -> list[int]:
 
 def comparison(exp: Experiment) -> str:
     """The main table (mean ± sd over seeds, paired Δ to the baseline) and the notes that qualify it."""
-    ok, base = exp.ok, exp.baseline
+    ok, base = exp.ok, plain(exp.baseline)  # labels, like every text of the rows, as text (bench.report.markdown)
     first = ok.iloc[0]
-    mem_kind = "/".join(sorted(ok["mem_kind"].dropna().unique())) or "n/a"
+    mem_kind = plain("/".join(sorted(ok["mem_kind"].dropna().unique())) or "n/a")
     metrics = [m for m in METRICS if not (m.optional and ok[m.column].isna().all())]
     headers = ["variant", "n", "converged"] + [header(m, int(first["input_size"]), int(first["latency_batch"]), mem_kind)
                                   for m in metrics] + [f"Δ test vs {base} (pp, 95% CI)", f"epoch time vs {base}"]
-    base_acc = ok[ok["label"] == base].set_index("seed")["test_acc"].astype(float) * BY_COLUMN["test_acc"].scale
+    base_acc = ok[ok["label"] == exp.baseline].set_index("seed")["test_acc"].astype(float) * BY_COLUMN["test_acc"].scale
     tests, family = against_baseline(exp)
     rows, notes = [], []
     unconverged, short = convergence_problems(exp), too_short_to_judge(exp)
@@ -136,7 +136,7 @@ def comparison(exp: Experiment) -> str:
     for label in exp.labels:
         mine = ok[ok["label"] == label]
         n = int(mine["test_acc"].notna().sum())
-        if label == base:
+        if label == exp.baseline:
             diff = ["baseline" if n else "baseline (no ok run)", "baseline" if n else "–"]
         elif base_acc.empty:
             diff = ["–", "–"]
@@ -158,7 +158,7 @@ def comparison(exp: Experiment) -> str:
             if m.timing and not again and busy[rows_counted.index].any():
                 cell += f" {NOISE_MARK} busy"
             cells.append(cell + (f" {CONTENDED_MARK}" if m.timing and not again and shared[mine.index].any() else ""))
-        rows.append([label, str(n), converged_cell(mine, unconverged.get(label), label in short)] + cells + diff)
+        rows.append([plain(label), str(n), converged_cell(mine, unconverged.get(label), label in short)] + cells + diff)
     if len(exp.labels) > 1 and not base_acc.empty:
         notes.append(f"Verdicts against {base}: test accuracy over seeds (paired t where the seeds match, else Welch; "
                      "one seed a side is inconclusive), epoch time as the ratio of medians over runs (Welch's t on "
@@ -199,25 +199,25 @@ def comparison(exp: Experiment) -> str:
     if base_acc.empty:
         notes.append(f"The baseline **{base}** has no `ok` run in this experiment, so Δ is left empty "
                      "rather than measured against another variant.")
-    notes += [f"{UNCONVERGED_MARK} {label}: {why}" for label, why in unconverged.items()]
+    notes += [f"{UNCONVERGED_MARK} {plain(label)}: {why}" for label, why in unconverged.items()]
     if short:
-        notes.append(too_short_note(short))
+        notes.append(too_short_note({plain(label): what for label, what in short.items()}))
     if not unconverged and not short and ok["plateaued"].notna().any():
         with_ok = [label for label in exp.labels if label in set(ok["label"])]
         subject = ("every variant's best validation accuracy" if len(with_ok) == len(exp.labels) else
-                   f"the best validation accuracy of every variant with an `ok` run ({', '.join(with_ok)})")
+                   f"the best validation accuracy of every variant with an `ok` run ({plain(', '.join(with_ok))})")
         notes.append(f"converged: {subject} rose by at most {PLATEAU_GAIN * 100:g} percentage point (or its standard "
                      "error on the validation images, when larger) over the last third of its epochs, and none stayed "
                      "near chance.")
-    base_seeds = seeds_of(ok, base)
+    base_seeds = seeds_of(ok, exp.baseline)
     for label in exp.labels[1:]:
         mine = seeds_of(ok, label)
         if base_seeds and mine and mine != base_seeds:
             paired = sorted(set(mine) & set(base_seeds))
-            notes.append(f"Unequal seeds: {label} has seeds {', '.join(map(str, mine)) or '–'}, the baseline "
+            notes.append(f"Unequal seeds: {plain(label)} has seeds {', '.join(map(str, mine)) or '–'}, the baseline "
                          f"{', '.join(map(str, base_seeds))}; Δ pairs only {', '.join(map(str, paired)) or 'none'}, "
                          "while each mean covers its own seeds.")
-    warning = overhead_warning(ok, exp.labels)
+    warning = overhead_warning(ok.assign(label=ok["label"].map(plain)), [plain(label) for label in exp.labels])
     if every_run_shared:
         warning = (f"**{CONTENDED_MARK} Every run of this experiment shared its device or cores with another run "
                    "of this harness while it trained (`contended`, e.g. `--jobs 2` on one CPU): the times and "
@@ -264,14 +264,14 @@ def per_image_section(exp: Experiment, predictions: pd.DataFrame) -> str:
             result: PerImage | None = per_image(mine, base) if not (mine.empty or base.empty) else None
         except LabelsDisagree:
             runs = sorted(set(mine["run_id"]) | set(base["run_id"]))
-            notes.append(f"{label}: its test labels differ from {exp.baseline}'s on the same images (runs "
-                         f"{', '.join(runs)}): their test splits are not the same, so no per-image test.")
+            notes.append(f"{plain(label)}: its test labels differ from {plain(exp.baseline)}'s on the same images "
+                         f"(runs {plain(', '.join(runs))}): their test splits are not the same, so no per-image test.")
             result = None
         if result is None:
-            rows.append([label, "–", "–", "–", "–", "–"])
+            rows.append([plain(label), "–", "–", "–", "–", "–"])
             continue
         seeds = len(result.per_seed) > 1
-        rows.append([label, str(result.pairs), str(result.images),
+        rows.append([plain(label), str(result.pairs), str(result.images),
                      str(result.only_variant) + (f" ({', '.join(str(v) for _, v, _ in result.per_seed)})" if seeds else ""),
                      str(result.only_baseline) + (f" ({', '.join(str(b) for _, _, b in result.per_seed)})" if seeds else ""),
                      f"{result.p_value:.3g}" if result.p_value > 0 else "< 1e-300"])  # under float's range
@@ -282,7 +282,7 @@ def per_image_section(exp: Experiment, predictions: pd.DataFrame) -> str:
         "brackets, seed by seed), and McNemar's exact test stratified by seed (each seed a stratum, each test image "
         "counted once per stratum; – where a run has no predictions).")
     return (markdown_table(["variant", "paired seeds", "test images compared", "only variant right",
-                            f"only {exp.baseline} right", "McNemar p (stratified by seed)"], rows)
+                            f"only {plain(exp.baseline)} right", "McNemar p (stratified by seed)"], rows)
             + "\n\n" + explain + "".join(f"\n\n{n}" for n in notes))
 
 
@@ -291,10 +291,10 @@ def runs_table(exp: Experiment) -> str:
     rows = []
     for label in exp.labels:
         for _, r in exp.ok[exp.ok["label"] == label].sort_values("seed").iterrows():
-            rows.append([label, str(r["seed"]), *(BY_COLUMN[c].display(r[c]) for c in ("test_acc", "best_val_acc")),
+            rows.append([plain(label), str(r["seed"]), *(BY_COLUMN[c].display(r[c]) for c in ("test_acc", "best_val_acc")),
                          f"{r['best_epoch']}/{r['epochs_run']}", BY_COLUMN["epoch_time_s"].display(r["epoch_time_s"]), f"{r['train_time_s']:.1f}",
-                         seconds(r["setup_s"]), seconds(r["compile_s"]), "–" if pd.isna(r["host"]) else str(r["host"]), str(r["git_sha"]),
-                         r["run_id"]])
+                         seconds(r["setup_s"]), seconds(r["compile_s"]), "–" if pd.isna(r["host"]) else plain(r["host"]),
+                         plain(r["git_sha"]), plain(r["run_id"])])
     table = markdown_table(["variant", "seed", "test acc (%)", "best val acc (%)", "best epoch", "epoch time (s)",
                             "train time (s)", "setup (s)", "compile (s)", "host", "git sha", "run_id"], rows)
     if exp.set_aside:
@@ -318,6 +318,6 @@ def failures_section(exp: Experiment) -> str:
     bad = exp.rows[exp.rows["status"].isin(NOT_OK)]
     if bad.empty:
         return f"All {len(exp.rows)} runs finished with status `ok`."
-    rows = [[r["label"], str(r["seed"]), r["status"], str(r["error"] or "")] for _, r in bad.iterrows()]
+    rows = [[plain(r["label"]), str(r["seed"]), plain(r["status"]), plain(r["error"] or "")] for _, r in bad.iterrows()]
     return ("These runs are excluded from every table and picture above.\n\n"
             + markdown_table(["variant", "seed", "status", "error"], rows))

@@ -15,9 +15,10 @@ import pandas as pd
 from ..store.metrics import BY_COLUMN
 from ..store.status import Status
 from ..store.tuning import choose, is_trial, point_text, trial_table
+from ..core.hashing import slug
 from .experiments import Experiment, current_rows, fill_keys
 from .judge import against_baseline
-from .markdown import facts_table, markdown_table
+from .markdown import facts_table, markdown_table, plain
 from .tables import comparison
 from .verdicts import INCONCLUSIVE, verdict
 
@@ -104,7 +105,7 @@ def tuned_vs_shared(tuning: Tuning, runs: pd.DataFrame, shared: Experiment | Non
     """The comparison at the chosen values beside the shared recipe's, and what changed between them."""
     normal = current_rows(fill_keys(runs[~is_trial(runs)]))
     rows = chosen_runs(tuning, normal)
-    base_text = point_text(tuning.base)
+    base_text = plain(point_text(tuning.base))
     parts = []
     if rows.empty or (rows["status"] == Status.OK.value).sum() == 0:
         parts.append("### Tuned\n\nNo run at the chosen values has finished yet: the same `bench run --tune` command "
@@ -112,15 +113,15 @@ def tuned_vs_shared(tuning: Tuning, runs: pd.DataFrame, shared: Experiment | Non
         tuned = None
     else:
         tuned = as_experiment(f"tuned-{tuning.key}", rows, tuning.labels)
-        picks = "; ".join(f"{label} {point_text(dict(zip(tuning.keys, tuning.chosen[label])))}"
+        picks = "; ".join(f"{plain(label)} {plain(point_text(dict(zip(tuning.keys, tuning.chosen[label]))))}"
                           for label in tuned.labels)
-        parts.append(f"### Tuned: each variant at its chosen values\n\n{picks}. Baseline: **{tuned.baseline}**."
+        parts.append(f"### Tuned: each variant at its chosen values\n\n{picks}. Baseline: **{plain(tuned.baseline)}**."
                      f"\n\n{comparison(tuned)}")
     if shared is None or shared.ok.empty:
         parts.append(f"### Shared recipe ({base_text} for every variant)\n\nNo run of the shared recipe is in this "
                      "folder: `bench run` with the same suite and flags, without --tune, adds it.")
     else:
-        parts.append(f"### Shared recipe: {base_text} for every variant\n\nBaseline: **{shared.baseline}**."
+        parts.append(f"### Shared recipe: {base_text} for every variant\n\nBaseline: **{plain(shared.baseline)}**."
                      f"\n\n{comparison(shared)}")
     if tuned is not None and shared is not None and not shared.ok.empty:
         parts.append("### What tuning changed\n\n" + changes_text(tuned, shared))
@@ -132,31 +133,32 @@ def changes_text(tuned: Experiment, shared: Experiment) -> str:
     before, after = winners(shared), winners(tuned)
     missing = [label for label in tuned.labels if label not in set(shared.ok["label"])]
     if missing:
-        return (f"The shared recipe has no finished run of {', '.join(missing)}: the winners and verdicts are not set "
-                "side by side until it has (`bench run` without --tune adds them).")
+        return (f"The shared recipe has no finished run of {plain(', '.join(missing))}: the winners and verdicts are "
+                "not set side by side until it has (`bench run` without --tune adds them).")
     if before == after:
-        lines = [f"The most accurate variant (mean test accuracy) is **{', '.join(after)}** under both."]
+        lines = [f"The most accurate variant (mean test accuracy) is **{plain(', '.join(after))}** under both."]
     else:
-        lines = [f"**The winner changes**: {', '.join(before)} is the most accurate under the shared recipe, "
-                 f"{', '.join(after)} when each variant is tuned."]
+        lines = [f"**The winner changes**: {plain(', '.join(before))} is the most accurate under the shared recipe, "
+                 f"{plain(', '.join(after))} when each variant is tuned."]
     old, new = verdict_words(shared), verdict_words(tuned)
-    moved = [f"{label}: {old.get(label, '–')} → {new.get(label, '–')}" for label in tuned.labels[1:]
+    moved = [f"{plain(label)}: {old.get(label, '–')} → {new.get(label, '–')}" for label in tuned.labels[1:]
              if old.get(label) != new.get(label)]
     same_baseline = tuned.baseline == shared.baseline
     if not same_baseline:
-        lines.append(f"The baselines differ ({shared.baseline} and {tuned.baseline}): verdicts are not set side by side.")
+        lines.append(f"The baselines differ ({plain(shared.baseline)} and {plain(tuned.baseline)}): verdicts are not "
+                     "set side by side.")
     elif moved:
-        lines.append(f"Test-accuracy verdicts against {tuned.baseline} that changed: " + "; ".join(moved) + ".")
+        lines.append(f"Test-accuracy verdicts against {plain(tuned.baseline)} that changed: " + "; ".join(moved) + ".")
     else:
         kept = ", ".join(sorted(set(new.values()))) or INCONCLUSIVE
-        lines.append(f"No test-accuracy verdict against {tuned.baseline} changed ({kept}).")
+        lines.append(f"No test-accuracy verdict against {plain(tuned.baseline)} changed ({kept}).")
     return " ".join(lines)
 
 
 def trials_table(tuning: Tuning) -> str:
     """Per variant: validation accuracy at every tried point (the chosen one bold), its trials and their compute."""
     points = sorted(set(tuning.table["point"]), key=lambda p: tuple((v is None, v) for v in p))
-    headers = ["variant"] + [f"{point_text(dict(zip(tuning.keys, p)))} (val %)" for p in points] + \
+    headers = ["variant"] + [f"{plain(point_text(dict(zip(tuning.keys, p))))} (val %)" for p in points] + \
         ["chosen", "trials (ok/planned)", "trial compute"]
     acc = BY_COLUMN["best_val_acc"]
     rows = []
@@ -172,8 +174,8 @@ def trials_table(tuning: Tuning) -> str:
         everything = tuning.trials[tuning.trials["label"] == label]
         ok = int((everything["status"] == Status.OK.value).sum())
         seconds, unit = compute_text(everything)
-        pick = point_text(dict(zip(tuning.keys, tuning.chosen[label]))) if label in tuning.chosen else "–"
-        rows.append([label] + cells + [pick, f"{ok}/{len(points) * tuning.seeds}", f"{seconds:,.0f} {unit}"])
+        pick = plain(point_text(dict(zip(tuning.keys, tuning.chosen[label])))) if label in tuning.chosen else "–"
+        rows.append([plain(label)] + cells + [pick, f"{ok}/{len(points) * tuning.seeds}", f"{seconds:,.0f} {unit}"])
     return markdown_table(headers, rows)
 
 
@@ -188,7 +190,7 @@ def budget_text(tuning: Tuning) -> str:
         text = (f"Every variant had the same budget: {next(iter(ok.values()))} finished trials ({grid} grid points × "
                 f"{tuning.seeds} seed{'s' if tuning.seeds > 1 else ''}), so none is favoured by more tries.")
     else:
-        text = ("⚠ **Unequal budgets**: " + "; ".join(f"{label} {ok[label]} finished of {counts[label]}"
+        text = ("⚠ **Unequal budgets**: " + "; ".join(f"{plain(label)} {ok[label]} finished of {counts[label]}"
                                                      for label in tuning.labels)
                 + ". A variant with more tries is favoured; run the same command again to finish the missing trials.")
     return text + f" All trials together: {total:,.0f} {unit}."
@@ -203,22 +205,22 @@ def tuning_section(suite: str, tuning: Tuning, runs: pd.DataFrame, shared: Exper
     space = "; ".join(f"{k}: {', '.join(f'{v:g}' if isinstance(v, float) else str(v) for v in vs)}"
                       for k, vs in tuning.space.items())
     seeds = ", ".join(str(s) for s in range(tuning.seeds))
-    facts = [("tuned", space), ("shared recipe", point_text(tuning.base)),
+    facts = [("tuned", plain(space)), ("shared recipe", plain(point_text(tuning.base))),
              ("trial seeds", f"{seeds} (each grid point and variant)"),
              ("chosen by", "the highest mean best validation accuracy over the trial seeds (a tie: the smaller value)"),
              ("test split", "never read by a trial: trials have no test pass (their rows' test_acc is empty); the "
                             "chosen values run with the suite's seeds and are tested once"),
-             ("tuning", f"`{tuning.key}` (trials equal in all but variant, seed and the tuned values)")]
-    parts = [f"## {suite} — tuning of {', '.join(tuning.keys)}", facts_table(facts), budget_text(tuning)]
+             ("tuning", f"`{slug(tuning.key)}` (trials equal in all but variant, seed and the tuned values)")]
+    parts = [f"## {suite} — tuning of {plain(', '.join(tuning.keys))}", facts_table(facts), budget_text(tuning)]
     if tuning.table.empty:
         parts.append("No trial has finished yet.")
         return "\n\n".join(parts)
-    link = f"{suite}/{short_name('tuning-' + '-'.join(tuning.keys))}-{tuning.key[:6]}"
+    link = f"{suite}/{short_name('tuning-' + '-'.join(tuning.keys))}-{slug(tuning.key)[:6]}"
     plots.sensitivity(tuning.table, tuning.keys, tuning.chosen, tuning.labels, out / link / "sensitivity.png", vectors)
     parts += [f"### Trials\n\nBest validation accuracy (%) at each value, mean over the trial seeds; **bold**: the "
               f"chosen value.\n\n{trials_table(tuning)}",
               "### Sensitivity\n\nValidation accuracy against each tuned value, one line per variant; the star marks "
-              f"its choice.\n\n![Validation accuracy against {', '.join(tuning.keys)}]({link}/sensitivity.png)"]
+              f"its choice.\n\n![Validation accuracy against {plain(', '.join(tuning.keys))}]({link}/sensitivity.png)"]
     parts += tuned_vs_shared(tuning, runs, shared)
     return "\n\n".join(parts)
 
