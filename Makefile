@@ -35,31 +35,34 @@ $(TEST_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(TEST_STAMP)
 
-# Results and report go under results/ (ignored by git): `make run` never changes a tracked file. The report is
+# Results go to results/, the report to $(RUN_REPORTS)/ (both ignored by git, and the report outside the results
+# folder, as `bench report` requires): `make run` never changes a tracked file. The report is
 # written when the suite ran to its end, even when a run failed (it lists failures), and the exit status is the
 # suite's; after Ctrl-C (130) or bad input (2) no report is written over the last one (bench says where the
 # finished runs are; make, interrupted too, says nothing more). RUN_ARGS adds `bench run` flags (e.g.
 # RUN_ARGS="--epochs 2"). tests/test_make_run.py runs this target for real.
 RUN_SUITE ?= stem-ablation
 RUN_ARGS ?=
+RUN_REPORTS := results-report
 run: $(STAMP)
 	@$(BENCH) run --suite $(RUN_SUITE) $(RUN_ARGS); status=$$?; \
 	if [ $$status -gt 1 ]; then \
 		echo "make run: stopped (exit $$status); no report was written over the last one; 'make run' resumes" \
 			"(bench said above what finished)" >&2; exit $$status; fi; \
-	$(BENCH) report --suite $(RUN_SUITE) --out results/reports --format both && exit $$status
+	$(BENCH) report --suite $(RUN_SUITE) --out $(RUN_REPORTS) --format both && exit $$status
 
 # The committed example reports: every built-in suite on its own defaults, its rows in $(EXAMPLES) and its report in
-# reports/<suite>.md and reports/<suite>.html (about 90 minutes on 2 CPU cores). Regenerated on purpose, committed
-# with the change that moved their numbers; a test regenerates each report from the committed rows and expects the
-# same bytes.
+# reports/<suite>.md and reports/<suite>.html, with reports/.bench-report-<suite>.json saying which files it wrote
+# from which rows (so that the next `make reports` replaces them, and nothing else); about 90 minutes on 2 CPU cores.
+# Regenerated on purpose, committed with the change that moved their numbers; a test regenerates each report from
+# the committed rows and expects the same bytes.
 # A run that fails (pretrained weights are not there offline) is listed in its report and does not stop the rest;
 # `bench report --strict` then fails the target, naming each variant that did not plateau, stayed near chance or
 # missed the test accuracy its suite promises. Bad input (exit 2) or Ctrl-C (130) stops at once.
 # stem-ablation also runs a second recipe (batch 64 at lr 0.1, the linear scaling rule, for 32 epochs: the default's
 # number of steps; at 16 epochs, half of them, three of its four variants were still rising in some seed): its report shows two
 # experiments side by side, and the README's `bench compare --base-set/--head-set` example compares them.
-EXAMPLES := reports/results
+EXAMPLES := examples/results
 SECOND_RECIPE_SUITE := stem-ablation
 SECOND_RECIPE := --batch-size 64 --set lr=0.1 --epochs 32
 # stem-ablation and shortcut run five seeds each (SUITE_SEEDS, suite:seeds): at three their Published pairs could not
@@ -81,19 +84,20 @@ reports: $(STAMP)
 
 # The study on real data: stem-ablation and mobile-vs-resnet on Fashion-MNIST (Debian's dataset-fashion-mnist: the
 # official 10,000 test images), a stratified slice of STUDY_TRAIN_LIMIT training images (each seed its own), three
-# seeds, the suites' recipes otherwise, speed settings chosen by measurement. Rows in $(STUDY)/results, reports beside
-# them; committed like the examples, regenerated on purpose. 86 minutes on 2 CPU cores (stem-ablation 56, mobile-vs-
+# seeds, the suites' recipes otherwise, speed settings chosen by measurement. Rows in $(STUDY_RESULTS), reports in
+# $(STUDY); committed like the examples, regenerated on purpose. 86 minutes on 2 CPU cores (stem-ablation 56, mobile-vs-
 # resnet 29; resnet18 trains at 90-125 images/s here; the 10,000 test images are read once per run).
 STUDY := reports/fashion-mnist
+STUDY_RESULTS := examples/fashion-mnist/results
 STUDY_SUITES := stem-ablation mobile-vs-resnet
 STUDY_TRAIN_LIMIT := 1000
 study: $(STAMP)
 	@for suite in $(STUDY_SUITES); do \
 		start=$$(date +%s); $(BENCH) run --suite $$suite --dataset fashion-mnist --set train_limit=$(STUDY_TRAIN_LIMIT) \
-			--seeds 3 --results $(STUDY)/results; code=$$?; \
+			--seeds 3 --results $(STUDY_RESULTS); code=$$?; \
 		if [ $$code -gt 1 ]; then exit $$code; fi; \
 		echo "make study: $$suite ran in $$(( $$(date +%s) - start )) s (exit $$code)"; \
-		$(BENCH) report --suite $$suite --results $(STUDY)/results --out $(STUDY) --format both || exit $$?; \
+		$(BENCH) report --suite $$suite --results $(STUDY_RESULTS) --out $(STUDY) --format both || exit $$?; \
 	done
 
 # The import contracts first (pyproject.toml, [tool.importlinter]), then the tests on every core (pytest-xdist;

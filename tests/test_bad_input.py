@@ -10,9 +10,7 @@ import torch
 
 from bench.store.shards import load_runs, suites_in
 from bench.report.formats import FORMATS as REPORT_FORMATS
-from tests.helpers import ROOT, bench, write_image
-
-EXAMPLES = ROOT / "reports" / "results"  # the committed example rows: good input for the commands that read
+from tests.helpers import EXAMPLES, bench, write_image  # EXAMPLES: committed rows, good input for what reads
 
 RUN = ["run", "--suite", "shortcut", "--variants", "plain32", "--epochs", "1", "--device", "cpu"]
 

@@ -14,7 +14,7 @@ import pytest
 from bench.store.metrics import ACCURACY, BY_KEY, COMPARED, HPARAMS, METRICS, SUMMARY
 from bench.store.schema import RunRow
 from tests.conftest import SMALL_RUN
-from tests.helpers import ROOT, quick
+from tests.helpers import EXAMPLES, ROOT, quick
 
 # The new column, as a user would add it: one entry, derived from two columns the run already has.
 ENTRY = '''    Metric("train_gmacs_per_s", "training GMAC/s", "training multiply-adds per second (3 × `macs` × "
@@ -100,7 +100,7 @@ def test_a_report_parses_each_rows_json_once_and_judges_each_experiment_once(tmp
     from bench.report import judge
     from bench.report.write import write_reports
 
-    examples = ROOT / "reports" / "results"
+    examples = EXAMPLES
     suite = "stem-ablation"
     rows = pd.concat([pd.read_parquet(p) for p in (examples / suite / "runs").glob("*.parquet")])
     texts = set(rows["identity"]) | set(rows["recipe"])

@@ -1,29 +1,35 @@
-"""The committed example reports are what `bench report` writes from the committed rows beside them
-(reports/results/, written by `make reports`; reports/fashion-mnist/results/, written by `make study`): regenerated here, each markdown file is the same bytes and each
-picture the same size, each HTML page the same bytes outside its pictures (whose drawing depends on matplotlib's
-version) with as many pictures, so a change that moves a report's text is seen, and the examples are regenerated with
-it."""
+"""The committed example reports are what `bench report` writes from the committed rows (examples/results/, written
+by `make reports`, reported in reports/; examples/fashion-mnist/results/, written by `make study`, reported in
+reports/fashion-mnist/): regenerated here, each markdown file is the same bytes and each picture the same size, each
+HTML page the same bytes outside its pictures (whose drawing depends on matplotlib's version) with as many pictures,
+so a change that moves a report's text is seen, and the examples are regenerated with it. Each report's manifest
+lists exactly its files and its rows, so that `make reports` replaces it without --force."""
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
+import shutil
 
 import pytest
 from PIL import Image
 
 from bench.store.shards import suites_in
-from tests.helpers import ROOT, bench
+from tests.helpers import EXAMPLES, ROOT, STUDY_RESULTS, bench
 
-STUDY = ROOT / "reports" / "fashion-mnist"  # the study on real data (make study)
-FOLDERS = tuple(f for f in (ROOT / "reports", STUDY) if (f / "results").is_dir())  # reports, and their rows in results/
+STUDY = ROOT / "reports" / "fashion-mnist"  # the study on real data (make study): its reports
+ROWS = {ROOT / "reports": EXAMPLES, STUDY: STUDY_RESULTS}  # each folder of committed reports: the rows they are from
+FOLDERS = tuple(folder for folder, rows in ROWS.items() if rows.is_dir())
 REPORTS = [pytest.param(folder, suite, id=suite if folder == FOLDERS[0] else f"{folder.name}/{suite}")
-           for folder in FOLDERS for suite in suites_in(folder / "results")]
+           for folder in FOLDERS for suite in suites_in(ROWS[folder])]
 
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)
 def test_every_committed_report_has_its_rows(folder):
     for suffix in ("md", "html"):
         reports = sorted(p.stem for p in folder.glob(f"*.{suffix}"))
-        assert reports and reports == suites_in(folder / "results")
+        assert reports and reports == suites_in(ROWS[folder])
 
 
 PICTURES = re.compile(r"<svg .*?</svg>|data:image/png;base64,[A-Za-z0-9+/=]+", re.S)
@@ -36,7 +42,7 @@ def without_pictures(page: str) -> tuple[str, int]:
 
 @pytest.mark.parametrize("folder, suite", REPORTS)
 def test_a_committed_report_regenerates_byte_for_byte(tmp_path, folder, suite):
-    result = bench("report", "--suite", suite, "--results", str(folder / "results"), "--out", str(tmp_path),
+    result = bench("report", "--suite", suite, "--results", str(ROWS[folder]), "--out", str(tmp_path),
                    "--format", "both")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / f"{suite}.md").read_bytes() == (folder / f"{suite}.md").read_bytes()
@@ -47,6 +53,42 @@ def test_a_committed_report_regenerates_byte_for_byte(tmp_path, folder, suite):
     assert regenerated == committed
     for picture in committed:  # pixels depend on matplotlib's version; what is drawn, and its size, do not
         assert Image.open(tmp_path / picture).size == Image.open(folder / picture).size
+
+
+def sha256(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("folder, suite", REPORTS)
+def test_a_committed_reports_manifest_lists_its_files_and_rows(folder, suite):
+    """Beside each committed report, its manifest names every file of it (the markdown, each picture, the page) with
+    the sha256 of the committed bytes, and its rows by their path from the report's folder: the same in every
+    clone, wherever it lies."""
+    manifest = json.loads((folder / f".bench-report-{suite}.json").read_text())
+    pictures = {p.relative_to(folder).as_posix(): sha256(p) for p in (folder / suite).rglob("*") if p.is_file()}
+    assert manifest["parts"][".md"]["files"] == {f"{suite}.md": sha256(folder / f"{suite}.md"), **pictures}
+    assert manifest["parts"][".html"]["files"] == {f"{suite}.html": sha256(folder / f"{suite}.html")}
+    rows = os.path.relpath(ROWS[folder], folder)
+    assert manifest["parts"][".md"]["results"] == manifest["parts"][".html"]["results"] == [rows]
+
+
+def test_make_reports_replaces_a_committed_report_without_force(tmp_path):
+    """The Makefile's report command (no --force) on a copy of a committed report and its rows, laid out as in the
+    repository: the report is replaced, its markdown the committed bytes, and no file is left over or missing."""
+    suite, committed = "mobile-vs-resnet", ROOT / "reports"
+    reports, rows = tmp_path / "reports", tmp_path / EXAMPLES.relative_to(ROOT)
+    shutil.copytree(EXAMPLES / suite, rows / suite)
+    shutil.copytree(committed / suite, reports / suite)
+    for name in (f"{suite}.md", f"{suite}.html", f".bench-report-{suite}.json"):
+        shutil.copy(committed / name, reports / name)
+    assert "--force" not in (ROOT / "Makefile").read_text().split("\nreports:", 1)[1].split("\n\n", 1)[0]
+    result = bench("report", "--suite", suite, "--results", str(rows), "--out", str(reports), "--format", "both")
+    assert result.returncode == 0, result.stderr
+    assert (reports / f"{suite}.md").read_bytes() == (committed / f"{suite}.md").read_bytes()
+    listed = json.loads((reports / f".bench-report-{suite}.json").read_text())["parts"]
+    on_disk = sorted(p.relative_to(reports).as_posix() for p in reports.rglob("*") if not p.name.startswith(".")
+                     and p.is_file())
+    assert sorted(name for part in listed.values() for name in part["files"]) == on_disk
 
 
 DECIDED_SUITES = ("stem-ablation", "shortcut")  # the README: run with five seeds so that their orderings are decided
@@ -83,7 +125,7 @@ def test_the_readmes_study_table_is_the_committed_rows():
 
     expected = []
     for suite in ("stem-ablation", "mobile-vs-resnet"):
-        runs = pd.read_parquet(STUDY / "results" / suite / "runs")
+        runs = pd.read_parquet(STUDY_RESULTS / suite / "runs")
         runs = runs[runs["status"] == "ok"]
         for label in dict.fromkeys(runs.sort_values("started_at")["label"]):
             mine = runs[runs["label"] == label]

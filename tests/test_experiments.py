@@ -100,14 +100,15 @@ def test_two_data_sets_and_two_batch_sizes_make_four_sections_that_never_mix(tmp
         assert listed == {r.run_id for r in rows}  # exactly this experiment's rows, no other
 
 
-def test_a_report_leaves_no_stale_picture(tmp_path):
+def test_a_report_links_only_its_own_pictures_and_keeps_a_file_it_did_not_write(tmp_path):
     results = tmp_path / "results"
     write_run(results, BASE, 0, 0.8)
-    stale = tmp_path / "out" / SUITE / "an-old-experiment-abc123" / "curves.png"
-    stale.parent.mkdir(parents=True)
-    stale.write_bytes(b"an old picture")
+    stranger = tmp_path / "out" / SUITE / "an-old-experiment-abc123" / "curves.png"
+    stranger.parent.mkdir(parents=True)
+    stranger.write_bytes(b"a picture bench did not write")  # no manifest lists it: not bench's to delete
     markdown = report_of(results, tmp_path)
-    assert not stale.parent.exists()
+    assert stranger.read_bytes() == b"a picture bench did not write"
+    assert "an-old-experiment-abc123" not in markdown
     for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown):
         assert (tmp_path / "out" / link).is_file()
 

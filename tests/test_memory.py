@@ -14,7 +14,7 @@ VARIANTS = {"tests.toy_models:cnn_70k": 66_714, "resnet18": 11_181_642, "resnet5
 
 @pytest.mark.slow
 @pytest.mark.skipif(not DEBIAN_FASHION.is_dir(), reason="Debian's dataset-fashion-mnist package is not installed")
-def test_cpu_training_memory_orders_the_models_by_size_and_the_data_is_its_own_column(tmp_path):
+def test_cpu_training_memory_orders_the_models_by_size_and_the_data_is_its_own_column(tmp_path, tmp_path_factory):
     done = bench("run", "--suite", "depth", "--variants", ",".join(VARIANTS), "--dataset", "fashion-mnist",
                  "--epochs", "1", "--set", "train_limit=3000", "--set", "test_limit=500", "--no-channels-last",
                  "--device", "cpu", "--results", str(tmp_path))
@@ -35,9 +35,10 @@ def test_cpu_training_memory_orders_the_models_by_size_and_the_data_is_its_own_c
     # the slice is stratified (Fashion-MNIST's 60,000 training images are 6,000 a class) and the report says so
     assert all(set(counts) == {300} for counts in runs["train_per_class"]), runs["train_per_class"].tolist()
     assert all(set(counts) == {50} for counts in runs["test_per_class"])
-    report = bench("report", "--suite", "depth", "--results", str(tmp_path), "--out", str(tmp_path / "out"))
+    out = tmp_path_factory.mktemp("report")  # outside the results folder, as bench report requires
+    report = bench("report", "--suite", "depth", "--results", str(tmp_path), "--out", str(out))
     assert report.returncode == 0, report.stderr
-    header = (tmp_path / "out" / "depth.md").read_text()
+    header = (out / "depth.md").read_text()
     assert ("| data set | fashion-mnist; 10 classes, 32 px; 3,000 train / 750 val / 500 test images; its training images a "
             "stratified slice (train_limit=3,000, the validation images in proportion; each seed its own); its test "
             "images a stratified slice (test_limit=500)") in header

@@ -12,9 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers import ROOT, bench
+from tests.helpers import EXAMPLES, bench
 
-EXAMPLES = ROOT / "reports" / "results"
 SUITE = "stem-ablation"  # two recipes (two experiments), three seeds each
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..core.argtypes import option
 from ..report.formats import FORMATS
+from ..report.manifest import manifest_path
 from ..store.paths import DEFAULT_REPORTS, DEFAULT_RESULTS
 
 
@@ -29,6 +31,11 @@ class ReportOptions:
     strict: bool = option(False, "exit 1, naming each one, when a variant did not plateau, stayed near chance, or fell "
                           "under the test accuracy its suite promises on its defaults (the report is written all the "
                           "same)", action="store_true")
+    force: bool = option(False, "replace a report made from other results (its manifest, "
+                         f"{manifest_path(Path('.'), 'SUITE').name} in the output folder, says which), or files of "
+                         "the report's names that bench did not write there (by hand, or an older bench); files of "
+                         "other names are never touched",
+                         action="store_true")
 
 
 def report(options: ReportOptions) -> int:
@@ -36,7 +43,8 @@ def report(options: ReportOptions) -> int:
     from ..report.write import write_reports
 
     problems = []
-    for written in write_reports(options.results or [DEFAULT_RESULTS], options.out, options.suite, options.format):
+    for written in write_reports(options.results or [DEFAULT_RESULTS], options.out, options.suite, options.format,
+                                 options.force):
         for path in written.paths:
             print(f"wrote {path}" + WRITTEN.get(path.suffix, "").format(pictures=path.with_suffix("")))
         problems += written.shortfalls
