@@ -83,8 +83,8 @@ def test_the_accuracy_range_the_readme_quotes_is_the_committed_reports_own():
     """README restates the committed examples' measured range of the residual variants (the entries with a
     promise): read here from the committed rows, every place README quotes it must say the same."""
     from bench.store.shards import load_runs, suites_in
+    from tests.helpers import EXAMPLES as examples
 
-    examples = Path(__file__).resolve().parents[1] / "reports" / "results"
     means = []
     for suite in suites_in(examples):
         runs = load_runs(examples, suite)
@@ -132,11 +132,11 @@ def test_the_dtypes_the_readme_promises_are_what_pandas_reads(tmp_path):
 def test_the_two_recipe_comparison_the_readme_pastes_is_the_commands_output_on_the_committed_rows():
     from tests.helpers import bench
 
-    command = ("bench compare reports/results --base-set batch_size=32 --head-set batch_size=64 --head-set lr=0.1 "
+    command = ("bench compare examples/results --base-set batch_size=32 --head-set batch_size=64 --head-set lr=0.1 "
                "--head-set epochs=32")
     assert command in README
-    start = README.index("# bench compare: reports/results (batch_size=32) → "
-                         "reports/results (batch_size=64, lr=0.1, epochs=32)")
+    start = README.index("# bench compare: examples/results (batch_size=32) → "
+                         "examples/results (batch_size=64, lr=0.1, epochs=32)")
     pasted = README[start:README.index("```", start)].strip().splitlines()
     done = bench(*command.split()[1:])
     assert done.returncode == 0, done.stderr
